@@ -1,0 +1,101 @@
+/* The request/response layer between the HTTP server and the attention core. It turns a request
+ * body in some wire format into a validated, format-neutral request, runs it on the core, and
+ * encodes the result. It knows nothing of HTTP beyond the status code it suggests for an error.
+ * Wire formats are codecs (api_codec); JSON is the first, others can be added beside it. */
+#ifndef API_API_H
+#define API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/pool.h"
+#include "buf.h"
+
+/* Error codes a client sees in {"error": {"code": ...}}, with the HTTP status each implies. */
+#define API_ERROR_MAP(X)                                                                           \
+    X(INVALID_JSON, "invalid_json", 400)                                                           \
+    X(MISSING_FIELD, "missing_field", 400)                                                         \
+    X(UNKNOWN_FIELD, "unknown_field", 400)                                                         \
+    X(INVALID_TYPE, "invalid_type", 400)                                                           \
+    X(INVALID_VALUE, "invalid_value", 400)                                                         \
+    X(INVALID_SHAPE, "invalid_shape", 400)                                                         \
+    X(NOT_FOUND, "not_found", 404)                                                                 \
+    X(METHOD_NOT_ALLOWED, "method_not_allowed", 405)                                               \
+    X(PAYLOAD_TOO_LARGE, "payload_too_large", 413)                                                 \
+    X(LIMIT_EXCEEDED, "limit_exceeded", 413)                                                       \
+    X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415)                                       \
+    X(OVERLOADED, "overloaded", 503)                                                               \
+    X(SHUTTING_DOWN, "shutting_down", 503)                                                         \
+    X(INTERNAL, "internal", 500)
+
+typedef enum api_error_kind {
+#define API_ERROR_ENUM(name, str, http) API_ERR_##name,
+    API_ERROR_MAP(API_ERROR_ENUM)
+#undef API_ERROR_ENUM
+        API_ERR_COUNT
+} api_error_kind;
+
+typedef struct api_error {
+    api_error_kind kind;
+    char field[64];    /* the request field at fault ("query", "mask"), or "" */
+    char message[512]; /* what went wrong and what to send instead */
+} api_error;
+
+/* Fills *e (snprintf-style message). Returns the error's HTTP status for convenience. */
+int api_error_set(api_error *e, api_error_kind kind, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* "invalid_json" for API_ERR_INVALID_JSON. Static storage. */
+const char *api_error_code(api_error_kind kind);
+
+/* The HTTP status an error of this kind should be answered with (400, 404, 413, ...). */
+int api_error_http_status(api_error_kind kind);
+
+/* Limits checked against shapes before anything is allocated. */
+typedef struct api_limits {
+    int64_t max_elements;       /* all input and output elements of one request together */
+    int64_t max_score_elements; /* B*H*Lq*Lk: the size of the attention matrix */
+} api_limits;
+
+/* A decoded, validated request. Owns its tensors (one arena). Opaque outside api/. */
+typedef struct api_attention_request api_attention_request;
+
+/* A wire format. All functions are thread-safe and hold no state between calls. */
+typedef struct api_codec {
+    const char *name;       /* "json" */
+    const char *media_type; /* Content-Type of what it encodes: "application/json" */
+
+    /* True when this codec reads bodies of the given Content-Type header value (which may carry
+     * parameters such as "; charset=utf-8"). */
+    bool (*accepts)(const char *content_type);
+
+    /* Decodes and validates a POST /v1/attention body. On success returns 0 and a request the
+     * caller frees with api_attention_request_free. On failure returns the HTTP status to answer
+     * with and fills *err; *out is NULL. The body is only read; it need not be NUL-terminated. */
+    int (*decode_attention)(const char *body, size_t len, const api_limits *limits,
+                            api_attention_request **out, api_error *err);
+
+    /* Appends the response for a request that api_attention_run completed. Returns 0, or the
+     * HTTP status of a failure (out of memory: 500) with *err filled. */
+    int (*encode_attention)(const api_attention_request *req, api_buf *out, api_error *err);
+
+    /* Appends the body for an error response. Never fails except out of memory (returns -1). */
+    int (*encode_error)(const api_error *err, api_buf *out);
+} api_codec;
+
+extern const api_codec api_json_codec;
+
+/* The codec for a request's Content-Type, or NULL when no codec reads it (answer 415). A NULL
+ * or empty content_type gets the JSON codec: clients that send no type mean JSON here. */
+const api_codec *api_codec_for(const char *content_type);
+
+/* Runs the attention of a decoded request on worker `worker` of `pool` (pool may be NULL: runs
+ * on the calling thread). Allocates the workspace, computes, records the compute time. Returns
+ * 0, or the HTTP status of a failure with *err filled. Call from a worker, not an HTTP thread. */
+int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api_error *err);
+
+/* Frees the request and everything it owns. NULL is a no-op. */
+void api_attention_request_free(api_attention_request *req);
+
+#endif

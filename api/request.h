@@ -1,0 +1,59 @@
+/* The format-neutral attention request, shared by api/attention.c and the codecs. A codec scans
+ * the shapes and options of a body into an api_attention_spec, api_attention_prepare validates
+ * them and allocates the request (one arena), then the codec copies the tensor data into the
+ * arena. Internal to api/: the server sees api_attention_request only as an opaque type. */
+#ifndef API_REQUEST_H
+#define API_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/attention.h"
+#include "api.h"
+#include "shape.h"
+
+/* What a codec read from a body, before any tensor data is copied. */
+typedef struct api_attention_spec {
+    api_shape query;            /* [Lq, d], [H, Lq, d] or [B, H, Lq, d] */
+    api_shape key, value, mask; /* meaningful when the matching has_* is true */
+    bool has_key, has_value, has_mask;
+    at_score score; /* AT_SCORE_SCALED_DOT unless the client chose "dot" */
+    bool has_scale; /* the client gave "scale" */
+    float scale;
+    bool causal;
+    bool return_weights; /* default true */
+    bool average_heads;  /* default false */
+} api_attention_spec;
+
+struct api_attention_request {
+    /* The shapes as the client sent them; an omitted key has the query's shape and an omitted
+     * value the key's, so responses can always report all three. */
+    api_attention_spec spec;
+    api_shape context_shape; /* [.., Lq, dv] in the query's rank */
+    api_shape weights_shape; /* [.., Lq, Lk] in the query's rank, H dropped when averaged */
+
+    /* Tensor data inside the arena, contiguous row-major in the client's order. The codec fills
+     * query, and key / value / mask when the spec has them. An omitted key is the query (same
+     * pointer, nothing copied) and an omitted value is the key. */
+    float *query, *key, *value;
+    uint8_t *mask; /* NULL without a mask */
+
+    at_tensor mask_view;    /* rank-4 broadcast view of mask; desc.mask points here */
+    at_attention_desc desc; /* rank-4 views of everything above */
+    at_attention_out out;   /* context and (optional) weights, also in the arena */
+
+    double compute_seconds; /* set by api_attention_run */
+    bool computed;          /* api_attention_run succeeded: out holds the result */
+    size_t arena_bytes;     /* total size of the single allocation holding all of this */
+};
+
+/* Validates `spec` (query rank 2..4, key and value agreeing with the query, mask broadcastable
+ * to [.., Lq, Lk]), checks the element counts against `limits` (NULL, or a limit <= 0, means
+ * no limit), then makes one allocation holding the request, every input tensor and the outputs,
+ * with the rank-4 views already set up (the data is left for the caller to fill). Returns 0 and
+ * *out, or an HTTP status (400 invalid_shape / invalid_value, 413 limit_exceeded, 500 when out
+ * of memory) with *err filled and *out NULL. Free with api_attention_request_free. Thread-safe. */
+int api_attention_prepare(const api_attention_spec *spec, const api_limits *limits,
+                          api_attention_request **out, api_error *err);
+
+#endif
