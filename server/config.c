@@ -1,0 +1,180 @@
+/* Command-line and environment configuration of attnd. Every option has a flag and an ATTND_*
+ * variable; the flag wins. Values are validated here so the daemon never starts half-configured. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef ATTND_VERSION
+#define ATTND_VERSION "dev"
+#endif
+
+typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_LEVEL, OPT_SECONDS } opt_kind;
+
+typedef struct opt {
+    const char *flag; /* "--port" */
+    const char *env;  /* "ATTND_PORT" */
+    opt_kind kind;
+    size_t offset;
+    int64_t min, max;
+    const char *help;
+} opt;
+
+#define OFF(f) offsetof(srv_config, f)
+
+static const opt options[] = {
+    {"--host", "ATTND_HOST", OPT_STR, OFF(host), 0, 0, "address to listen on (default 127.0.0.1)"},
+    {"--port", "ATTND_PORT", OPT_INT, OFF(port), 0, 65535,
+     "TCP port, 0 = any free port (default 8080)"},
+    {"--threads", "ATTND_THREADS", OPT_INT, OFF(threads), 1, 1024,
+     "attention worker threads (default: online CPUs)"},
+    {"--http-threads", "ATTND_HTTP_THREADS", OPT_INT, OFF(http_threads), 1, 64,
+     "HTTP polling threads (default 2, at most the CPUs)"},
+    {"--queue-depth", "ATTND_QUEUE_DEPTH", OPT_INT, OFF(queue_depth), 1, 1000000,
+     "requests that may wait for a worker; beyond it 503 (default 64)"},
+    {"--max-body-bytes", "ATTND_MAX_BODY_BYTES", OPT_I64, OFF(max_body_bytes), 64, INT64_C(1) << 40,
+     "largest request body accepted, else 413 (default 67108864)"},
+    {"--max-elements", "ATTND_MAX_ELEMENTS", OPT_I64, OFF(max_elements), 1, INT64_C(1) << 40,
+     "input + output tensor elements per request, else 413 (default 67108864)"},
+    {"--max-score-elements", "ATTND_MAX_SCORE_ELEMENTS", OPT_I64, OFF(max_score_elements), 1,
+     INT64_C(1) << 40, "B*H*Lq*Lk per request, else 413 (default 67108864)"},
+    {"--log-level", "ATTND_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0,
+     "error, warn, info (default; one access line per request) or debug"},
+    {"--shutdown-timeout", "ATTND_SHUTDOWN_TIMEOUT", OPT_SECONDS, OFF(shutdown_timeout), 0, 3600,
+     "seconds in-flight requests get to finish on SIGTERM (default 30)"},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+static void defaults(srv_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->host, sizeof cfg->host, "127.0.0.1");
+    cfg->port = 8080;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cpus > 0 ? (int)cpus : 1;
+    cfg->http_threads = cfg->threads < 2 ? 1 : 2;
+    cfg->queue_depth = 64;
+    cfg->max_body_bytes = INT64_C(64) << 20;
+    cfg->max_elements = INT64_C(64) << 20;
+    cfg->max_score_elements = INT64_C(64) << 20;
+    cfg->log_level = SRV_LOG_INFO;
+    cfg->shutdown_timeout = 30.0;
+}
+
+/* Parses one value into the field `o` describes. `source` names the flag or variable. */
+static int set_value(srv_config *cfg, const opt *o, const char *source, const char *value,
+                     char *err, size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    char *end = NULL;
+    switch (o->kind) {
+    case OPT_STR:
+        if (!*value || strlen(value) >= sizeof cfg->host) {
+            snprintf(err, errlen, "%s: expected a non-empty address, got \"%s\"", source, value);
+            return -1;
+        }
+        snprintf(field, sizeof cfg->host, "%s", value);
+        return 0;
+    case OPT_INT:
+    case OPT_I64: {
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end || v < o->min || v > o->max) {
+            snprintf(err, errlen,
+                     "%s: expected an integer from %" PRId64 " to %" PRId64 ", got \"%s\"", source,
+                     o->min, o->max, value);
+            return -1;
+        }
+        if (o->kind == OPT_INT)
+            *(int *)field = (int)v;
+        else
+            *(int64_t *)field = (int64_t)v;
+        return 0;
+    }
+    case OPT_SECONDS: {
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end || !(v >= (double)o->min && v <= (double)o->max)) {
+            snprintf(err, errlen,
+                     "%s: expected seconds from %" PRId64 " to %" PRId64 ", got \"%s\"", source,
+                     o->min, o->max, value);
+            return -1;
+        }
+        *(double *)field = v;
+        return 0;
+    }
+    case OPT_LEVEL: {
+        int level = srv_log_level_parse(value);
+        if (level < 0) {
+            snprintf(err, errlen, "%s: expected error, warn, info or debug, got \"%s\"", source,
+                     value);
+            return -1;
+        }
+        *(int *)field = level;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static void usage(void)
+{
+    printf("usage: attnd [options]\n\n"
+           "An HTTP daemon that computes attention: POST /v1/attention, GET /healthz, /readyz, "
+           "/metrics.\n\nOptions (each also read from the environment variable shown; a flag "
+           "wins):\n");
+    for (size_t i = 0; i < NOPTIONS; i++)
+        printf("  %-22s %-26s %s\n", options[i].flag, options[i].env, options[i].help);
+    printf("  %-22s %-26s %s\n", "--help", "", "print this help and exit");
+    printf("  %-22s %-26s %s\n", "--version", "", "print the version and exit");
+}
+
+srv_config_result srv_config_load(srv_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    defaults(cfg);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const char *v = getenv(options[i].env);
+        if (v && set_value(cfg, &options[i], options[i].env, v, err, errlen) != 0)
+            return SRV_CONFIG_ERROR;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage();
+            return SRV_CONFIG_EXIT;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("attnd %s\n", ATTND_VERSION);
+            return SRV_CONFIG_EXIT;
+        }
+        const opt *o = NULL;
+        const char *value = NULL;
+        for (size_t i = 0; i < NOPTIONS && !o; i++) {
+            size_t n = strlen(options[i].flag);
+            if (strncmp(arg, options[i].flag, n) != 0) continue;
+            if (arg[n] == '=') {
+                o = &options[i];
+                value = arg + n + 1;
+            } else if (arg[n] == '\0') {
+                o = &options[i];
+                if (a + 1 >= argc) {
+                    snprintf(err, errlen, "%s: missing value", arg);
+                    return SRV_CONFIG_ERROR;
+                }
+                value = argv[++a];
+            }
+        }
+        if (!o) {
+            snprintf(err, errlen, "unknown option \"%s\" (see attnd --help)", arg);
+            return SRV_CONFIG_ERROR;
+        }
+        if (set_value(cfg, o, o->flag, value, err, errlen) != 0) return SRV_CONFIG_ERROR;
+    }
+    return SRV_CONFIG_RUN;
+}

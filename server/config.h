@@ -1,0 +1,32 @@
+/* The daemon's configuration: built-in defaults, overridden by ATTND_* environment variables,
+ * overridden by command-line flags. Parsing only; nothing here starts anything. */
+#ifndef SRV_CONFIG_H
+#define SRV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct srv_config {
+    char host[256];   /* address to listen on: IPv4/IPv6 literal or a resolvable name */
+    int port;         /* 0..65535; 0 asks the kernel for a free port */
+    int threads;      /* attention workers */
+    int http_threads; /* libmicrohttpd polling threads */
+    int queue_depth;  /* jobs that may wait for a worker before 503 */
+    int64_t max_body_bytes;
+    int64_t max_elements;       /* input + output elements of one request */
+    int64_t max_score_elements; /* B*H*Lq*Lk */
+    int log_level;              /* SRV_LOG_* */
+    double shutdown_timeout;    /* seconds to let in-flight requests finish */
+} srv_config;
+
+typedef enum srv_config_result {
+    SRV_CONFIG_RUN,   /* start the daemon */
+    SRV_CONFIG_EXIT,  /* --help or --version was printed: exit 0 */
+    SRV_CONFIG_ERROR, /* a message was written to err: exit 2 */
+} srv_config_result;
+
+/* Fills *cfg from defaults, the environment (getenv) and argv, in increasing priority. Writes
+ * --help / --version text to stdout. On error, err holds a message naming the flag or variable. */
+srv_config_result srv_config_load(srv_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,467 @@
+/* Request handling on libmicrohttpd. A request's life: headers arrive (route, method, media
+ * type and Content-Length checked at once), the body is collected up to --max-body-bytes, the
+ * codec decodes and validates it on the polling thread, the connection is suspended and a job
+ * queued; a worker computes and encodes, then resumes the connection, and the polling thread
+ * sends the bytes the worker made. Every answer, error or not, is counted and logged once. */
+#include "http.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../api/api.h"
+#include "../core/status.h"
+#include "log.h"
+#include "metrics.h"
+
+struct srv_http {
+    struct MHD_Daemon *daemon;
+    at_pool *pool;
+    api_limits limits;
+    int64_t max_body_bytes;
+    int port;
+    atomic_bool draining;
+};
+
+typedef enum req_state {
+    REQ_RECEIVING, /* headers seen, body arriving */
+    REQ_COMPUTING, /* suspended, a worker owns the job */
+    REQ_READY,     /* the worker left a response to send */
+    REQ_ANSWERED,  /* a response was queued */
+} req_state;
+
+typedef struct srv_request {
+    srv_http *http;
+    struct MHD_Connection *conn;
+    srv_route route;
+    req_state state;
+    struct timespec start;
+    char method[16];
+    char path[256];
+
+    const api_codec *codec;
+    char *body;
+    size_t body_len, body_cap;
+    bool body_too_large;
+
+    api_attention_request *job;
+    /* Left by the worker for the polling thread. */
+    int resp_status;
+    char *resp_body;
+    size_t resp_len;
+    const char *resp_type;
+
+    int status;     /* what was answered, for metrics and the log */
+    uint64_t bytes; /* response body bytes */
+} srv_request;
+
+static const char JSON_TYPE[] = "application/json";
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Queues `body` (taken over: freed by MHD) with `status`. Returns MHD_YES/MHD_NO. */
+static enum MHD_Result answer(srv_request *r, int status, char *body, size_t len,
+                              const char *content_type, const char *hname, const char *hvalue)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (hname) MHD_add_response_header(resp, hname, hvalue);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    r->bytes = len;
+    r->state = REQ_ANSWERED;
+    return ret;
+}
+
+static enum MHD_Result answer_text(srv_request *r, int status, const char *text,
+                                   const char *content_type)
+{
+    size_t len = strlen(text);
+    char *copy = malloc(len + 1);
+    if (!copy) return MHD_NO;
+    memcpy(copy, text, len + 1);
+    return answer(r, status, copy, len, content_type, NULL, NULL);
+}
+
+/* Answers an api_error as {"error": {...}} with its HTTP status and an optional header. */
+static enum MHD_Result answer_error(srv_request *r, const api_error *e, const char *hname,
+                                    const char *hvalue)
+{
+    api_buf out = {0};
+    if (api_json_codec.encode_error(e, &out) != 0) {
+        api_buf_free(&out);
+        return MHD_NO;
+    }
+    size_t len;
+    char *body = api_buf_release(&out, &len);
+    if (!body) return MHD_NO;
+    return answer(r, api_error_http_status(e->kind), body, len, JSON_TYPE, hname, hvalue);
+}
+
+static enum MHD_Result fail(srv_request *r, api_error_kind kind, const char *hname,
+                            const char *hvalue, const char *fmt, const char *arg)
+{
+    api_error e;
+    api_error_set(&e, kind, "", fmt, arg);
+    return answer_error(r, &e, hname, hvalue);
+}
+
+/* ---- the attention job, run on a worker ---- */
+
+static void attention_job(void *arg, int worker)
+{
+    srv_request *r = arg;
+    api_error err;
+    api_buf out = {0};
+    int status = api_attention_run(r->job, r->http->pool, worker, &err);
+    if (status == 0) status = r->codec->encode_attention(r->job, &out, &err);
+    api_attention_request_free(r->job); /* the inputs are not needed to send the answer */
+    r->job = NULL;
+    if (status == 0) {
+        r->resp_status = 200;
+        r->resp_type = r->codec->media_type;
+        r->resp_body = api_buf_release(&out, &r->resp_len);
+        if (!r->resp_body) {
+            status =
+                api_error_set(&err, API_ERR_INTERNAL, "", "out of memory encoding the response");
+        }
+    }
+    if (status != 0) {
+        api_buf_free(&out);
+        if (api_json_codec.encode_error(&err, &out) == 0)
+            r->resp_body = api_buf_release(&out, &r->resp_len);
+        r->resp_status = status;
+        r->resp_type = JSON_TYPE;
+    }
+    r->state = REQ_READY;
+    MHD_resume_connection(r->conn); /* publishes the fields above to the polling thread */
+}
+
+/* Body complete: decode on this (polling) thread, then queue the job and suspend. */
+static enum MHD_Result start_attention(srv_request *r)
+{
+    srv_http *h = r->http;
+    api_error err;
+    int status =
+        r->codec->decode_attention(r->body ? r->body : "", r->body_len, &h->limits, &r->job, &err);
+    free(r->body);
+    r->body = NULL;
+    if (status != 0) return answer_error(r, &err, NULL, NULL);
+
+    r->state = REQ_COMPUTING;
+    MHD_suspend_connection(r->conn);
+    /* A request that got this far was received before any drain began: it is finished even
+     * while draining. The pool only refuses once it is being freed. */
+    int rc = at_pool_submit(h->pool, attention_job, r);
+    if (rc != AT_OK) {
+        api_attention_request_free(r->job);
+        r->job = NULL;
+        api_error e;
+        if (rc == AT_EBUSY)
+            api_error_set(&e, API_ERR_OVERLOADED, "",
+                          "all %d workers are busy and %d requests are queued; retry after 1 s",
+                          at_pool_threads(h->pool), at_pool_capacity(h->pool));
+        else
+            api_error_set(&e, API_ERR_SHUTTING_DOWN, "", "the server is shutting down");
+        api_buf out = {0};
+        r->resp_status = api_error_http_status(e.kind);
+        r->resp_type = JSON_TYPE;
+        if (api_json_codec.encode_error(&e, &out) == 0)
+            r->resp_body = api_buf_release(&out, &r->resp_len);
+        r->state = REQ_READY;
+        MHD_resume_connection(r->conn);
+    }
+    return MHD_YES;
+}
+
+/* ---- routing ---- */
+
+static srv_route route_of(const char *url)
+{
+    if (strcmp(url, "/v1/attention") == 0) return SRV_ROUTE_ATTENTION;
+    if (strcmp(url, "/healthz") == 0) return SRV_ROUTE_HEALTHZ;
+    if (strcmp(url, "/readyz") == 0) return SRV_ROUTE_READYZ;
+    if (strcmp(url, "/metrics") == 0) return SRV_ROUTE_METRICS;
+    return SRV_ROUTE_UNMATCHED;
+}
+
+static const char *allowed_methods(srv_route route)
+{
+    return route == SRV_ROUTE_ATTENTION ? "POST" : "GET, HEAD";
+}
+
+static bool method_allowed(srv_route route, const char *method)
+{
+    if (route == SRV_ROUTE_ATTENTION) return strcmp(method, "POST") == 0;
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+static enum MHD_Result serve_get(srv_request *r)
+{
+    srv_http *h = r->http;
+    switch (r->route) {
+    case SRV_ROUTE_HEALTHZ: return answer_text(r, 200, "{\"status\":\"ok\"}\n", JSON_TYPE);
+    case SRV_ROUTE_READYZ:
+        if (atomic_load(&h->draining))
+            return answer_text(r, 503, "{\"status\":\"draining\"}\n", JSON_TYPE);
+        return answer_text(r, 200, "{\"status\":\"ok\"}\n", JSON_TYPE);
+    case SRV_ROUTE_METRICS: {
+        api_buf out = {0};
+        srv_metrics_render(&out, h->pool);
+        size_t len;
+        char *body = api_buf_release(&out, &len);
+        if (!body) return MHD_NO;
+        return answer(r, 200, body, len, "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
+    }
+    default: return MHD_NO;
+    }
+}
+
+/* First call for a request: everything that can be decided from the headers alone. Returns
+ * true when an answer was queued. */
+static bool check_headers(srv_request *r, const char *method, enum MHD_Result *ret)
+{
+    if (r->route == SRV_ROUTE_UNMATCHED) {
+        *ret =
+            fail(r, API_ERR_NOT_FOUND, NULL, NULL,
+                 "no route %s; the routes are POST /v1/attention, GET /healthz, /readyz, /metrics",
+                 r->path);
+        return true;
+    }
+    if (!method_allowed(r->route, method)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s", allowed_methods(r->route));
+        api_error e;
+        api_error_set(&e, API_ERR_METHOD_NOT_ALLOWED, "", "%s %s is not supported; allowed: %s",
+                      method, r->path, msg);
+        *ret = answer_error(r, &e, MHD_HTTP_HEADER_ALLOW, allowed_methods(r->route));
+        return true;
+    }
+    if (r->route != SRV_ROUTE_ATTENTION) return false;
+
+    const char *ctype =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    r->codec = api_codec_for(ctype);
+    if (!r->codec) {
+        *ret = fail(r, API_ERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL,
+                    "Content-Type %s is not supported; send application/json", ctype);
+        return true;
+    }
+    const char *clen =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (clen) {
+        char *end;
+        unsigned long long n = strtoull(clen, &end, 10);
+        if ((long long)n > r->http->max_body_bytes || n > (unsigned long long)INT64_MAX) {
+            api_error e;
+            api_error_set(
+                &e, API_ERR_PAYLOAD_TOO_LARGE, "",
+                "request body of %llu bytes exceeds the limit of %lld bytes (--max-body-bytes)", n,
+                (long long)r->http->max_body_bytes);
+            *ret = answer_error(r, &e, NULL, NULL);
+            return true;
+        }
+        if (n > 0) {
+            r->body = malloc((size_t)n);
+            if (!r->body) {
+                *ret = MHD_NO;
+                return true;
+            }
+            r->body_cap = (size_t)n;
+        }
+    }
+    return false;
+}
+
+static bool append_body(srv_request *r, const char *data, size_t len)
+{
+    if (r->body_too_large) return true;
+    if ((int64_t)(r->body_len + len) > r->http->max_body_bytes) {
+        r->body_too_large = true; /* keep reading (and dropping) so the 413 can be sent */
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        return true;
+    }
+    if (r->body_len + len > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap * 2 : 64 * 1024;
+        while (cap < r->body_len + len)
+            cap *= 2;
+        if ((int64_t)cap > r->http->max_body_bytes) cap = (size_t)r->http->max_body_bytes;
+        char *p = realloc(r->body, cap);
+        if (!p) return false;
+        r->body = p;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    srv_http *h = cls;
+    srv_request *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        r->http = h;
+        r->conn = conn;
+        clock_gettime(CLOCK_MONOTONIC, &r->start);
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        r->route = route_of(url);
+        srv_metrics_request_started();
+        enum MHD_Result ret;
+        if (check_headers(r, method, &ret)) return ret;
+        if (r->route != SRV_ROUTE_ATTENTION) return serve_get(r);
+        return MHD_YES; /* wait for the body */
+    }
+
+    switch (r->state) {
+    case REQ_RECEIVING:
+        if (*upload_data_size) {
+            bool ok = append_body(r, upload_data, *upload_data_size);
+            *upload_data_size = 0;
+            return ok ? MHD_YES : MHD_NO;
+        }
+        if (r->body_too_large) {
+            api_error e;
+            api_error_set(&e, API_ERR_PAYLOAD_TOO_LARGE, "",
+                          "request body exceeds the limit of %lld bytes (--max-body-bytes)",
+                          (long long)h->max_body_bytes);
+            return answer_error(r, &e, NULL, NULL);
+        }
+        return start_attention(r);
+    case REQ_READY: {
+        char *body = r->resp_body;
+        r->resp_body = NULL;
+        if (!body) return MHD_NO;
+        const char *hname = r->resp_status == 503 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL;
+        return answer(r, r->resp_status, body, r->resp_len, r->resp_type, hname, "1");
+    }
+    case REQ_COMPUTING: /* not called while suspended */
+    case REQ_ANSWERED:
+        *upload_data_size = 0; /* a body we do not read (e.g. on GET): drop it */
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    srv_request *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    double secs = seconds_since(&r->start);
+    int status = r->state == REQ_ANSWERED ? r->status : 499; /* client went away first */
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->state == REQ_ANSWERED &&
+        toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+        srv_log(SRV_LOG_DEBUG, "response_incomplete", "path=%s status=%d termination=%d", r->path,
+                r->status, (int)toe);
+    srv_metrics_request_finished(r->route, status, secs);
+    srv_log_access(r->method, r->path, status, r->bytes, secs);
+    api_attention_request_free(r->job);
+    free(r->body);
+    free(r->resp_body);
+    free(r);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    srv_log(SRV_LOG_WARN, "libmicrohttpd", "detail=\"%s\"", msg);
+}
+
+srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, char *err, size_t errlen)
+{
+    srv_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->pool = pool;
+    h->max_body_bytes = cfg->max_body_bytes;
+    h->limits.max_elements = cfg->max_elements;
+    h->limits.max_score_elements = cfg->max_score_elements;
+
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->port);
+    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot resolve --host %s: %s", cfg->host, gai_strerror(gai));
+        free(h);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    h->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, h,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
+                                 ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+                                 (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
+                                 on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!h->daemon) {
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
+                 cfg->host, cfg->port);
+        free(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : cfg->port;
+    return h;
+}
+
+int srv_http_port(const srv_http *h)
+{
+    return h->port;
+}
+
+void srv_http_drain(srv_http *h)
+{
+    if (atomic_exchange(&h->draining, true)) return;
+    MHD_socket fd = MHD_quiesce_daemon(h->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void srv_http_stop(srv_http *h)
+{
+    if (!h) return;
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

@@ -1,0 +1,114 @@
+/* attnd's entry point: reads the configuration, starts the worker pool and the HTTP server,
+ * then waits for SIGINT/SIGTERM on the main thread and shuts down gracefully: stop accepting,
+ * let in-flight requests finish (up to --shutdown-timeout), stop, exit 0. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/blas.h"
+#include "../core/pool.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+
+#ifndef ATTND_VERSION
+#define ATTND_VERSION "dev"
+#endif
+
+static int signal_pipe[2];
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t w = write(signal_pipe[1], &b, 1); /* async-signal-safe; a full pipe is fine */
+    (void)w;
+    errno = saved;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    srv_config cfg;
+    char err[512];
+    switch (srv_config_load(&cfg, argc, argv, err, sizeof err)) {
+    case SRV_CONFIG_EXIT: return 0;
+    case SRV_CONFIG_ERROR: fprintf(stderr, "attnd: %s\n", err); return 2;
+    case SRV_CONFIG_RUN: break;
+    }
+    srv_log_set_level(cfg.log_level);
+
+    /* SIGINT/SIGTERM are caught by a handler that only writes to a pipe the main thread waits
+     * on. A signal mask alone would not do: libraries start threads of their own (OpenBLAS does
+     * at load time), and a signal delivered to one of them would kill the process. SIGPIPE is
+     * ignored: a client hanging up is not fatal. */
+    if (pipe(signal_pipe) != 0) {
+        perror("attnd: pipe");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    at_blas_init();
+    srv_metrics_init(ATTND_VERSION, at_blas_version());
+    at_pool *pool = at_pool_new(cfg.threads, cfg.queue_depth);
+    if (!pool) {
+        srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"cannot start %d worker threads\"",
+                cfg.threads);
+        return 1;
+    }
+    srv_http *http = srv_http_start(&cfg, pool, err, sizeof err);
+    if (!http) {
+        srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"%s\"", err);
+        at_pool_free(pool);
+        return 1;
+    }
+    srv_log(SRV_LOG_INFO, "listening",
+            "url=http://%s%s%s:%d/ version=%s workers=%d http_threads=%d queue_depth=%d "
+            "max_body_bytes=%lld",
+            strchr(cfg.host, ':') ? "[" : "", cfg.host, strchr(cfg.host, ':') ? "]" : "",
+            srv_http_port(http), ATTND_VERSION, cfg.threads, cfg.http_threads, cfg.queue_depth,
+            (long long)cfg.max_body_bytes);
+
+    unsigned char sig = 0;
+    while (read(signal_pipe[0], &sig, 1) != 1) {
+        if (errno != EINTR) {
+            srv_log(SRV_LOG_ERROR, "signal_pipe", "reason=\"%s\"", strerror(errno));
+            break;
+        }
+    }
+    srv_log(SRV_LOG_INFO, "draining", "signal=%s in_flight=%ld",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", srv_metrics_in_flight());
+    srv_http_drain(http);
+    double deadline = now() + cfg.shutdown_timeout;
+    while (srv_metrics_in_flight() > 0 && now() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    long left = srv_metrics_in_flight();
+    if (left > 0) {
+        /* Workers may still resume suspended connections, so the server cannot be torn down
+         * under them: leave at once and let the kernel close the sockets. */
+        srv_log(SRV_LOG_WARN, "drain_timeout", "in_flight_abandoned=%ld", left);
+        _exit(0);
+    }
+    srv_http_stop(http);
+    at_pool_free(pool);
+    srv_log(SRV_LOG_INFO, "stopped", "in_flight=0");
+    return 0;
+}

@@ -1,0 +1,173 @@
+/* Prometheus exposition of attnd's counters. Request counts are kept per (route, status code)
+ * in a fixed table of atomics, durations in fixed-bucket histograms; nothing allocates on the
+ * request path. Rendering reads a consistent-enough snapshot (each series individually atomic). */
+#include "metrics.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "process_stats.h"
+
+#define CODE_MIN 100
+#define CODE_MAX 599
+
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+static const char *const route_labels[] = {
+#define SRV_ROUTE_LABEL(name, label) label,
+    SRV_ROUTE_MAP(SRV_ROUTE_LABEL)
+#undef SRV_ROUTE_LABEL
+};
+
+typedef struct histogram {
+    atomic_ullong bucket[NBUCKETS]; /* non-cumulative; summed when rendered */
+    atomic_ullong count;
+    atomic_ullong sum_ns;
+} histogram;
+
+static struct {
+    atomic_ullong requests[SRV_ROUTE_COUNT][CODE_MAX - CODE_MIN + 1];
+    histogram duration[SRV_ROUTE_COUNT];
+    atomic_long in_flight;
+    char version[64];
+    char blas[128];
+} m;
+
+const char *srv_route_label(srv_route r)
+{
+    return (unsigned)r < SRV_ROUTE_COUNT ? route_labels[r] : "unmatched";
+}
+
+/* Copies s into a label value, escaping as the exposition format requires. */
+static void label_copy(char *dst, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; s && *s && n + 3 < cap; s++) {
+        if (*s == '\\' || *s == '"') {
+            dst[n++] = '\\';
+            dst[n++] = *s;
+        } else if (*s == '\n') {
+            dst[n++] = '\\';
+            dst[n++] = 'n';
+        } else {
+            dst[n++] = *s;
+        }
+    }
+    dst[n] = '\0';
+}
+
+void srv_metrics_init(const char *version, const char *blas_version)
+{
+    label_copy(m.version, sizeof m.version, version);
+    label_copy(m.blas, sizeof m.blas, blas_version);
+}
+
+void srv_metrics_request_started(void)
+{
+    atomic_fetch_add_explicit(&m.in_flight, 1, memory_order_relaxed);
+}
+
+long srv_metrics_in_flight(void)
+{
+    return atomic_load(&m.in_flight);
+}
+
+void srv_metrics_request_finished(srv_route route, int status, double seconds)
+{
+    if ((unsigned)route >= SRV_ROUTE_COUNT) route = SRV_ROUTE_UNMATCHED;
+    if (status < CODE_MIN || status > CODE_MAX) status = 500;
+    atomic_fetch_add_explicit(&m.requests[route][status - CODE_MIN], 1, memory_order_relaxed);
+    histogram *h = &m.duration[route];
+    size_t b = 0;
+    while (b < NBUCKETS && seconds > buckets[b])
+        b++;
+    if (b < NBUCKETS) atomic_fetch_add_explicit(&h->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_ns, (unsigned long long)(seconds * 1e9),
+                              memory_order_relaxed);
+    atomic_fetch_sub_explicit(&m.in_flight, 1, memory_order_release);
+}
+
+static void gauge(api_buf *out, const char *name, const char *help, double value)
+{
+    api_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, value);
+}
+
+void srv_metrics_render(api_buf *out, at_pool *pool)
+{
+    api_buf_puts(out, "# HELP attnd_http_requests_total HTTP requests answered, by route and "
+                      "status code.\n# TYPE attnd_http_requests_total counter\n");
+    for (int r = 0; r < SRV_ROUTE_COUNT; r++)
+        for (int c = CODE_MIN; c <= CODE_MAX; c++) {
+            unsigned long long v =
+                atomic_load_explicit(&m.requests[r][c - CODE_MIN], memory_order_relaxed);
+            if (v)
+                api_buf_printf(out, "attnd_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
+                               route_labels[r], c, v);
+        }
+
+    api_buf_puts(out, "# HELP attnd_http_request_duration_seconds Time from the request's "
+                      "headers to its response, by route.\n"
+                      "# TYPE attnd_http_request_duration_seconds histogram\n");
+    for (int r = 0; r < SRV_ROUTE_COUNT; r++) {
+        histogram *h = &m.duration[r];
+        unsigned long long count = atomic_load_explicit(&h->count, memory_order_relaxed);
+        if (!count) continue;
+        unsigned long long cumulative = 0;
+        for (size_t b = 0; b < NBUCKETS; b++) {
+            cumulative += atomic_load_explicit(&h->bucket[b], memory_order_relaxed);
+            api_buf_printf(
+                out, "attnd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                route_labels[r], buckets[b], cumulative);
+        }
+        /* +Inf equals the count; read count after the buckets so it is never below them. */
+        if (count < cumulative) count = cumulative;
+        api_buf_printf(out,
+                       "attnd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+                       "attnd_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n"
+                       "attnd_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                       route_labels[r], count, route_labels[r],
+                       (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9,
+                       route_labels[r], count);
+    }
+
+    gauge(out, "attnd_http_requests_in_flight", "HTTP requests being received, computed or sent.",
+          (double)srv_metrics_in_flight());
+    gauge(out, "attnd_queue_depth", "Attention jobs waiting for a worker.",
+          (double)at_pool_queued(pool));
+    gauge(out, "attnd_queue_capacity", "Jobs that may wait before requests get 503.",
+          (double)at_pool_capacity(pool));
+    gauge(out, "attnd_workers", "Attention worker threads.", (double)at_pool_threads(pool));
+    gauge(out, "attnd_workers_busy", "Attention worker threads running a job.",
+          (double)at_pool_running(pool));
+    api_buf_printf(out,
+                   "# HELP attnd_build_info Build information; the value is always 1.\n"
+                   "# TYPE attnd_build_info gauge\n"
+                   "attnd_build_info{version=\"%s\",blas=\"%s\"} 1\n",
+                   m.version, m.blas);
+
+    srv_process_stats ps;
+    srv_process_stats_read(&ps);
+    if (ps.cpu_seconds >= 0)
+        api_buf_printf(out,
+                       "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                       "seconds.\n# TYPE process_cpu_seconds_total counter\n"
+                       "process_cpu_seconds_total %.17g\n",
+                       ps.cpu_seconds);
+    if (ps.resident_bytes >= 0)
+        gauge(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
+              ps.resident_bytes);
+    if (ps.virtual_bytes >= 0)
+        gauge(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+              ps.virtual_bytes);
+    if (ps.start_time_seconds >= 0)
+        gauge(out, "process_start_time_seconds",
+              "Start time of the process since unix epoch in seconds.", ps.start_time_seconds);
+    if (ps.open_fds >= 0)
+        gauge(out, "process_open_fds", "Number of open file descriptors.", ps.open_fds);
+    if (ps.max_fds >= 0)
+        gauge(out, "process_max_fds", "Maximum number of open file descriptors.", ps.max_fds);
+}

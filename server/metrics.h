@@ -1,0 +1,44 @@
+/* Prometheus metrics of the daemon: request counters and latency histograms by route, gauges
+ * for in-flight requests and the worker queue, build info and process statistics, rendered in
+ * the text exposition format (version 0.0.4). Counters are lock-free atomics. */
+#ifndef SRV_METRICS_H
+#define SRV_METRICS_H
+
+#include "../api/buf.h"
+#include "../core/pool.h"
+
+/* The routes requests are counted under; every unknown path is "unmatched" so that a scanner
+ * cannot create unbounded label values. */
+#define SRV_ROUTE_MAP(X)                                                                           \
+    X(ATTENTION, "/v1/attention")                                                                  \
+    X(HEALTHZ, "/healthz")                                                                         \
+    X(READYZ, "/readyz")                                                                           \
+    X(METRICS, "/metrics")                                                                         \
+    X(UNMATCHED, "unmatched")
+
+typedef enum srv_route {
+#define SRV_ROUTE_ENUM(name, label) SRV_ROUTE_##name,
+    SRV_ROUTE_MAP(SRV_ROUTE_ENUM)
+#undef SRV_ROUTE_ENUM
+        SRV_ROUTE_COUNT
+} srv_route;
+
+/* The label value of a route ("/v1/attention"). */
+const char *srv_route_label(srv_route r);
+
+/* Records the start time of the process and the build labels. Call once before any request. */
+void srv_metrics_init(const char *version, const char *blas_version);
+
+/* A request began (in-flight gauge up). */
+void srv_metrics_request_started(void);
+
+/* A request finished with `status` after `seconds` (in-flight gauge down). Thread-safe. */
+void srv_metrics_request_finished(srv_route route, int status, double seconds);
+
+/* Requests begun and not yet finished. */
+long srv_metrics_in_flight(void);
+
+/* Appends the whole exposition to out; `pool` supplies queue and worker gauges. */
+void srv_metrics_render(api_buf *out, at_pool *pool);
+
+#endif

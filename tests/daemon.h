@@ -1,0 +1,46 @@
+/* Test support: start the real attnd binary on a free port, talk to it with libcurl, stop it.
+ * The binary is $ATTND_BIN (the Makefile sets it), else build/attnd. */
+#ifndef TESTS_DAEMON_H
+#define TESTS_DAEMON_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct test_daemon {
+    pid_t pid;
+    int port;
+    char log_path[64]; /* its stderr */
+} test_daemon;
+
+/* Starts attnd with "--host 127.0.0.1 --port 0" plus the NULL-terminated extra arguments and
+ * waits until it logs that it listens. Returns 0, or -1 (message on stderr). */
+int test_daemon_start(test_daemon *d, const char *const *extra_args);
+
+/* Sends `sig` (0: none, just wait) and waits for the exit; returns the exit status (or
+ * 128+signal), -1 on timeout. The log stays readable until the test runner exits. */
+int test_daemon_stop(test_daemon *d, int sig);
+
+/* The daemon's stderr so far (malloc'd, NUL-terminated). */
+char *test_daemon_log(const test_daemon *d);
+
+typedef struct test_response {
+    long status;
+    char *body; /* NUL-terminated, malloc'd */
+    size_t len;
+    char *headers; /* raw response headers, malloc'd */
+} test_response;
+
+/* One request. content_type NULL sends no Content-Type (body with -H "Content-Type:" removed).
+ * body NULL sends no body. Returns 0, or a curl error code (connection refused etc.). */
+int test_http(const test_daemon *d, const char *method, const char *path, const char *content_type,
+              const char *body, size_t body_len, test_response *out);
+
+/* POST a JSON body to /v1/attention. */
+int test_post_json(const test_daemon *d, const char *path, const char *json, test_response *out);
+
+void test_response_free(test_response *r);
+
+/* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
+char *test_read_file(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,88 @@
+/* Tests of attnd's command line and environment: --help, --version, bad values (exit 2 with a
+ * message naming the option), ATTND_* variables, and a flag winning over its variable. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "daemon.h"
+#include "harness.h"
+
+/* Runs `attnd args` with the environment prefix `env`, capturing stdout+stderr. */
+static int run_attnd(const char *env, const char *args, char *out, size_t cap)
+{
+    const char *bin = getenv("ATTND_BIN");
+    if (!bin || !*bin) bin = "build/attnd";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "env %s %s %s 2>&1", env ? env : "", bin, args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(config_help_and_version)
+{
+    char out[8192];
+    ASSERT_EQ(run_attnd(NULL, "--help", out, sizeof out), 0);
+    const char *flags[] = {"--host",           "--port",      "--threads",  "--queue-depth",
+                           "--max-body-bytes", "--log-level", "ATTND_PORT", "ATTND_THREADS"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        ASSERT_CONTAINS(out, flags[i]);
+    ASSERT_EQ(run_attnd(NULL, "--version", out, sizeof out), 0);
+    ASSERT_CONTAINS(out, "attnd ");
+}
+
+TEST(config_bad_values_exit_2)
+{
+    char out[4096];
+    ASSERT_EQ(run_attnd(NULL, "--port 70000", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--port");
+    ASSERT_EQ(run_attnd(NULL, "--threads zero", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--threads");
+    ASSERT_EQ(run_attnd(NULL, "--log-level loud", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--log-level");
+    ASSERT_EQ(run_attnd(NULL, "--frobnicate", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "unknown option");
+    ASSERT_EQ(run_attnd(NULL, "--port", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "missing value");
+    ASSERT_EQ(run_attnd("ATTND_QUEUE_DEPTH=-3", "--version", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "ATTND_QUEUE_DEPTH");
+}
+
+TEST(config_env_and_flag_priority)
+{
+    /* ATTND_THREADS=3 is used; --queue-depth beats ATTND_QUEUE_DEPTH. */
+    setenv("ATTND_THREADS", "3", 1);
+    setenv("ATTND_QUEUE_DEPTH", "5", 1);
+    const char *args[] = {"--queue-depth", "7", NULL};
+    test_daemon d;
+    int rc = test_daemon_start(&d, args);
+    unsetenv("ATTND_THREADS");
+    unsetenv("ATTND_QUEUE_DEPTH");
+    ASSERT_EQ(rc, 0);
+    char *log = test_daemon_log(&d);
+    ASSERT_CONTAINS(log, "workers=3");
+    ASSERT_CONTAINS(log, "queue_depth=7");
+    free(log);
+    test_response r;
+    ASSERT_EQ(test_http(&d, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    ASSERT_CONTAINS(r.body, "attnd_workers 3");
+    ASSERT_CONTAINS(r.body, "attnd_queue_capacity 7");
+    test_response_free(&r);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}
+
+TEST(config_port_in_use_fails)
+{
+    test_daemon d;
+    ASSERT_EQ(test_daemon_start(&d, NULL), 0);
+    char out[4096], args[64];
+    snprintf(args, sizeof args, "--host 127.0.0.1 --port %d", d.port);
+    ASSERT_EQ(run_attnd(NULL, args, out, sizeof out), 1);
+    ASSERT_CONTAINS(out, "cannot listen");
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}
