@@ -15,10 +15,10 @@ LDFLAGS ?=
 override LDFLAGS += $(SANFLAGS)
 
 # Debian packages the build needs (make deps installs the missing ones), and what the tests
-# additionally use (promtool from prometheus checks /metrics).
+# additionally use (promtool from prometheus checks /metrics; the README test runs curl).
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
              libcurl4-openssl-dev
-DEB_TEST  := prometheus
+DEB_TEST  := prometheus curl
 
 # pkg-config is asked lazily (recursive '='), so `make deps` can run on a machine without the
 # libraries before anything needs their flags.

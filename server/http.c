@@ -426,7 +426,12 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, char *err, size_t
         free(h);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+    /* poll(), not epoll: libmicrohttpd 0.9.75 aborts the process at random when
+     * MHD_quiesce_daemon runs on an epoll daemon with internal threads (the polling thread and
+     * quiesce both remove the listen fd from the epoll set, and the loser's ENOENT is an
+     * MHD_PANIC). The poll() loop learns of the quiesce through the ITC and never panics; for
+     * the tens to hundreds of connections one attnd serves, poll costs next to nothing. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, h,

@@ -139,8 +139,15 @@ int test_daemon_stop(test_daemon *d, int sig)
         if (r == d->pid) {
             track(0, d->pid);
             d->pid = 0;
-            if (WIFEXITED(st)) return WEXITSTATUS(st);
-            return 128 + WTERMSIG(st);
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            if (code != 0) { /* show why, or a failure in CI cannot be diagnosed */
+                char *log = test_daemon_log(d);
+                size_t n = strlen(log);
+                fprintf(stderr, "attnd exited with %d; the end of its log:\n%s\n", code,
+                        log + (n > 3000 ? n - 3000 : 0));
+                free(log);
+            }
+            return code;
         }
         sleep_ms(5);
     }

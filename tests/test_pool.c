@@ -188,6 +188,9 @@ static void shutdown_probe_job(void *arg, int worker)
 {
     shutdown_probe *p = arg;
     (void)worker;
+    /* One job is queued before the test may start freeing the pool, so at least one is
+     * accepted whatever the scheduling. */
+    if (at_pool_submit(p->pool, count_job, &p->ran) == AT_OK) p->accepted++;
     gate_pass(&p->started);
     for (;;) {
         int rc = at_pool_submit(p->pool, count_job, &p->ran);
