@@ -1,7 +1,8 @@
 /* The attention forward pass. Work is split into items of (batch*head, block of query rows);
- * per item, one sgemm makes the block's scores, each row is masked and softmaxed in place, and
- * a second sgemm multiplies the weights with the values. The split depends only on the shapes,
- * never on the thread count, so every pool size gives bit-identical results. */
+ * per item, one sgemm (or the additive kernel) makes the block's scores, each row is masked and
+ * turned into weights in place (softmax, top-k or sampling), and a second sgemm multiplies the
+ * weights with the values. The split depends only on the shapes, never on the thread count, and
+ * sampling draws from counter-based streams, so every pool size gives bit-identical results. */
 #include "attention.h"
 
 #include <limits.h>
@@ -9,7 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "additive.h"
 #include "blas.h"
+#include "flash.h"
+#include "mask_int.h"
+#include "rng.h"
+#include "select.h"
 #include "softmax.h"
 #include "status.h"
 
@@ -32,22 +38,35 @@
 
 /* The validated shapes and the split of one forward pass. */
 typedef struct attn_plan {
-    int64_t batch, heads, lq, lk, dk, dv;
+    int64_t batch, heads, lq, lk, dq, dk, dv;
+    int64_t da;         /* additive: hidden width; 0 for the other scores */
+    int64_t ldr;        /* additive: row stride of the transposed key projections */
+    int64_t heap;       /* top-k and sampling: heap entries per row; 0 for the softmax */
     int64_t block_rows; /* query rows per item */
     int64_t nblocks;    /* blocks per (batch, head) */
 } attn_plan;
+
+/* Where the forward pass keeps its scratch: shared buffers first, then one slice per worker.
+ * Sizes are in bytes, each a multiple of AT_WS_ALIGN; a part that is not needed is 0. */
+typedef struct attn_layout {
+    size_t per_head; /* average_heads: [B, H, Lq, Lk] weights before averaging */
+    size_t keys;     /* additive: every head's transposed key projections [B, H, da, ldr] */
+    size_t scores;   /* per worker, no weights wanted: one block of scores */
+    size_t queries;  /* per worker, additive: one block's query projections [rows, da] */
+    size_t heap;     /* per worker, top-k and sampling: one row's heap */
+    size_t worker;   /* scores + queries + heap */
+} attn_layout;
 
 /* Everything a range of items needs; shared read-only by all workers. */
 typedef struct attn_ctx {
     const at_attention_desc *d;
     const at_attention_out *out;
     attn_plan plan;
+    attn_layout layout;
     float scale;
-    const uint8_t *mask; /* NULL when there is none */
-    int64_t mask_nb[4];  /* mask strides, 0 on every broadcast dimension */
-    float *per_head;     /* average_heads: [B, H, Lq, Lk] weights before averaging */
-    float *scratch;      /* !need_weights: one block of scores per worker */
-    size_t scratch_floats;
+    float *per_head;       /* see attn_layout, or NULL */
+    float *keys;           /* see attn_layout, or NULL */
+    unsigned char *slices; /* the per-worker slices, or NULL when they are empty */
 } attn_ctx;
 
 static size_t align_up(size_t n)
@@ -77,9 +96,15 @@ static attn_plan make_plan(const at_attention_desc *d)
         .heads = d->query.ne[1],
         .lq = d->query.ne[2],
         .lk = d->key.ne[2],
-        .dk = d->query.ne[3],
+        .dq = d->query.ne[3],
+        .dk = d->key.ne[3],
         .dv = d->value.ne[3],
     };
+    if (d->score == AT_SCORE_ADDITIVE) {
+        p.da = d->additive->weight.ne[0];
+        p.ldr = at_additive_key_stride(p.lk);
+    }
+    if (d->selection != AT_SELECT_SOFT) p.heap = at_select_heap_len(d->k, p.lk);
     int64_t rows = max64(1, AT_SCORE_BLOCK_BYTES / (p.lk * (int64_t)sizeof(float)));
     int64_t bh = p.batch * p.heads;
     if (bh * ceil_div(p.lq, rows) < AT_TARGET_ITEMS) {
@@ -89,6 +114,29 @@ static attn_plan make_plan(const at_attention_desc *d)
     p.block_rows = min64(rows, p.lq);
     p.nblocks = ceil_div(p.lq, p.block_rows);
     return p;
+}
+
+/* Averaged weights need every head's weights first, unless there is only one head. */
+static bool needs_per_head(const at_attention_desc *d)
+{
+    return d->need_weights && d->average_heads && d->query.ne[1] > 1;
+}
+
+static attn_layout make_layout(const at_attention_desc *d, const attn_plan *p)
+{
+    attn_layout l = {0};
+    if (needs_per_head(d))
+        l.per_head = align_up((size_t)(p->batch * p->heads * p->lq * p->lk) * sizeof(float));
+    if (p->da) {
+        l.keys = align_up((size_t)(p->batch * p->heads * p->da * p->ldr) * sizeof(float));
+        l.queries = align_up((size_t)(p->block_rows * p->da) * sizeof(float));
+    }
+    /* Without weights the scores go to scratch; otherwise straight into the output (or into
+     * per_head when averaged). */
+    if (!d->need_weights) l.scores = align_up((size_t)(p->block_rows * p->lk) * sizeof(float));
+    if (p->heap) l.heap = align_up((size_t)p->heap * sizeof(int32_t));
+    l.worker = l.scores + l.queries + l.heap;
+    return l;
 }
 
 float at_attention_scale(const at_attention_desc *d)
@@ -176,6 +224,53 @@ static int check_dim(const at_tensor *t, const char *name, int dim, int64_t want
     return AT_ESHAPE;
 }
 
+/* The additive score's parameters: W is [da, dq + dk] for the query and key widths, and the
+ * key projections of every head, [B, H, da, Lk], must stay within bounds. */
+static int check_additive(const at_attention_desc *d, char *err, size_t errlen)
+{
+    const at_additive *add = d->additive;
+    const int64_t dq = d->query.ne[3], dk = d->key.ne[3];
+    char shape[96];
+    if (!add) {
+        snprintf(err, errlen, "additive: required by the additive score (weight, bias, v)");
+        return AT_EINVAL;
+    }
+    const at_tensor *w = &add->weight;
+    if (w->rank != 2 || w->dtype != AT_F32) {
+        snprintf(
+            err, errlen,
+            "additive.weight: expected a float32 matrix [da, %lld], got a %s tensor of rank %d",
+            (long long)(dq + dk), w->dtype == AT_F32 ? "float32" : "bool", w->rank);
+        return AT_EINVAL;
+    }
+    if (w->ne[0] < 1 || w->ne[1] != dq + dk) {
+        snprintf(err, errlen,
+                 "additive.weight: expected [da, %lld] (query dim %lld + key dim %lld) with "
+                 "da >= 1, got %s",
+                 (long long)(dq + dk), (long long)dq, (long long)dk,
+                 at_shape_str(2, w->ne, shape, sizeof shape));
+        return AT_ESHAPE;
+    }
+    int64_t n, keys[4] = {d->query.ne[0], d->query.ne[1], w->ne[0], d->key.ne[2] + 16};
+    if (w->ne[0] > INT_MAX || d->key.ne[2] > INT_MAX - 16 ||
+        !at_shape_elements_checked(4, keys, AT_MAX_ELEMENTS, &n) ||
+        !at_shape_elements_checked(2, w->ne, AT_MAX_ELEMENTS, &n)) {
+        snprintf(err, errlen, "additive.weight: shape %s is too large",
+                 at_shape_str(2, w->ne, shape, sizeof shape));
+        return AT_EINVAL;
+    }
+    if (w->nb[0] != w->ne[1] || w->nb[1] != 1) {
+        snprintf(err, errlen, "additive.weight: must be contiguous, got strides %s",
+                 at_shape_str(2, w->nb, shape, sizeof shape));
+        return AT_EINVAL;
+    }
+    if (!w->data) {
+        snprintf(err, errlen, "additive.weight: no data");
+        return AT_EINVAL;
+    }
+    return AT_OK;
+}
+
 int at_attention_check(const at_attention_desc *d, const char **field, char *err, size_t errlen)
 {
     static const char *const names[] = {"query", "key", "value"};
@@ -194,7 +289,10 @@ int at_attention_check(const at_attention_desc *d, const char **field, char *err
     const at_tensor *q = &d->query, *k = &d->key, *v = &d->value;
     bad = "key";
     if ((rc = check_dim(k, "key", 0, q->ne[0], "batch size", "query", err, errlen)) ||
-        (rc = check_dim(k, "key", 1, q->ne[1], "head count", "query", err, errlen)) ||
+        (rc = check_dim(k, "key", 1, q->ne[1], "head count", "query", err, errlen)))
+        goto fail;
+    /* The additive score projects queries and keys separately, so their widths may differ. */
+    if (d->score != AT_SCORE_ADDITIVE &&
         (rc = check_dim(k, "key", 3, q->ne[3], "last dim", "query", err, errlen)))
         goto fail;
     bad = "value";
@@ -228,9 +326,39 @@ int at_attention_check(const at_attention_desc *d, const char **field, char *err
                 goto fail;
             }
     }
-    if (d->score != AT_SCORE_SCALED_DOT && d->score != AT_SCORE_DOT) {
+    if (d->key_lengths) {
+        bad = "key_lengths";
+        for (int64_t b = 0; b < q->ne[0]; b++)
+            if (d->key_lengths[b] < 0 || d->key_lengths[b] > k->ne[2]) {
+                snprintf(err, errlen,
+                         "key_lengths: entry %lld is %lld, expected 0..%lld (the key count)",
+                         (long long)b, (long long)d->key_lengths[b], (long long)k->ne[2]);
+                rc = AT_EINVAL;
+                goto fail;
+            }
+    }
+    if (d->score != AT_SCORE_SCALED_DOT && d->score != AT_SCORE_DOT &&
+        d->score != AT_SCORE_ADDITIVE) {
         bad = "score";
         snprintf(err, errlen, "score: unknown score function %d", (int)d->score);
+        rc = AT_EINVAL;
+        goto fail;
+    }
+    if (d->score == AT_SCORE_ADDITIVE) {
+        bad = "additive";
+        if ((rc = check_additive(d, err, errlen))) goto fail;
+    }
+    if (d->selection != AT_SELECT_SOFT && d->selection != AT_SELECT_TOPK &&
+        d->selection != AT_SELECT_SAMPLE) {
+        bad = "selection";
+        snprintf(err, errlen, "selection: unknown selection %d", (int)d->selection);
+        rc = AT_EINVAL;
+        goto fail;
+    }
+    if (d->selection != AT_SELECT_SOFT && d->k < 1) {
+        bad = "k";
+        snprintf(err, errlen, "k: must be >= 1 for %s selection, got %lld",
+                 d->selection == AT_SELECT_TOPK ? "top-k" : "sampled", (long long)d->k);
         rc = AT_EINVAL;
         goto fail;
     }
@@ -249,29 +377,68 @@ fail:
 
 /* ---- workspace ---- */
 
-/* Averaged weights need every head's weights first, unless there is only one head. */
-static bool needs_per_head(const at_attention_desc *d)
-{
-    return d->need_weights && d->average_heads && d->query.ne[1] > 1;
-}
-
-/* Floats of one worker's score block (only used when the weights are not returned). */
-static size_t scratch_floats(const attn_plan *p)
-{
-    return align_up((size_t)(p->block_rows * p->lk) * sizeof(float)) / sizeof(float);
-}
-
 size_t at_attention_workspace_size(const at_attention_desc *d, int threads)
 {
+    if (at_flash_applies(d)) return at_flash_workspace_size(d, threads);
     attn_plan p = make_plan(d);
+    attn_layout l = make_layout(d, &p);
     if (threads < 1) threads = 1;
-    if (needs_per_head(d))
-        return align_up((size_t)(p.batch * p.heads * p.lq * p.lk) * sizeof(float));
-    if (d->need_weights) return 0; /* the scores go straight into out->weights */
-    return (size_t)threads * scratch_floats(&p) * sizeof(float);
+    return l.per_head + l.keys + (size_t)threads * l.worker;
 }
 
 /* ---- the forward pass ---- */
+
+/* Items [begin, end) of the additive score's first pass: item = b * H + h projects that head's
+ * keys once, for every query block to share. */
+static void additive_keys(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const attn_ctx *c = arg;
+    const attn_plan *p = &c->plan;
+    const at_tensor *k = &c->d->key;
+    (void)worker;
+    for (int64_t bh = begin; bh < end; bh++) {
+        int64_t b = bh / p->heads, h = bh % p->heads;
+        const float *kb = (const float *)k->data + b * k->nb[0] + h * k->nb[1];
+        at_additive_keys(c->d->additive, p->dq, kb, k->nb[2], p->lk, c->keys + bh * p->da * p->ldr,
+                         p->ldr);
+    }
+}
+
+/* Scores of query rows i0 .. i0 + rows - 1 of head (b, h) into s (row stride ld), each row up to
+ * its own key limit (the rest is never read). */
+static void additive_scores(const attn_ctx *c, float *pq, int64_t b, int64_t h, int64_t i0,
+                            int64_t rows, float *s, int64_t ld)
+{
+    const at_attention_desc *d = c->d;
+    const attn_plan *p = &c->plan;
+    const at_tensor *q = &d->query;
+    const float *qb = (const float *)q->data + b * q->nb[0] + h * q->nb[1] + i0 * q->nb[2];
+    const float *rt = c->keys + (b * p->heads + h) * p->da * p->ldr;
+    at_additive_queries(d->additive, p->dq, qb, q->nb[2], rows, pq);
+    for (int64_t r = 0; r < rows; r++)
+        at_additive_row(s + r * ld, at_row_key_limit(d, b, i0 + r), pq + r * p->da, rt, p->ldr,
+                        d->additive->v, p->da, c->scale);
+}
+
+/* Turns row i of head (b, h), scores s[0..n), into weights by the descriptor's selection. */
+static void select_row(const attn_ctx *c, int32_t *heap, int64_t b, int64_t h, int64_t i, float *s,
+                       int64_t n)
+{
+    const at_attention_desc *d = c->d;
+    int64_t stride = 0;
+    int64_t limit = at_row_key_limit(d, b, i);
+    const uint8_t *allow = at_mask_row(d, b, h, i, &stride);
+    switch (d->selection) {
+    case AT_SELECT_TOPK:
+        at_select_topk_row(s, n, limit, allow, stride, d->k, d->normalize, heap);
+        break;
+    case AT_SELECT_SAMPLE:
+        at_select_sample_row(s, n, limit, allow, stride, d->k, d->normalize,
+                             at_rng_row_stream(d->seed, b, h, i), heap);
+        break;
+    default: at_softmax_row(s, n, limit, allow, stride); break;
+    }
+}
 
 /* Items [begin, end): item = (b * H + h) * nblocks + block. */
 static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
@@ -279,14 +446,18 @@ static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
     const attn_ctx *c = arg;
     const at_attention_desc *d = c->d;
     const attn_plan *p = &c->plan;
+    const attn_layout *l = &c->layout;
     const at_tensor *q = &d->query, *k = &d->key, *v = &d->value;
+    unsigned char *slice = c->slices ? c->slices + (size_t)worker * l->worker : NULL;
+    float *pq = l->queries ? (float *)(slice + l->scores) : NULL;
+    int32_t *heap = l->heap ? (int32_t *)(slice + l->scores + l->queries) : NULL;
 
     for (int64_t item = begin; item < end; item++) {
         int64_t bh = item / p->nblocks, b = bh / p->heads, h = bh % p->heads;
         int64_t i0 = (item % p->nblocks) * p->block_rows;
         int64_t rows = min64(p->block_rows, p->lq - i0);
-        /* With a causal mask no row of the block sees keys at or after i0 + rows. */
-        int64_t ncols = d->causal ? min64(p->lk, i0 + rows) : p->lk;
+        /* No row of the block sees keys past its last row's limit (causal, key_lengths). */
+        int64_t ncols = at_row_key_limit(d, b, i0 + rows - 1);
 
         const float *qb = (const float *)q->data + b * q->nb[0] + h * q->nb[1] + i0 * q->nb[2];
         const float *kb = (const float *)k->data + b * k->nb[0] + h * k->nb[1];
@@ -294,26 +465,30 @@ static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
         float *ctx = c->out->context + (bh * p->lq + i0) * p->dv;
 
         float *s;      /* the block's scores, then its weights: rows x ld */
-        int64_t ld, n; /* row stride, and how much of each row the softmax writes */
-        if (c->scratch) {
-            s = c->scratch + (size_t)worker * c->scratch_floats;
+        int64_t ld, n; /* row stride, and how much of each row the selection writes */
+        if (l->scores) {
+            s = (float *)slice;
             ld = n = ncols;
         } else {
             float *base = c->per_head ? c->per_head : c->out->weights;
             s = base + (bh * p->lq + i0) * p->lk;
             ld = n = p->lk;
         }
-
-        at_sgemm(false, true, (int)rows, (int)ncols, (int)p->dk, c->scale, qb, (int)q->nb[2], kb,
-                 (int)k->nb[2], 0.0f, s, (int)ld);
-        for (int64_t r = 0; r < rows; r++) {
-            int64_t i = i0 + r;
-            int64_t allowed = d->causal ? min64(p->lk, i + 1) : p->lk;
-            const uint8_t *allow = NULL;
-            if (c->mask)
-                allow = c->mask + b * c->mask_nb[0] + h * c->mask_nb[1] + i * c->mask_nb[2];
-            at_softmax_row(s + r * ld, n, allowed, allow, c->mask_nb[3]);
+        if (ncols == 0) {
+            /* Every key of every row is masked (key_lengths[b] == 0): zero weights and context;
+             * BLAS is not asked for an empty product. */
+            memset(ctx, 0, (size_t)(rows * p->dv) * sizeof(float));
+            if (!l->scores) memset(s, 0, (size_t)(rows * ld) * sizeof(float));
+            continue;
         }
+
+        if (p->da)
+            additive_scores(c, pq, b, h, i0, rows, s, ld);
+        else
+            at_sgemm(false, true, (int)rows, (int)ncols, (int)p->dq, c->scale, qb, (int)q->nb[2],
+                     kb, (int)k->nb[2], 0.0f, s, (int)ld);
+        for (int64_t r = 0; r < rows; r++)
+            select_row(c, heap, b, h, i0 + r, s + r * ld, n);
         at_sgemm(false, false, (int)rows, (int)p->dv, (int)ncols, 1.0f, s, (int)ld, vb,
                  (int)v->nb[2], 0.0f, ctx, (int)p->dv);
     }
@@ -360,21 +535,19 @@ static void average_rows(void *arg, int64_t begin, int64_t end, int worker)
 int at_attention_forward(const at_attention_desc *d, const at_attention_out *out, void *workspace,
                          at_pool *pool, int worker)
 {
+    /* Soft attention without weights never needs the Lq x Lk matrix: the tiled online softmax
+     * keeps one tile per worker, which is both smaller and faster for long sequences. */
+    if (at_flash_applies(d)) return at_flash_forward(d, out->context, workspace, pool, worker);
     attn_ctx c = {.d = d, .out = out, .plan = make_plan(d), .scale = at_attention_scale(d)};
     const attn_plan *p = &c.plan;
-
-    if (d->mask) {
-        c.mask = d->mask->data;
-        for (int i = 0; i < 4; i++)
-            c.mask_nb[i] = d->mask->ne[i] == 1 ? 0 : d->mask->nb[i];
-    }
-    if (needs_per_head(d))
-        c.per_head = workspace;
-    else if (!d->need_weights) {
-        c.scratch = workspace;
-        c.scratch_floats = scratch_floats(p);
-    }
+    c.layout = make_layout(d, p);
+    unsigned char *ws = workspace;
+    if (c.layout.per_head) c.per_head = (float *)ws;
+    if (c.layout.keys) c.keys = (float *)(ws + c.layout.per_head);
+    if (c.layout.worker) c.slices = ws + c.layout.per_head + c.layout.keys;
     if (!pool) worker = 0;
+
+    if (p->da) at_pool_parallel_for(pool, worker, p->batch * p->heads, 1, additive_keys, &c);
 
     int64_t items = p->batch * p->heads * p->nblocks;
     at_pool_parallel_for(pool, worker, items, 1, attention_items, &c);

@@ -1,11 +1,13 @@
-/* Scaled dot-product attention over [B, H, L, d] tensors: score(q, k) -> mask -> softmax ->
- * weighted sum of values. The forward pass splits its work into (batch*head, query-row block)
- * items that the pool spreads over its workers; each item multiplies with BLAS. */
+/* Attention over [B, H, L, d] tensors: score(q, k) -> mask -> selection (softmax, top-k or
+ * sampling) -> weighted sum of values. The forward pass splits its work into (batch*head,
+ * query-row block) items that the pool spreads over its workers; each item multiplies with
+ * BLAS. Without weights and with soft selection, a tiled online softmax never holds Lq x Lk. */
 #ifndef AT_ATTENTION_H
 #define AT_ATTENTION_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pool.h"
 #include "tensor.h"
@@ -13,19 +15,42 @@
 typedef enum at_score {
     AT_SCORE_SCALED_DOT, /* q.k * scale, scale = 1/sqrt(d) unless given */
     AT_SCORE_DOT,        /* q.k * scale, scale = 1 unless given */
+    AT_SCORE_ADDITIVE,   /* v^T tanh(W [q; k] + b) * scale (Bahdanau), scale = 1 unless given */
 } at_score;
+
+typedef enum at_selection {
+    AT_SELECT_SOFT,   /* softmax weights in (0, 1) summing to 1 */
+    AT_SELECT_TOPK,   /* hard: the k highest scores get 1 (ties: lower key index first) */
+    AT_SELECT_SAMPLE, /* hard: k distinct keys drawn without replacement from the softmax */
+} at_selection;
+
+/* Parameters of the additive score. W is split by columns into W_q = W[:, :dq] and
+ * W_k = W[:, dq:], so W [q; k] = W_q q + W_k k: each is computed once per row with BLAS. */
+typedef struct at_additive {
+    at_tensor weight;  /* F32 rank 2 [da, dq + dk], contiguous */
+    const float *bias; /* [da], or NULL for zeros */
+    const float *v;    /* [da], or NULL for ones ("tanh, then sum") */
+} at_additive;
 
 /* What to compute. All tensors are rank-4 views; the api layer views rank-2 and rank-3 inputs as
  * [1, 1, L, d] and [1, H, L, d]. Every view must have innermost stride 1 (rows may be strided). */
 typedef struct at_attention_desc {
     at_tensor query; /* F32 [B, H, Lq, d] */
-    at_tensor key;   /* F32 [B, H, Lk, d]: same B and H as the query */
+    at_tensor key;   /* F32 [B, H, Lk, dk]: same B and H; dk == d except for the additive score */
     at_tensor value; /* F32 [B, H, Lk, dv]: same B, H and Lk as the key */
     /* Optional BOOL view [B, H, Lq, Lk] in which broadcast dimensions have stride 0; a non-zero
      * element means "query i may attend key j" (PyTorch's scaled_dot_product_attention polarity).
      * NULL means every key may be attended. Combined with `causal` by AND. */
     const at_tensor *mask;
+    /* Optional [B] lengths: key j of batch entry b is masked when j >= key_lengths[b] (padding).
+     * Each length is 0..Lk. Combined with mask and causal by AND. */
+    const int64_t *key_lengths;
     at_score score;
+    const at_additive *additive; /* required when score == AT_SCORE_ADDITIVE, else NULL */
+    at_selection selection;
+    int64_t k;      /* keys selected per row by TOPK and SAMPLE, >= 1 */
+    bool normalize; /* TOPK/SAMPLE: selected keys weigh 1/(number selected) instead of 1 */
+    uint64_t seed;  /* SAMPLE: the same seed gives the same keys on any thread count */
     bool has_scale; /* when true, `scale` replaces the score's default factor */
     float scale;
     bool causal;        /* query i may attend key j only if j <= i (top-left aligned) */

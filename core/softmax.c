@@ -186,3 +186,35 @@ void at_softmax_row(float *row, int64_t n, int64_t n_allowed, const uint8_t *all
     scale_row(row, m, 1.0f / sum);
     memset(row + m, 0, (size_t)(n - m) * sizeof(float));
 }
+
+AT_SIMD_CLONES
+float at_softmax_online_row(float *row, int64_t n, int64_t n_allowed, const uint8_t *allow,
+                            int64_t allow_stride, float *max, float *sum)
+{
+    int64_t m = n_allowed;
+    if (allow && m > 0 && allow_stride != 1) {
+        /* As in at_softmax_row: the vector passes see contiguous flags or none. */
+        if (allow_stride == 0) {
+            if (!allow[0]) m = 0;
+        } else {
+            for (int64_t j = 0; j < m; j++)
+                if (!allow[j * allow_stride]) row[j] = -INFINITY;
+        }
+        allow = NULL;
+    }
+    float tile_max = m > 0 ? mask_and_max(row, m, allow) : -INFINITY;
+    if (tile_max == -INFINITY) {
+        /* Nothing allowed here: the running state stays, so (-inf) - (-inf) never happens. */
+        memset(row, 0, (size_t)n * sizeof(float));
+        return 1.0f;
+    }
+    float new_max = tile_max > *max ? tile_max : *max;
+    /* The old maximum may be -inf (first tile with an allowed entry): exp gives exactly 0. A
+     * maximum that did not move gives exactly 1, which lets the caller skip rescaling. */
+    vfloat x = vsplat(*max - new_max);
+    float correction = vexp_nonpositive(&x)[0];
+    *sum = *sum * correction + exp_and_sum(row, m, new_max);
+    *max = new_max;
+    memset(row + m, 0, (size_t)(n - m) * sizeof(float));
+    return correction;
+}

@@ -16,4 +16,15 @@
 void at_softmax_row(float *row, int64_t n, int64_t n_allowed, const uint8_t *allow,
                     int64_t allow_stride);
 
+/* One key tile of an online softmax (the tiled attention's inner step): the row continues over
+ * several tiles, and *max and *sum carry its running maximum and sum of exponentials between
+ * them (-INFINITY and 0 before the first tile). Entries are allowed as in at_softmax_row; allowed
+ * entries become exp(row[j] - new max), every other entry exactly 0, and *max, *sum are updated.
+ * Returns the factor exp(old max - new max) by which anything accumulated under the old maximum
+ * must be multiplied: 1 when the tile has no allowed entry (then nothing changes), 0 when the
+ * tile is the row's first with one. Never produces NaN from masked entries. Same requirements
+ * as at_softmax_row; pure and reentrant. */
+float at_softmax_online_row(float *row, int64_t n, int64_t n_allowed, const uint8_t *allow,
+                            int64_t allow_stride, float *max, float *sum);
+
 #endif

@@ -1,0 +1,116 @@
+/* Helpers shared by the unit tests of core/'s attention (test_core.c, test_select.c,
+ * test_additive.c): random inputs in every memory layout, running the forward pass the way the
+ * server does, and checking it against the double-precision reference. Prefix ct_ ("core test"). */
+#ifndef TESTS_CORE_SUPPORT_H
+#define TESTS_CORE_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/attention.h"
+
+/* ---- random numbers (xorshift64; the tests' own, unrelated to core/rng.h) ---- */
+
+typedef struct ct_rng {
+    uint64_t s;
+} ct_rng;
+
+uint64_t ct_rng_next(ct_rng *r);
+int64_t ct_rng_int(ct_rng *r, int64_t lo, int64_t hi); /* inclusive */
+float ct_rng_float(ct_rng *r);                         /* [-1, 1) */
+
+/* ---- inputs ---- */
+
+/* How a [B, H, L, d] view lies in memory. */
+typedef enum ct_layout {
+    CT_DENSE,       /* [B, H, L, d] */
+    CT_PADDED_ROWS, /* [B, H, L, d + pad]: nb[2] > d */
+    CT_BLHD,        /* [B, L, H, d + pad] viewed as [B, H, L, d], as a fused projection gives */
+    CT_SHARED_HEAD, /* one [B, 1, L, d + pad] block seen by every head: nb[1] = 0 */
+    CT_LAYOUT_COUNT
+} ct_layout;
+
+/* A float view with its own allocation (free its data). Padding is NaN so that reading it
+ * poisons the output. */
+at_tensor ct_make_view(ct_rng *r, int64_t b, int64_t h, int64_t l, int64_t d, ct_layout lay);
+
+/* A random BOOL mask for scores [B, H, Lq, Lk] with its own allocation. Bit a of `bcast`
+ * broadcasts dim a; with `unit_dims` a broadcast dim is given as size 1, otherwise as the full
+ * size with stride 0. */
+at_tensor ct_make_mask(ct_rng *r, const int64_t scores[4], unsigned bcast, bool unit_dims,
+                       int percent_true);
+
+/* Storage for what a test descriptor points at. */
+typedef struct ct_extras {
+    at_tensor mask;
+    at_additive additive;
+} ct_extras;
+
+/* Random key lengths 0..lk for `batch` entries (malloc'd), mostly near lk, sometimes 0. */
+int64_t *ct_make_key_lengths(ct_rng *r, int64_t batch, int64_t lk);
+
+/* Turns d into an additive-score descriptor with hidden width da: the key is redrawn with
+ * width dk when that differs from its own, the weight [da, dq + dk], bias and v (each optional)
+ * are drawn into x->additive, which d then points at. */
+void ct_make_additive(ct_rng *r, at_attention_desc *d, ct_extras *x, int64_t dk, int64_t da,
+                      bool bias, bool v);
+
+/* A random dot or scaled-dot, soft descriptor: shapes, layouts, scale, causal, weights,
+ * average_heads, sometimes a mask (in x) and key lengths. */
+at_attention_desc ct_random_desc(ct_rng *r, int64_t max_b, int64_t max_h, int64_t max_l,
+                                 int64_t max_d, ct_extras *x);
+
+/* Frees every allocation the descriptor points at: tensor data, mask data, key lengths and the
+ * additive parameters. Set a pointer to NULL first when it is not on the heap. */
+void ct_free_desc(at_attention_desc *d);
+
+/* ---- running ---- */
+
+/* Runs the forward pass as a job on `pool` (the way the server does), or inline for NULL, with
+ * a workspace of exactly at_attention_workspace_size bytes. Returns its status. */
+int ct_run_forward(at_pool *pool, const at_attention_desc *d, const at_attention_out *out);
+
+typedef struct ct_outputs {
+    float *context, *weights;
+    size_t context_n, weights_n;
+} ct_outputs;
+
+/* Outputs sized for d, poisoned with NaN so that every element must be written. */
+ct_outputs ct_alloc_outputs(const at_attention_desc *d);
+void ct_free_outputs(ct_outputs *o);
+
+/* Runs d and returns the outputs (free them); fails the test on a non-OK status. */
+ct_outputs ct_forward(at_pool *pool, const at_attention_desc *d);
+
+/* ---- checking ---- */
+
+/* A one-line description of d for failure messages. */
+char *ct_describe(const at_attention_desc *d, char *buf, size_t len);
+
+/* May query row i of head (b, h) attend key j? The tests' own reading of causal, key_lengths
+ * and the mask. */
+bool ct_allowed(const at_attention_desc *d, int64_t b, int64_t h, int64_t i, int64_t j);
+
+/* Element (b, h, j, e) of a rank-4 float view. */
+double ct_at(const at_tensor *t, int64_t b, int64_t h, int64_t j, int64_t e);
+
+/* Gumbel noise of key j of row (b, h, i) for `seed`, in double, from core/rng.h's generator. */
+double ct_gumbel(uint64_t seed, int64_t b, int64_t h, int64_t i, int64_t j);
+
+/* Runs d on `pool` and compares with the reference. Soft selection: weights to 1e-5 absolute,
+ * context to 1e-4 relative (1e-5 absolute floor). Top-k and sampling: the keys selected must be
+ * the reference's, except where the reference's (perturbed) scores of the two keys at the
+ * boundary are within 1e-4 (float and double may order near-ties differently); each row selects
+ * min(k, allowed) allowed keys with weight 1 or 1/selected; averaged weights and the context
+ * follow from the per-head selection. Every output must be finite. */
+void ct_check_forward(at_pool *pool, const at_attention_desc *d);
+
+/* Checks that at_attention_check refuses d with `status`, names `field` in *field, and writes a
+ * message that starts with the field and contains `needle`. */
+void ct_expect_bad_at(const at_attention_desc *d, const char *field, const char *needle, int status,
+                      const char *file, int line);
+#define CT_EXPECT_BAD(d, field, needle, status)                                                    \
+    ct_expect_bad_at((d), (field), (needle), (status), __FILE__, __LINE__)
+
+#endif
