@@ -52,10 +52,21 @@ const char *api_error_code(api_error_kind kind);
 /* The HTTP status an error of this kind should be answered with (400, 404, 413, ...). */
 int api_error_http_status(api_error_kind kind);
 
-/* Limits checked against shapes before anything is allocated. */
+/* Limits checked against shapes before anything is allocated; a limit <= 0 means none.
+ *
+ * max_elements bounds the memory of one request: the elements of every input (query, key,
+ * value, mask, key_lengths, the additive score's weight, bias and v) and output (context, and
+ * the weights only when they are returned) together, plus, for the additive score, the
+ * B*H*Lk*da key projections W_k k that the core keeps while it runs.
+ *
+ * max_score_elements bounds B*H*Lq*Lk, the attention matrix, and applies only when the
+ * weights are returned (return_weights true), because only then is the matrix materialised.
+ * Without weights the core never holds Lq x Lk: soft selection streams over key tiles (the
+ * flash path) and top-k and sampling keep one block of rows per worker, so long sequences are
+ * bounded by max_elements alone (Lq = Lk = 16384, d = 64 fits the defaults of 64Mi each). */
 typedef struct api_limits {
-    int64_t max_elements;       /* all input and output elements of one request together */
-    int64_t max_score_elements; /* B*H*Lq*Lk: the size of the attention matrix */
+    int64_t max_elements;       /* inputs + outputs (+ additive key projections) */
+    int64_t max_score_elements; /* B*H*Lq*Lk, only when the weights are returned */
 } api_limits;
 
 /* A decoded, validated request. Owns its tensors (one arena). Opaque outside api/. */

@@ -21,11 +21,13 @@ static int64_t align_up(int64_t n)
     return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
 }
 
-/* Key: same rank as the query, same leading dims, same last dim d; Lk is free. */
+/* Key: same rank as the query, same leading dims; Lk is free, and so is the last dim dk for
+ * the additive score (W [q; k] does not need dk == dq), which every other score needs. */
 static int check_key(const api_attention_spec *s, api_error *err)
 {
     const api_shape *q = &s->query, *k = &s->key;
     int r = q->rank;
+    bool additive = s->score == AT_SCORE_ADDITIVE;
     char qs[SHAPE_STR], ks[SHAPE_STR], want[SHAPE_STR];
     api_shape_str(q, -1, qs, sizeof qs);
     api_shape_str(k, -1, ks, sizeof ks);
@@ -33,13 +35,25 @@ static int check_key(const api_attention_spec *s, api_error *err)
         return api_error_set(err, API_ERR_INVALID_SHAPE, "key",
                              "key: expected rank %d like query %s, got rank %d %s", r, qs, k->rank,
                              ks);
-    bool ok = k->ne[r - 1] == q->ne[r - 1];
+    bool same_d = k->ne[r - 1] == q->ne[r - 1];
+    bool ok = additive || same_d;
     for (int i = 0; i < r - 2; i++)
         ok = ok && k->ne[i] == q->ne[i];
     if (ok) return 0;
-    api_shape_str(q, r - 2, want, sizeof want);
+    if (additive) { /* "[2, *, *]": both Lk and dk are free (r >= 3 here) */
+        api_shape lead = *q;
+        lead.rank = r - 2;
+        api_shape_str(&lead, -1, want, sizeof want);
+        size_t n = strlen(want);
+        if (n > 0 && n + 6 < sizeof want) memcpy(want + n - 1, ", *, *]", 8);
+    } else {
+        api_shape_str(q, r - 2, want, sizeof want);
+    }
     return api_error_set(err, API_ERR_INVALID_SHAPE, "key",
-                         "key: expected shape %s to match query %s, got %s", want, qs, ks);
+                         "key: expected shape %s to match query %s, got %s%s", want, qs, ks,
+                         !additive && !same_d ? " (only score \"additive\" accepts a key whose "
+                                                "last dim differs from the query's)"
+                                              : "");
 }
 
 /* Value: same rank, leading dims and Lk as the key (which has the query's leading dims). */
@@ -93,38 +107,151 @@ static int check_mask(const api_shape *m, const api_shape *target, api_error *er
     return 0;
 }
 
+const char *api_score_name(at_score s)
+{
+    return s == AT_SCORE_DOT ? "dot" : s == AT_SCORE_ADDITIVE ? "additive" : "scaled_dot";
+}
+
+const char *api_selection_name(at_selection s)
+{
+    return s == AT_SELECT_TOPK ? "topk" : s == AT_SELECT_SAMPLE ? "sample" : "soft";
+}
+
+/* Options that only make sense together: additive parameters with the additive score, k and
+ * normalize with a hard selection, seed with sampling. Nothing a client sends is ignored. */
+static int check_options(const api_attention_spec *s, api_error *err)
+{
+    bool hard = s->selection != AT_SELECT_SOFT;
+    const char *sel = api_selection_name(s->selection);
+    if (s->score == AT_SCORE_ADDITIVE && !s->has_additive)
+        return api_error_set(err, API_ERR_MISSING_FIELD, "additive",
+                             "missing field 'additive': score \"additive\" needs its parameters "
+                             "{\"weight\": [da, dq + dk], \"bias\": [da] (optional), \"v\": [da] "
+                             "(optional)}");
+    if (s->score != AT_SCORE_ADDITIVE && s->has_additive)
+        return api_error_set(err, API_ERR_INVALID_VALUE, "additive",
+                             "additive: parameters apply only to score \"additive\", but score is "
+                             "\"%s\"; send \"score\": \"additive\" or drop \"additive\"",
+                             api_score_name(s->score));
+    if (!hard && s->has_k)
+        return api_error_set(err, API_ERR_INVALID_VALUE, "k",
+                             "k applies only to selection topk or sample, and selection is "
+                             "\"soft\"; send \"selection\": \"topk\" or \"sample\", or drop \"k\"");
+    if (hard && !s->has_k)
+        return api_error_set(err, API_ERR_MISSING_FIELD, "k",
+                             "missing field 'k': selection \"%s\" needs the number of keys each "
+                             "query row selects, an integer >= 1",
+                             sel);
+    if (s->has_k && s->k < 1)
+        return api_error_set(err, API_ERR_INVALID_VALUE, "k",
+                             "k: expected an integer >= 1, got %lld", (long long)s->k);
+    if (!hard && s->has_normalize)
+        return api_error_set(err, API_ERR_INVALID_VALUE, "normalize",
+                             "normalize applies only to selection topk or sample, and selection "
+                             "is \"soft\" (whose weights always sum to 1); drop \"normalize\"");
+    if (s->has_seed && s->selection != AT_SELECT_SAMPLE)
+        return api_error_set(err, API_ERR_INVALID_VALUE, "seed",
+                             "seed applies only to selection sample, and selection is \"%s\"; "
+                             "send \"selection\": \"sample\" or drop \"seed\"",
+                             sel);
+    return 0;
+}
+
+/* The additive score's weight is [da, dq + dk]; bias and v are [da]. */
+static int check_additive(const api_attention_spec *s, int64_t dq, int64_t dk, api_error *err)
+{
+    const api_shape *w = &s->additive_weight;
+    char ws[SHAPE_STR], got[SHAPE_STR];
+    api_shape_str(w, -1, ws, sizeof ws);
+    if (w->rank != 2)
+        return api_error_set(err, API_ERR_INVALID_SHAPE, "additive",
+                             "additive.weight: expected rank 2 [da, %lld] (dq %lld + dk %lld), "
+                             "got rank %d %s",
+                             (long long)(dq + dk), (long long)dq, (long long)dk, w->rank, ws);
+    if (w->ne[1] != dq + dk)
+        return api_error_set(err, API_ERR_INVALID_SHAPE, "additive",
+                             "additive.weight: expected [da, %lld] (dq %lld + dk %lld), got %s",
+                             (long long)(dq + dk), (long long)dq, (long long)dk, ws);
+    const struct {
+        bool has;
+        const api_shape *shape;
+        const char *name;
+    } vecs[] = {{s->has_additive_bias, &s->additive_bias, "bias"},
+                {s->has_additive_v, &s->additive_v, "v"}};
+    for (int i = 0; i < 2; i++) {
+        const api_shape *x = vecs[i].shape;
+        if (!vecs[i].has || (x->rank == 1 && x->ne[0] == w->ne[0])) continue;
+        return api_error_set(err, API_ERR_INVALID_SHAPE, "additive",
+                             "additive.%s: expected [%lld] (da from additive.weight %s), got %s",
+                             vecs[i].name, (long long)w->ne[0], ws,
+                             api_shape_str(x, -1, got, sizeof got));
+    }
+    return 0;
+}
+
+/* Elements of one request by what holds them, for the limits and their messages. */
+typedef struct request_sizes {
+    int64_t query, key, value, mask, context, weights;
+    int64_t key_lengths, additive, projections; /* 0 unless the request has them */
+} request_sizes;
+
 static int check_limits(const api_attention_spec *s, const int64_t dims[6], const api_limits *lim,
                         api_error *err)
 {
     if (!lim) return 0;
     int64_t B = dims[0], H = dims[1], Lq = dims[2], Lk = dims[4], dv = dims[5];
-    int64_t score = api_mul_sat(api_mul_sat(B, H), api_mul_sat(Lq, Lk));
-    if (lim->max_score_elements > 0 && score > lim->max_score_elements)
+    int64_t bh = api_mul_sat(B, H);
+    int64_t score = api_mul_sat(bh, api_mul_sat(Lq, Lk));
+    /* The matrix exists only when it is returned; without weights the core streams over keys. */
+    if (s->return_weights && lim->max_score_elements > 0 && score > lim->max_score_elements)
         return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
                              "the attention matrix B*H*Lq*Lk = %lld*%lld*%lld*%lld = %lld "
-                             "elements exceeds this server's limit of %lld; send shorter "
-                             "sequences or fewer heads per request",
+                             "elements exceeds this server's limit of %lld for returned weights; "
+                             "send shorter sequences or fewer heads per request, or set "
+                             "\"return_weights\": false (the context alone has no such limit)",
                              (long long)B, (long long)H, (long long)Lq, (long long)Lk,
                              (long long)score, (long long)lim->max_score_elements);
-    int64_t q = api_shape_elements(&s->query);
-    int64_t k = s->has_key ? api_shape_elements(&s->key) : 0;
-    int64_t v = s->has_value ? api_shape_elements(&s->value) : 0;
-    int64_t m = s->has_mask ? api_shape_elements(&s->mask) : 0;
-    int64_t c = api_mul_sat(api_mul_sat(B, H), api_mul_sat(Lq, dv));
-    int64_t w = !s->return_weights ? 0
-                : s->average_heads ? api_mul_sat(B, api_mul_sat(Lq, Lk))
-                                   : score;
-    int64_t total =
-        api_add_sat(api_add_sat(api_add_sat(q, k), api_add_sat(v, m)), api_add_sat(c, w));
-    if (lim->max_elements > 0 && total > lim->max_elements)
-        return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
-                             "the request needs %lld elements (query %lld, key %lld, value %lld, "
-                             "mask %lld, context %lld, weights %lld), more than this server's "
-                             "limit of %lld",
-                             (long long)total, (long long)q, (long long)k, (long long)v,
-                             (long long)m, (long long)c, (long long)w,
-                             (long long)lim->max_elements);
-    return 0;
+    request_sizes n = {
+        .query = api_shape_elements(&s->query),
+        .key = s->has_key ? api_shape_elements(&s->key) : 0,
+        .value = s->has_value ? api_shape_elements(&s->value) : 0,
+        .mask = s->has_mask ? api_shape_elements(&s->mask) : 0,
+        .context = api_mul_sat(bh, api_mul_sat(Lq, dv)),
+        .weights = !s->return_weights ? 0
+                   : s->average_heads ? api_mul_sat(B, api_mul_sat(Lq, Lk))
+                                      : score,
+        .key_lengths = s->has_key_lengths ? s->key_lengths_count : 0,
+    };
+    if (s->has_additive) {
+        int64_t da = s->additive_weight.ne[0];
+        n.additive = api_shape_elements(&s->additive_weight);
+        if (s->has_additive_bias) n.additive = api_add_sat(n.additive, da);
+        if (s->has_additive_v) n.additive = api_add_sat(n.additive, da);
+        n.projections = api_mul_sat(bh, api_mul_sat(Lk, da));
+    }
+    int64_t total = 0;
+    const int64_t parts[] = {n.query,   n.key,         n.value,    n.mask,       n.context,
+                             n.weights, n.key_lengths, n.additive, n.projections};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        total = api_add_sat(total, parts[i]);
+    if (lim->max_elements <= 0 || total <= lim->max_elements) return 0;
+
+    char extra[192] = "";
+    size_t len = 0;
+    if (s->has_key_lengths)
+        len += (size_t)snprintf(extra + len, sizeof extra - len, ", key_lengths %lld",
+                                (long long)n.key_lengths);
+    if (s->has_additive && len < sizeof extra)
+        snprintf(extra + len, sizeof extra - len,
+                 ", additive parameters %lld, additive key projections B*H*Lk*da %lld",
+                 (long long)n.additive, (long long)n.projections);
+    return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
+                         "the request needs %lld elements (query %lld, key %lld, value %lld, "
+                         "mask %lld, context %lld, weights %lld%s), more than this server's "
+                         "limit of %lld",
+                         (long long)total, (long long)n.query, (long long)n.key, (long long)n.value,
+                         (long long)n.mask, (long long)n.context, (long long)n.weights, extra,
+                         (long long)lim->max_elements);
 }
 
 /* The rank-4 view of a mask of shape m broadcast to [B, H, Lq, Lk] = ne4: missing and size-1
@@ -147,6 +274,38 @@ static at_tensor mask_view(const api_shape *m, const int64_t ne4[4], uint8_t *da
     return t;
 }
 
+/* Checks the number of key lengths against the batch size B. */
+static int check_key_lengths(const api_attention_spec *s, int64_t B, api_error *err)
+{
+    char qs[SHAPE_STR];
+    api_shape_str(&s->query, -1, qs, sizeof qs);
+    if (s->key_lengths_count == B) return 0;
+    if (s->query.rank == 4)
+        return api_error_set(err, API_ERR_INVALID_SHAPE, "key_lengths",
+                             "key_lengths: expected %lld lengths, one per batch entry of query "
+                             "%s [B, H, Lq, d], got %lld",
+                             (long long)B, qs, (long long)s->key_lengths_count);
+    return api_error_set(err, API_ERR_INVALID_SHAPE, "key_lengths",
+                         "key_lengths: expected 1 length, since a rank-%d query %s has batch "
+                         "size 1, got %lld",
+                         s->query.rank, qs, (long long)s->key_lengths_count);
+}
+
+/* Where each buffer of a request lives in its arena. */
+enum arena_part {
+    P_QUERY,
+    P_KEY,
+    P_VALUE,
+    P_CONTEXT,
+    P_WEIGHTS,
+    P_KEY_LENGTHS,
+    P_ADD_WEIGHT,
+    P_ADD_BIAS,
+    P_ADD_V,
+    P_MASK,
+    P_COUNT
+};
+
 int api_attention_prepare(const api_attention_spec *spec, const api_limits *limits,
                           api_attention_request **out, api_error *err)
 {
@@ -156,6 +315,7 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
     int r = q->rank, rc;
     char qs[SHAPE_STR];
 
+    if ((rc = check_options(&s, err))) return rc;
     if (r < 2 || r > 4)
         return api_error_set(err, API_ERR_INVALID_SHAPE, "query", "query: %s, got rank %d %s",
                              query_ranks, r, api_shape_str(q, -1, qs, sizeof qs));
@@ -165,33 +325,42 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
     if (s.has_value && (rc = check_value(&s, err))) return rc;
 
     int64_t B = r == 4 ? q->ne[0] : 1, H = r >= 3 ? q->ne[r - 3] : 1;
-    int64_t Lq = q->ne[r - 2], d = q->ne[r - 1], Lk = s.key.ne[r - 2], dv = s.value.ne[r - 1];
+    int64_t Lq = q->ne[r - 2], d = q->ne[r - 1], Lk = s.key.ne[r - 2], dk = s.key.ne[r - 1];
+    int64_t dv = s.value.ne[r - 1];
     int64_t dims[6] = {B, H, Lq, d, Lk, dv};
 
     api_shape ctx = *q, wts = *q;
     ctx.ne[r - 1] = dv;
     wts.ne[r - 1] = Lk;
     if (s.has_mask && (rc = check_mask(&s.mask, &wts, err))) return rc;
+    if (s.has_additive && (rc = check_additive(&s, d, dk, err))) return rc;
+    if (s.has_key_lengths && (rc = check_key_lengths(&s, B, err))) return rc;
     if (s.average_heads && r >= 3) { /* drop H: [H, Lq, Lk] -> [Lq, Lk], [B, H, ..] -> [B, ..] */
         memmove(&wts.ne[r - 3], &wts.ne[r - 2], 2 * sizeof wts.ne[0]);
         wts.rank--;
     }
     if ((rc = check_limits(&s, dims, limits, err))) return rc;
 
-    /* One arena: the request, then each tensor at a 64-byte boundary. */
-    int64_t n_q = api_shape_elements(q);
-    int64_t n_k = s.has_key ? api_shape_elements(&s.key) : 0;
-    int64_t n_v = s.has_value ? api_shape_elements(&s.value) : 0;
-    int64_t n_m = s.has_mask ? api_shape_elements(&s.mask) : 0;
-    int64_t n_c = api_mul_sat(api_mul_sat(B, H), api_mul_sat(Lq, dv));
-    int64_t n_w = s.return_weights ? api_shape_elements(&wts) : 0;
-    int64_t off_q = align_up((int64_t)sizeof(api_attention_request));
-    int64_t off_k = api_add_sat(off_q, align_up(api_mul_sat(n_q, sizeof(float))));
-    int64_t off_v = api_add_sat(off_k, align_up(api_mul_sat(n_k, sizeof(float))));
-    int64_t off_c = api_add_sat(off_v, align_up(api_mul_sat(n_v, sizeof(float))));
-    int64_t off_w = api_add_sat(off_c, align_up(api_mul_sat(n_c, sizeof(float))));
-    int64_t off_m = api_add_sat(off_w, align_up(api_mul_sat(n_w, sizeof(float))));
-    int64_t total = align_up(api_add_sat(off_m, n_m));
+    /* One arena: the request, then each buffer at a 64-byte boundary. */
+    int64_t da = s.has_additive ? s.additive_weight.ne[0] : 0;
+    int64_t bytes[P_COUNT] = {
+        [P_QUERY] = api_mul_sat(api_shape_elements(q), sizeof(float)),
+        [P_KEY] = s.has_key ? api_mul_sat(api_shape_elements(&s.key), sizeof(float)) : 0,
+        [P_VALUE] = s.has_value ? api_mul_sat(api_shape_elements(&s.value), sizeof(float)) : 0,
+        [P_CONTEXT] =
+            api_mul_sat(api_mul_sat(api_mul_sat(B, H), api_mul_sat(Lq, dv)), sizeof(float)),
+        [P_WEIGHTS] = s.return_weights ? api_mul_sat(api_shape_elements(&wts), sizeof(float)) : 0,
+        [P_KEY_LENGTHS] = s.has_key_lengths ? api_mul_sat(B, sizeof(int64_t)) : 0,
+        [P_ADD_WEIGHT] = api_mul_sat(api_mul_sat(da, d + dk), sizeof(float)),
+        [P_ADD_BIAS] = s.has_additive_bias ? api_mul_sat(da, sizeof(float)) : 0,
+        [P_ADD_V] = s.has_additive_v ? api_mul_sat(da, sizeof(float)) : 0,
+        [P_MASK] = s.has_mask ? api_shape_elements(&s.mask) : 0,
+    };
+    int64_t off[P_COUNT], total = align_up((int64_t)sizeof(api_attention_request));
+    for (int i = 0; i < P_COUNT; i++) {
+        off[i] = total;
+        total = api_add_sat(total, align_up(bytes[i]));
+    }
     if (total == INT64_MAX || (uint64_t)total > SIZE_MAX / 2)
         return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
                              "the request's tensors need more memory than can be allocated");
@@ -206,15 +375,22 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
     req->context_shape = ctx;
     req->weights_shape = wts;
     req->arena_bytes = (size_t)total;
-    req->query = (float *)(arena + off_q);
-    req->key = s.has_key ? (float *)(arena + off_k) : req->query;
-    req->value = s.has_value ? (float *)(arena + off_v) : req->key;
-    req->mask = s.has_mask ? (uint8_t *)(arena + off_m) : NULL;
-    req->out.context = (float *)(arena + off_c);
-    req->out.weights = s.return_weights ? (float *)(arena + off_w) : NULL;
+#define PART(type, p) (bytes[p] ? (type *)(arena + off[p]) : NULL)
+    req->query = PART(float, P_QUERY);
+    req->key = s.has_key ? PART(float, P_KEY) : req->query;
+    req->value = s.has_value ? PART(float, P_VALUE) : req->key;
+    req->mask = PART(uint8_t, P_MASK);
+    req->key_lengths = PART(int64_t, P_KEY_LENGTHS);
+    req->additive_weight = PART(float, P_ADD_WEIGHT);
+    req->additive_bias = PART(float, P_ADD_BIAS);
+    req->additive_v = PART(float, P_ADD_V);
+    req->out.context = PART(float, P_CONTEXT);
+    req->out.weights = PART(float, P_WEIGHTS);
+#undef PART
+    if (req->key_lengths) memset(req->key_lengths, 0, (size_t)bytes[P_KEY_LENGTHS]);
 
     at_attention_desc *desc = &req->desc;
-    int64_t ne_q[4] = {B, H, Lq, d}, ne_k[4] = {B, H, Lk, d}, ne_v[4] = {B, H, Lk, dv};
+    int64_t ne_q[4] = {B, H, Lq, d}, ne_k[4] = {B, H, Lk, dk}, ne_v[4] = {B, H, Lk, dv};
     int64_t ne_s[4] = {B, H, Lq, Lk};
     desc->query = at_tensor_make(AT_F32, 4, ne_q, req->query);
     desc->key = s.has_key ? at_tensor_make(AT_F32, 4, ne_k, req->key) : desc->query;
@@ -223,14 +399,27 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
         req->mask_view = mask_view(&s.mask, ne_s, req->mask);
         desc->mask = &req->mask_view;
     }
+    desc->key_lengths = req->key_lengths;
     desc->score = s.score;
+    if (s.has_additive) {
+        int64_t ne_w[2] = {da, d + dk};
+        req->additive.weight = at_tensor_make(AT_F32, 2, ne_w, req->additive_weight);
+        req->additive.bias = req->additive_bias;
+        req->additive.v = req->additive_v;
+        desc->additive = &req->additive;
+    }
+    desc->selection = s.selection;
+    desc->k = s.has_k ? s.k : 0;
+    desc->normalize = s.normalize;
+    desc->seed = s.seed;
     desc->has_scale = s.has_scale;
     desc->scale = s.scale;
     desc->causal = s.causal;
     desc->need_weights = s.return_weights;
     desc->average_heads = s.return_weights && s.average_heads;
 
-    /* The checks above should make this pass; it guards against the two drifting apart. */
+    /* The checks above should make this pass; it guards against the two drifting apart. The
+     * key lengths are not read yet: zeros (valid lengths) until the codec fills them. */
     const char *field = NULL;
     char msg[sizeof err->message];
     rc = at_attention_check(desc, &field, msg, sizeof msg);

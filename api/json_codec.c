@@ -1,8 +1,6 @@
-/* The JSON wire format of POST /v1/attention: decoding a body into a validated request (every
- * field checked, nothing silently ignored), encoding the result and errors. Small objects are
- * written by hand; tensors go through json_tensor.c. */
-#include <ctype.h>
-#include <math.h>
+/* The JSON wire format of POST /v1/attention: parsing a body (its fields are read in
+ * json_request.c), encoding the result and errors. Small objects are written by hand; tensors
+ * go through json_tensor.c. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "float_format.h"
+#include "json_request.h"
 #include "json_tensor.h"
 #include "request.h"
 
@@ -36,66 +35,6 @@ static bool json_accepts(const char *ct)
 }
 
 /* ---- decoding ---- */
-
-enum field {
-    F_QUERY,
-    F_KEY,
-    F_VALUE,
-    F_MASK,
-    F_SCORE,
-    F_SCALE,
-    F_CAUSAL,
-    F_RETURN_WEIGHTS,
-    F_AVERAGE_HEADS,
-    F_COUNT
-};
-
-static const char *const field_names[F_COUNT] = {
-    "query", "key", "value", "mask", "score", "scale", "causal", "return_weights", "average_heads",
-};
-
-static const char known_fields[] =
-    "query, key, value, mask, score, scale, causal, return_weights, average_heads";
-
-/* Edit distance of two short strings, capped: enough to suggest "causal" for "casual". */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 32 || lb > 32) return 99;
-    int row[33];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            int best = diag + cost;
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-static int unknown_field(const char *name, api_error *err)
-{
-    const char *best = NULL;
-    int best_d = 3; /* suggest only close matches */
-    for (int f = 0; f < F_COUNT; f++) {
-        int d = edit_distance(name, field_names[f]);
-        if (d < best_d) best_d = d, best = field_names[f];
-    }
-    if (best)
-        return api_error_set(err, API_ERR_UNKNOWN_FIELD, name,
-                             "unknown field '%.64s'; known fields: %s (did you mean '%s'?)", name,
-                             known_fields, best);
-    return api_error_set(err, API_ERR_UNKNOWN_FIELD, name,
-                         "unknown field '%.64s'; known fields: %s", name, known_fields);
-}
 
 /* "line 3, column 14" of byte offset `at` in body. */
 static void line_col(const char *body, size_t at, int *line, int *col)
@@ -132,115 +71,6 @@ static int malformed(const char *body, size_t len, size_t at, const char *what, 
                          excerpt);
 }
 
-static int want_bool(const cJSON *node, const char *name, bool *out, api_error *err)
-{
-    if (!cJSON_IsBool(node))
-        return api_error_set(err, API_ERR_INVALID_TYPE, name, "%s: expected true or false, got %s",
-                             name, api_json_type_name(node));
-    *out = cJSON_IsTrue(node);
-    return 0;
-}
-
-static int read_score(const cJSON *node, at_score *out, api_error *err)
-{
-    if (!cJSON_IsString(node))
-        return api_error_set(err, API_ERR_INVALID_TYPE, "score",
-                             "score: expected a string (\"scaled_dot\" or \"dot\"), got %s",
-                             api_json_type_name(node));
-    if (strcmp(node->valuestring, "scaled_dot") == 0)
-        *out = AT_SCORE_SCALED_DOT;
-    else if (strcmp(node->valuestring, "dot") == 0)
-        *out = AT_SCORE_DOT;
-    else
-        return api_error_set(err, API_ERR_INVALID_VALUE, "score",
-                             "score: unknown score '%.64s'; allowed values: \"scaled_dot\" "
-                             "(q.k / sqrt(d), the default) or \"dot\" (q.k)",
-                             node->valuestring);
-    return 0;
-}
-
-static int read_scale(const cJSON *node, float *out, api_error *err)
-{
-    if (!cJSON_IsNumber(node))
-        return api_error_set(err, API_ERR_INVALID_TYPE, "scale", "scale: expected a number, got %s",
-                             api_json_type_name(node));
-    double v = node->valuedouble;
-    if (!(fabs(v) < API_F32_OVERFLOW)) {
-        char num[API_FLOAT_FORMAT_MAX];
-        if (api_double_format(v, num) == 0) snprintf(num, sizeof num, "the number");
-        return api_error_set(err, API_ERR_INVALID_VALUE, "scale",
-                             "scale: %s is not a finite float32", num);
-    }
-    *out = (float)v;
-    return 0;
-}
-
-/* Every top-level field of the body, by enum field; NULL when absent. */
-typedef struct fields {
-    const cJSON *f[F_COUNT];
-} fields;
-
-static int collect_fields(const cJSON *root, fields *fs, api_error *err)
-{
-    memset(fs, 0, sizeof *fs);
-    for (const cJSON *c = root->child; c; c = c->next) {
-        int f = 0;
-        while (f < F_COUNT && strcmp(c->string, field_names[f]) != 0)
-            f++;
-        if (f == F_COUNT) return unknown_field(c->string, err);
-        if (fs->f[f])
-            return api_error_set(err, API_ERR_INVALID_JSON, field_names[f],
-                                 "duplicate field '%s': send each field once", field_names[f]);
-        fs->f[f] = c;
-    }
-    return 0;
-}
-
-/* Scans an optional tensor field; *has says whether it was sent. */
-static int scan_optional(const cJSON *node, const char *name, const char *what, bool *has,
-                         api_shape *shape, api_error *err)
-{
-    *has = node != NULL;
-    return node ? api_json_tensor_scan(node, name, what, shape, err) : 0;
-}
-
-static int read_spec(const fields *fs, api_attention_spec *s, api_error *err)
-{
-    static const char numbers[] = "numbers ([Lq, d], [H, Lq, d] or [B, H, Lq, d])";
-    int rc;
-    memset(s, 0, sizeof *s);
-    s->score = AT_SCORE_SCALED_DOT;
-    s->return_weights = true;
-
-    /* Scalars first: they are cheap to check and their errors need no tensor scan. */
-    if (fs->f[F_SCORE] && (rc = read_score(fs->f[F_SCORE], &s->score, err))) return rc;
-    if (fs->f[F_SCALE]) {
-        if ((rc = read_scale(fs->f[F_SCALE], &s->scale, err))) return rc;
-        s->has_scale = true;
-    }
-    if (fs->f[F_CAUSAL] && (rc = want_bool(fs->f[F_CAUSAL], "causal", &s->causal, err))) return rc;
-    if (fs->f[F_RETURN_WEIGHTS] &&
-        (rc = want_bool(fs->f[F_RETURN_WEIGHTS], "return_weights", &s->return_weights, err)))
-        return rc;
-    if (fs->f[F_AVERAGE_HEADS] &&
-        (rc = want_bool(fs->f[F_AVERAGE_HEADS], "average_heads", &s->average_heads, err)))
-        return rc;
-
-    if (!fs->f[F_QUERY])
-        return api_error_set(err, API_ERR_MISSING_FIELD, "query",
-                             "missing field 'query': a nested array of %s", numbers);
-    if ((rc = api_json_tensor_scan(fs->f[F_QUERY], "query", numbers, &s->query, err))) return rc;
-    if ((rc = scan_optional(fs->f[F_KEY], "key", "numbers [.., Lk, d]", &s->has_key, &s->key, err)))
-        return rc;
-    if ((rc = scan_optional(fs->f[F_VALUE], "value", "numbers [.., Lk, dv]", &s->has_value,
-                            &s->value, err)))
-        return rc;
-    if ((rc = scan_optional(fs->f[F_MASK], "mask", "booleans broadcastable to [.., Lq, Lk]",
-                            &s->has_mask, &s->mask, err)))
-        return rc;
-    return 0;
-}
-
 static int decode_attention(const char *body, size_t len, const api_limits *limits,
                             api_attention_request **out, api_error *err)
 {
@@ -255,7 +85,6 @@ static int decode_attention(const char *body, size_t len, const api_limits *limi
     if (!root) return malformed(body, len, end ? (size_t)(end - body) : 0, "malformed JSON", err);
 
     int rc;
-    api_attention_request *req = NULL;
     size_t at = (size_t)(end - body);
     while (at < len &&
            (body[at] == ' ' || body[at] == '\t' || body[at] == '\n' || body[at] == '\r'))
@@ -271,25 +100,8 @@ static int decode_attention(const char *body, size_t len, const api_limits *limi
                            api_json_type_name(root));
         goto done;
     }
-    fields fs;
-    api_attention_spec spec;
-    if ((rc = collect_fields(root, &fs, err))) goto done;
-    if ((rc = read_spec(&fs, &spec, err))) goto done;
-    if ((rc = api_attention_prepare(&spec, limits, &req, err))) goto done;
-
-    rc = api_json_tensor_read_f32(fs.f[F_QUERY], "query", &spec.query, req->query, err);
-    if (!rc && spec.has_key)
-        rc = api_json_tensor_read_f32(fs.f[F_KEY], "key", &spec.key, req->key, err);
-    if (!rc && spec.has_value)
-        rc = api_json_tensor_read_f32(fs.f[F_VALUE], "value", &spec.value, req->value, err);
-    if (!rc && spec.has_mask)
-        rc = api_json_tensor_read_bool(fs.f[F_MASK], "mask", &spec.mask, req->mask, err);
-    if (!rc) {
-        *out = req;
-        req = NULL;
-    }
+    rc = api_json_read_attention(root, body, len, limits, out, err);
 done:
-    api_attention_request_free(req);
     cJSON_Delete(root);
     return rc;
 }
@@ -374,9 +186,15 @@ static int encode_attention(const api_attention_request *req, api_buf *out, api_
     }
     if (api_float_format(at_attention_scale(&req->desc), num) == 0)
         snprintf(num, sizeof num, "null");
-    api_buf_printf(out, ",\"score\":\"%s\",\"scale\":%s,\"causal\":%s,\"compute_ms\":%.3f}}\n",
-                   s->score == AT_SCORE_DOT ? "dot" : "scaled_dot", num,
-                   s->causal ? "true" : "false", req->compute_seconds * 1e3);
+    api_buf_printf(out, ",\"score\":\"%s\",\"scale\":%s,\"selection\":\"%s\"",
+                   api_score_name(s->score), num, api_selection_name(s->selection));
+    if (s->selection != AT_SELECT_SOFT)
+        api_buf_printf(out, ",\"k\":%lld,\"normalize\":%s", (long long)s->k,
+                       s->normalize ? "true" : "false");
+    if (s->selection == AT_SELECT_SAMPLE)
+        api_buf_printf(out, ",\"seed\":%llu", (unsigned long long)s->seed);
+    api_buf_printf(out, ",\"causal\":%s,\"compute_ms\":%.3f}}\n", s->causal ? "true" : "false",
+                   req->compute_seconds * 1e3);
     if (out->oom)
         return api_error_set(err, API_ERR_INTERNAL, "", "out of memory encoding the response");
     return 0;

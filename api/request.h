@@ -12,17 +12,33 @@
 #include "api.h"
 #include "shape.h"
 
-/* What a codec read from a body, before any tensor data is copied. */
+/* What a codec read from a body, before any tensor data is copied. The has_* flags record what
+ * the client sent, so that api_attention_prepare can refuse options that do not apply (a "k"
+ * with soft selection) instead of ignoring them. */
 typedef struct api_attention_spec {
     api_shape query;            /* [Lq, d], [H, Lq, d] or [B, H, Lq, d] */
     api_shape key, value, mask; /* meaningful when the matching has_* is true */
     bool has_key, has_value, has_mask;
-    at_score score; /* AT_SCORE_SCALED_DOT unless the client chose "dot" */
+    at_score score; /* AT_SCORE_SCALED_DOT unless the client chose another */
     bool has_scale; /* the client gave "scale" */
     float scale;
     bool causal;
     bool return_weights; /* default true */
     bool average_heads;  /* default false */
+
+    /* The additive score's parameters: weight [da, dq + dk], optional bias [da] and v [da]. */
+    bool has_additive;
+    api_shape additive_weight, additive_bias, additive_v;
+    bool has_additive_bias, has_additive_v;
+
+    at_selection selection; /* AT_SELECT_SOFT unless the client chose another */
+    bool has_k, has_normalize, has_seed;
+    int64_t k;      /* >= 1 when has_k */
+    bool normalize; /* default false */
+    uint64_t seed;  /* default 0 */
+
+    bool has_key_lengths;
+    int64_t key_lengths_count; /* elements the client sent; must be the batch size B */
 } api_attention_spec;
 
 struct api_attention_request {
@@ -36,9 +52,13 @@ struct api_attention_request {
      * query, and key / value / mask when the spec has them. An omitted key is the query (same
      * pointer, nothing copied) and an omitted value is the key. */
     float *query, *key, *value;
-    uint8_t *mask; /* NULL without a mask */
+    uint8_t *mask;        /* NULL without a mask */
+    int64_t *key_lengths; /* [B], or NULL; the codec fills it and checks each is 0..Lk */
+    /* The additive score's parameters, or NULL: weight [da, dq + dk], bias [da], v [da]. */
+    float *additive_weight, *additive_bias, *additive_v;
 
     at_tensor mask_view;    /* rank-4 broadcast view of mask; desc.mask points here */
+    at_additive additive;   /* desc.additive points here for the additive score */
     at_attention_desc desc; /* rank-4 views of everything above */
     at_attention_out out;   /* context and (optional) weights, also in the arena */
 
@@ -48,12 +68,19 @@ struct api_attention_request {
 };
 
 /* Validates `spec` (query rank 2..4, key and value agreeing with the query, mask broadcastable
- * to [.., Lq, Lk]), checks the element counts against `limits` (NULL, or a limit <= 0, means
- * no limit), then makes one allocation holding the request, every input tensor and the outputs,
- * with the rank-4 views already set up (the data is left for the caller to fill). Returns 0 and
- * *out, or an HTTP status (400 invalid_shape / invalid_value, 413 limit_exceeded, 500 when out
- * of memory) with *err filled and *out NULL. Free with api_attention_request_free. Thread-safe. */
+ * to [.., Lq, Lk], additive parameters present exactly for the additive score and sized for
+ * its dq and dk, "k", "normalize" and "seed" only with the selections they apply to,
+ * key_lengths of the batch size B), checks the element counts against `limits` (NULL, or a
+ * limit <= 0, means no limit), then makes one allocation holding the request, every input
+ * tensor and the outputs, with the rank-4 views already set up (the data is left for the
+ * caller to fill). Returns 0 and *out, or an HTTP status (400 missing_field / invalid_shape /
+ * invalid_value, 413 limit_exceeded, 500 when out of memory) with *err filled and *out NULL.
+ * Free with api_attention_request_free. Thread-safe. */
 int api_attention_prepare(const api_attention_spec *spec, const api_limits *limits,
                           api_attention_request **out, api_error *err);
+
+/* "scaled_dot", "dot", "additive" / "soft", "topk", "sample": the wire names. Static storage. */
+const char *api_score_name(at_score score);
+const char *api_selection_name(at_selection selection);
 
 #endif

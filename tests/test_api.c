@@ -1,6 +1,8 @@
 /* Unit tests of the api layer without HTTP: the JSON codec end to end (decode, run on the
- * calling thread, encode, parse back), every error a client can cause, shortest float
- * formatting, content-type matching and the response buffer. */
+ * calling thread, encode, parse back) for the original fields, every error a client can cause
+ * with them, content-type matching and the response buffer. The newer options (additive score,
+ * selection, key_lengths) are tested in test_api_options.c, float formatting in
+ * test_float_format.c. */
 #include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,120 +11,18 @@
 #include <cjson/cJSON.h>
 
 #include "../api/api.h"
-#include "../api/float_format.h"
-#include "../api/json_tensor.h"
 #include "../api/request.h"
+#include "api_support.h"
 #include "harness.h"
-
-/* ---- helpers ---- */
-
-/* Decodes json from an exactly sized copy without a NUL, so ASan catches any read past it. */
-static int decode(const char *json, const api_limits *lim, api_attention_request **req,
-                  api_error *err)
-{
-    size_t n = strlen(json);
-    char *body = malloc(n ? n : 1);
-    memcpy(body, json, n);
-    memset(err, 0, sizeof *err);
-    int rc = api_json_codec.decode_attention(body, n, lim, req, err);
-    free(body);
-    return rc;
-}
-
-/* Decodes, runs on the calling thread and encodes; returns the parsed response. */
-static cJSON *compute(const char *json)
-{
-    api_attention_request *req = NULL;
-    api_error err;
-    int rc = decode(json, NULL, &req, &err);
-    if (rc != 0) harness_fail(__FILE__, __LINE__, "decode: %d %s: %s", rc, err.field, err.message);
-    ASSERT(req != NULL);
-    ASSERT_EQ(api_attention_run(req, NULL, 0, &err), 0);
-    api_buf out = {0};
-    ASSERT_EQ(api_json_codec.encode_attention(req, &out, &err), 0);
-    api_attention_request_free(req);
-    size_t len;
-    char *text = api_buf_release(&out, &len);
-    ASSERT(text != NULL);
-    ASSERT_EQ(strlen(text), len);
-    cJSON *root = cJSON_Parse(text);
-    if (!root) harness_fail(__FILE__, __LINE__, "response is not JSON: %.300s", text);
-    free(text);
-    return root;
-}
-
-/* Walks a parsed nested array by indices; n indices. */
-static double at(const cJSON *node, int n, const int *idx)
-{
-    for (int i = 0; i < n; i++)
-        node = cJSON_GetArrayItem(node, idx[i]);
-    ASSERT(cJSON_IsNumber(node));
-    return node->valuedouble;
-}
-#define AT(node, ...)                                                                              \
-    at((node), (int)(sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (int[]){__VA_ARGS__})
-
-/* Checks that a JSON array of numbers equals the given sizes. */
-static void check_shape(const cJSON *arr, int rank, const long long *ne, int line)
-{
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != rank)
-        harness_fail(__FILE__, line, "shape: expected rank %d", rank);
-    for (int i = 0; i < rank; i++)
-        if (cJSON_GetArrayItem(arr, i)->valuedouble != (double)ne[i])
-            harness_fail(__FILE__, line, "shape[%d]: %g != %lld", i,
-                         cJSON_GetArrayItem(arr, i)->valuedouble, ne[i]);
-}
-#define CHECK_SHAPE(arr, ...)                                                                      \
-    check_shape((arr), (int)(sizeof((long long[]){__VA_ARGS__}) / sizeof(long long)),              \
-                (long long[]){__VA_ARGS__}, __LINE__)
-
-/* Checks that the nested array's own nesting matches `rank` sizes (the data, not meta). */
-static void check_nesting(const cJSON *node, int rank, const long long *ne, int line)
-{
-    for (int d = 0; d < rank; d++) {
-        if (!cJSON_IsArray(node) || cJSON_GetArraySize(node) != ne[d])
-            harness_fail(__FILE__, line, "nesting depth %d: expected %lld elements", d, ne[d]);
-        node = node->child;
-    }
-    if (!cJSON_IsNumber(node)) harness_fail(__FILE__, line, "nesting: leaf is not a number");
-}
-#define CHECK_NESTING(arr, ...)                                                                    \
-    check_nesting((arr), (int)(sizeof((long long[]){__VA_ARGS__}) / sizeof(long long)),            \
-                  (long long[]){__VA_ARGS__}, __LINE__)
-
-static void check_error(int line, const char *json, const api_limits *lim, int status,
-                        api_error_kind kind, const char *field, const char *substr)
-{
-    api_attention_request *req = (api_attention_request *)1;
-    api_error err;
-    int rc = decode(json, lim, &req, &err);
-    if (rc != status || err.kind != kind || strcmp(err.field, field) != 0 ||
-        !strstr(err.message, substr) || req != NULL) {
-        api_attention_request_free(rc == 0 ? req : NULL);
-        harness_fail(__FILE__, line,
-                     "%.200s\n    want %d %s field '%s' message containing \"%s\"\n"
-                     "    got  %d %s field '%s' message \"%s\"",
-                     json, status, api_error_code(kind), field, substr, rc,
-                     api_error_code(err.kind), err.field, err.message);
-    }
-}
-#define EXPECT_ERROR(json, status, kind, field, substr)                                            \
-    check_error(__LINE__, (json), NULL, (status), API_ERR_##kind, (field), (substr))
-
-static const cJSON *get(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!v) harness_fail(__FILE__, __LINE__, "missing member '%s'", name);
-    return v;
-}
 
 /* ---- valid requests ---- */
 
 TEST(api_rank2_self_attention_defaults)
 {
     /* key = query and value = key: w0 = softmax([1, 0] / sqrt(2)). */
-    cJSON *r = compute("{\"query\": [[1, 0], [0, 1]]}");
-    const cJSON *ctx = get(r, "context"), *w = get(r, "weights"), *meta = get(r, "meta");
+    cJSON *r = api_test_compute("{\"query\": [[1, 0], [0, 1]]}");
+    const cJSON *ctx = api_test_get(r, "context"), *w = api_test_get(r, "weights"),
+                *meta = api_test_get(r, "meta");
     CHECK_NESTING(ctx, 2, 2);
     CHECK_NESTING(w, 2, 2);
     double e = exp(1 / sqrt(2.0)), w00 = e / (e + 1), w01 = 1 / (e + 1);
@@ -131,16 +31,19 @@ TEST(api_rank2_self_attention_defaults)
     ASSERT_NEAR(AT(w, 1, 1), w00, 1e-6);
     ASSERT_NEAR(AT(ctx, 0, 0), w00, 1e-6);
     ASSERT_NEAR(AT(ctx, 0, 1), w01, 1e-6);
-    CHECK_SHAPE(get(meta, "query_shape"), 2, 2);
-    CHECK_SHAPE(get(meta, "key_shape"), 2, 2);
-    CHECK_SHAPE(get(meta, "value_shape"), 2, 2);
-    CHECK_SHAPE(get(meta, "context_shape"), 2, 2);
-    CHECK_SHAPE(get(meta, "weights_shape"), 2, 2);
-    ASSERT_STREQ(get(meta, "score")->valuestring, "scaled_dot");
-    ASSERT_EQ((float)get(meta, "scale")->valuedouble == 1 / sqrtf(2.0f), 1);
-    ASSERT(cJSON_IsFalse(get(meta, "causal")));
-    ASSERT(cJSON_IsNumber(get(meta, "compute_ms")));
-    ASSERT(get(meta, "compute_ms")->valuedouble >= 0);
+    CHECK_SHAPE(api_test_get(meta, "query_shape"), 2, 2);
+    CHECK_SHAPE(api_test_get(meta, "key_shape"), 2, 2);
+    CHECK_SHAPE(api_test_get(meta, "value_shape"), 2, 2);
+    CHECK_SHAPE(api_test_get(meta, "context_shape"), 2, 2);
+    CHECK_SHAPE(api_test_get(meta, "weights_shape"), 2, 2);
+    ASSERT_STREQ(api_test_get(meta, "score")->valuestring, "scaled_dot");
+    ASSERT_EQ((float)api_test_get(meta, "scale")->valuedouble == 1 / sqrtf(2.0f), 1);
+    ASSERT_STREQ(api_test_get(meta, "selection")->valuestring, "soft");
+    ASSERT(cJSON_GetObjectItemCaseSensitive(meta, "k") == NULL);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(meta, "seed") == NULL);
+    ASSERT(cJSON_IsFalse(api_test_get(meta, "causal")));
+    ASSERT(cJSON_IsNumber(api_test_get(meta, "compute_ms")));
+    ASSERT(api_test_get(meta, "compute_ms")->valuedouble >= 0);
     cJSON_Delete(r);
 }
 
@@ -149,8 +52,9 @@ TEST(api_rank3_dot_with_key_value)
     const char *body = "{\"query\": [[[1, 0]], [[0, 2]]],"
                        " \"key\": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]],"
                        " \"value\": [[[10], [20]], [[10], [20]]], \"score\": \"dot\"}";
-    cJSON *r = compute(body);
-    const cJSON *ctx = get(r, "context"), *w = get(r, "weights"), *meta = get(r, "meta");
+    cJSON *r = api_test_compute(body);
+    const cJSON *ctx = api_test_get(r, "context"), *w = api_test_get(r, "weights"),
+                *meta = api_test_get(r, "meta");
     CHECK_NESTING(ctx, 2, 1, 1);
     CHECK_NESTING(w, 2, 1, 2);
     double e = exp(1.0), e2 = exp(2.0);
@@ -158,12 +62,12 @@ TEST(api_rank3_dot_with_key_value)
     ASSERT_NEAR(AT(w, 1, 0, 1), e2 / (e2 + 1), 1e-6);
     ASSERT_NEAR(AT(ctx, 0, 0, 0), 10 * e / (e + 1) + 20 / (e + 1), 1e-4);
     ASSERT_NEAR(AT(ctx, 1, 0, 0), 10 / (e2 + 1) + 20 * e2 / (e2 + 1), 1e-4);
-    CHECK_SHAPE(get(meta, "key_shape"), 2, 2, 2);
-    CHECK_SHAPE(get(meta, "value_shape"), 2, 2, 1);
-    CHECK_SHAPE(get(meta, "context_shape"), 2, 1, 1);
-    CHECK_SHAPE(get(meta, "weights_shape"), 2, 1, 2);
-    ASSERT_STREQ(get(meta, "score")->valuestring, "dot");
-    ASSERT_EQ(get(meta, "scale")->valuedouble, 1);
+    CHECK_SHAPE(api_test_get(meta, "key_shape"), 2, 2, 2);
+    CHECK_SHAPE(api_test_get(meta, "value_shape"), 2, 2, 1);
+    CHECK_SHAPE(api_test_get(meta, "context_shape"), 2, 1, 1);
+    CHECK_SHAPE(api_test_get(meta, "weights_shape"), 2, 1, 2);
+    ASSERT_STREQ(api_test_get(meta, "score")->valuestring, "dot");
+    ASSERT_EQ(api_test_get(meta, "scale")->valuedouble, 1);
     cJSON_Delete(r);
 }
 
@@ -173,10 +77,10 @@ TEST(api_rank3_average_heads_drops_h)
                        " \"key\": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]],"
                        " \"value\": [[[10], [20]], [[10], [20]]], \"score\": \"dot\","
                        " \"average_heads\": true}";
-    cJSON *r = compute(body);
-    const cJSON *w = get(r, "weights");
+    cJSON *r = api_test_compute(body);
+    const cJSON *w = api_test_get(r, "weights");
     CHECK_NESTING(w, 1, 2);
-    CHECK_SHAPE(get(get(r, "meta"), "weights_shape"), 1, 2);
+    CHECK_SHAPE(api_test_get(api_test_get(r, "meta"), "weights_shape"), 1, 2);
     double e = exp(1.0), e2 = exp(2.0);
     ASSERT_NEAR(AT(w, 0, 0), (e / (e + 1) + 1 / (e2 + 1)) / 2, 1e-6);
     ASSERT_NEAR(AT(w, 0, 1), (1 / (e + 1) + e2 / (e2 + 1)) / 2, 1e-6);
@@ -188,15 +92,16 @@ TEST(api_rank4_batches)
     /* B = 2, H = 1, Lq = Lk = 2, d = dv = 1; scaled_dot with d = 1 has scale 1. */
     const char *body = "{\"query\": [[[[1], [2]]], [[[0], [0]]]],"
                        " \"value\": [[[[1], [3]]], [[[5], [7]]]]}";
-    cJSON *r = compute(body);
-    const cJSON *ctx = get(r, "context"), *w = get(r, "weights"), *meta = get(r, "meta");
+    cJSON *r = api_test_compute(body);
+    const cJSON *ctx = api_test_get(r, "context"), *w = api_test_get(r, "weights"),
+                *meta = api_test_get(r, "meta");
     CHECK_NESTING(ctx, 2, 1, 2, 1);
     CHECK_NESTING(w, 2, 1, 2, 2);
-    CHECK_SHAPE(get(meta, "query_shape"), 2, 1, 2, 1);
-    CHECK_SHAPE(get(meta, "key_shape"), 2, 1, 2, 1);
-    CHECK_SHAPE(get(meta, "value_shape"), 2, 1, 2, 1);
-    CHECK_SHAPE(get(meta, "context_shape"), 2, 1, 2, 1);
-    CHECK_SHAPE(get(meta, "weights_shape"), 2, 1, 2, 2);
+    CHECK_SHAPE(api_test_get(meta, "query_shape"), 2, 1, 2, 1);
+    CHECK_SHAPE(api_test_get(meta, "key_shape"), 2, 1, 2, 1);
+    CHECK_SHAPE(api_test_get(meta, "value_shape"), 2, 1, 2, 1);
+    CHECK_SHAPE(api_test_get(meta, "context_shape"), 2, 1, 2, 1);
+    CHECK_SHAPE(api_test_get(meta, "weights_shape"), 2, 1, 2, 2);
     double e = exp(1.0), e2 = exp(2.0);
     ASSERT_NEAR(AT(w, 0, 0, 0, 1), e / (1 + e), 1e-6);
     ASSERT_NEAR(AT(ctx, 0, 0, 0, 0), 1 / (1 + e) + 3 * e / (1 + e), 1e-5);
@@ -205,79 +110,80 @@ TEST(api_rank4_batches)
     ASSERT_NEAR(AT(ctx, 1, 0, 0, 0), 6, 1e-5);
     cJSON_Delete(r);
 
-    r = compute("{\"query\": [[[[1], [2]]], [[[0], [0]]]], \"average_heads\": true}");
-    CHECK_NESTING(get(r, "weights"), 2, 2, 2);
-    CHECK_SHAPE(get(get(r, "meta"), "weights_shape"), 2, 2, 2);
+    r = api_test_compute("{\"query\": [[[[1], [2]]], [[[0], [0]]]], \"average_heads\": true}");
+    CHECK_NESTING(api_test_get(r, "weights"), 2, 2, 2);
+    CHECK_SHAPE(api_test_get(api_test_get(r, "meta"), "weights_shape"), 2, 2, 2);
     cJSON_Delete(r);
 }
 
 TEST(api_rank2_average_heads_keeps_shape)
 {
-    cJSON *r = compute("{\"query\": [[1, 0], [0, 1], [1, 1]], \"average_heads\": true}");
-    CHECK_NESTING(get(r, "weights"), 3, 3);
-    CHECK_SHAPE(get(get(r, "meta"), "weights_shape"), 3, 3);
+    cJSON *r = api_test_compute("{\"query\": [[1, 0], [0, 1], [1, 1]], \"average_heads\": true}");
+    CHECK_NESTING(api_test_get(r, "weights"), 3, 3);
+    CHECK_SHAPE(api_test_get(api_test_get(r, "meta"), "weights_shape"), 3, 3);
     cJSON_Delete(r);
 }
 
 TEST(api_values_round_trip_exactly)
 {
     /* One key: weight 1, so the context is the value itself, bit for bit. */
-    cJSON *r = compute("{\"query\": [[1]], \"value\": [[0.1, -0, 3.4028235e38, 1e-45]]}");
-    const cJSON *ctx = get(r, "context");
+    cJSON *r = api_test_compute("{\"query\": [[1]], \"value\": [[0.1, -0, 3.4028235e38, 1e-45]]}");
+    const cJSON *ctx = api_test_get(r, "context");
     ASSERT((float)AT(ctx, 0, 0) == 0.1f);
     ASSERT((float)AT(ctx, 0, 2) == FLT_MAX);
     ASSERT((float)AT(ctx, 0, 3) == 0x1p-149f);
-    ASSERT_EQ(AT(get(r, "weights"), 0, 0), 1);
+    ASSERT_EQ(AT(api_test_get(r, "weights"), 0, 0), 1);
     cJSON_Delete(r);
 }
 
 TEST(api_causal_and_scale)
 {
-    cJSON *r = compute("{\"query\": [[1, 0], [0, 1], [1, 1]], \"causal\": true, \"scale\": 2}");
-    const cJSON *w = get(r, "weights"), *meta = get(r, "meta");
+    cJSON *r =
+        api_test_compute("{\"query\": [[1, 0], [0, 1], [1, 1]], \"causal\": true, \"scale\": 2}");
+    const cJSON *w = api_test_get(r, "weights"), *meta = api_test_get(r, "meta");
     ASSERT_EQ(AT(w, 0, 0), 1);
     ASSERT_EQ(AT(w, 0, 1), 0);
     ASSERT_EQ(AT(w, 0, 2), 0);
     ASSERT_EQ(AT(w, 1, 2), 0);
     ASSERT_NEAR(AT(w, 1, 1), exp(2.0) / (1 + exp(2.0)), 1e-6);
-    ASSERT(cJSON_IsTrue(get(meta, "causal")));
-    ASSERT_EQ(get(meta, "scale")->valuedouble, 2);
+    ASSERT(cJSON_IsTrue(api_test_get(meta, "causal")));
+    ASSERT_EQ(api_test_get(meta, "scale")->valuedouble, 2);
     cJSON_Delete(r);
 }
 
 TEST(api_mask_broadcasts)
 {
     /* [Lq, Lk] against [H, Lq, Lk]. */
-    cJSON *r = compute("{\"query\": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]],"
-                       " \"mask\": [[true, false], [true, true]]}");
-    const cJSON *w = get(r, "weights");
+    cJSON *r = api_test_compute("{\"query\": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]],"
+                                " \"mask\": [[true, false], [true, true]]}");
+    const cJSON *w = api_test_get(r, "weights");
     ASSERT_EQ(AT(w, 0, 0, 0), 1);
     ASSERT_EQ(AT(w, 1, 0, 1), 0);
     ASSERT(AT(w, 1, 1, 0) > 0.1);
     cJSON_Delete(r);
 
     /* [Lk] against [Lq, Lk]. */
-    r = compute("{\"query\": [[1, 0], [0, 1]], \"mask\": [false, true]}");
-    w = get(r, "weights");
+    r = api_test_compute("{\"query\": [[1, 0], [0, 1]], \"mask\": [false, true]}");
+    w = api_test_get(r, "weights");
     ASSERT_EQ(AT(w, 0, 0), 0);
     ASSERT_EQ(AT(w, 0, 1), 1);
     ASSERT_EQ(AT(w, 1, 1), 1);
     cJSON_Delete(r);
 
     /* [H, 1, Lk]: a different mask per head, shared by its query rows. */
-    r = compute("{\"query\": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]],"
-                " \"mask\": [[[true, false]], [[false, true]]]}");
-    w = get(r, "weights");
+    r = api_test_compute("{\"query\": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]],"
+                         " \"mask\": [[[true, false]], [[false, true]]]}");
+    w = api_test_get(r, "weights");
     ASSERT_EQ(AT(w, 0, 1, 0), 1);
     ASSERT_EQ(AT(w, 1, 0, 1), 1);
     cJSON_Delete(r);
 
     /* A row with every key masked gets zero weights, not NaN. */
-    r = compute("{\"query\": [[1, 0], [0, 1]], \"mask\": [[false, false], [true, true]]}");
-    w = get(r, "weights");
+    r = api_test_compute("{\"query\": [[1, 0], [0, 1]], \"mask\": [[false, false], [true, true]]}");
+    w = api_test_get(r, "weights");
     ASSERT_EQ(AT(w, 0, 0), 0);
     ASSERT_EQ(AT(w, 0, 1), 0);
-    ASSERT_EQ(AT(get(r, "context"), 0, 0), 0);
+    ASSERT_EQ(AT(api_test_get(r, "context"), 0, 0), 0);
     cJSON_Delete(r);
 }
 
@@ -292,7 +198,7 @@ TEST(api_mask_view_strides)
              "{\"query\": %s, \"mask\": [[true,true,true],[true,false,true],"
              "[true,true,false]]}",
              q);
-    ASSERT_EQ(decode(body, NULL, &req, &err), 0);
+    ASSERT_EQ(api_test_decode(body, NULL, &req, &err), 0);
     const at_tensor *m = req->desc.mask;
     ASSERT(m != NULL);
     ASSERT_EQ(m->rank, 4);
@@ -316,7 +222,7 @@ TEST(api_mask_view_strides)
              "{\"query\": %s, \"mask\": [[[[true,true,false]]],"
              "[[[true,false,false]]]]}",
              q);
-    ASSERT_EQ(decode(body, NULL, &req, &err), 0);
+    ASSERT_EQ(api_test_decode(body, NULL, &req, &err), 0);
     m = req->desc.mask;
     ASSERT_EQ(m->nb[0], 3);
     ASSERT_EQ(m->nb[1], 0);
@@ -330,10 +236,10 @@ TEST(api_mask_view_strides)
 
 TEST(api_return_weights_false)
 {
-    cJSON *r = compute("{\"query\": [[1, 0], [0, 1]], \"return_weights\": false}");
+    cJSON *r = api_test_compute("{\"query\": [[1, 0], [0, 1]], \"return_weights\": false}");
     ASSERT(cJSON_GetObjectItemCaseSensitive(r, "weights") == NULL);
-    ASSERT(cJSON_GetObjectItemCaseSensitive(get(r, "meta"), "weights_shape") == NULL);
-    CHECK_NESTING(get(r, "context"), 2, 2);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(api_test_get(r, "meta"), "weights_shape") == NULL);
+    CHECK_NESTING(api_test_get(r, "context"), 2, 2);
     cJSON_Delete(r);
 }
 
@@ -341,7 +247,7 @@ TEST(api_response_key_order)
 {
     api_attention_request *req;
     api_error err;
-    ASSERT_EQ(decode("{\"query\": [[1, 2]]}", NULL, &req, &err), 0);
+    ASSERT_EQ(api_test_decode("{\"query\": [[1, 2]]}", NULL, &req, &err), 0);
     ASSERT_EQ(api_attention_run(req, NULL, 0, &err), 0);
     api_buf out = {0};
     ASSERT_EQ(api_json_codec.encode_attention(req, &out, &err), 0);
@@ -351,7 +257,8 @@ TEST(api_response_key_order)
     if (strncmp(t, head, strlen(head)) != 0) harness_fail(__FILE__, __LINE__, "got %s", t);
     const char *keys[] = {"\"query_shape\"",   "\"key_shape\"",     "\"value_shape\"",
                           "\"context_shape\"", "\"weights_shape\"", "\"score\"",
-                          "\"scale\"",         "\"causal\"",        "\"compute_ms\""};
+                          "\"scale\"",         "\"selection\"",     "\"causal\"",
+                          "\"compute_ms\""};
     const char *prev = t;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *p = strstr(t, keys[i]);
@@ -365,7 +272,7 @@ TEST(api_encode_before_run_is_internal)
 {
     api_attention_request *req;
     api_error err;
-    ASSERT_EQ(decode("{\"query\": [[1]]}", NULL, &req, &err), 0);
+    ASSERT_EQ(api_test_decode("{\"query\": [[1]]}", NULL, &req, &err), 0);
     api_buf out = {0};
     ASSERT_EQ(api_json_codec.encode_attention(req, &out, &err), 500);
     ASSERT_EQ(err.kind, API_ERR_INTERNAL);
@@ -378,7 +285,7 @@ TEST(api_whitespace_and_bom_accepted)
 {
     api_attention_request *req;
     api_error err;
-    ASSERT_EQ(decode("\xef\xbb\xbf \n {\"query\": [[1]]} \r\n\t", NULL, &req, &err), 0);
+    ASSERT_EQ(api_test_decode("\xef\xbb\xbf \n {\"query\": [[1]]} \r\n\t", NULL, &req, &err), 0);
     api_attention_request_free(req);
 }
 
@@ -410,8 +317,9 @@ TEST(api_error_missing_and_unknown_fields)
     EXPECT_ERROR("{}", 400, MISSING_FIELD, "query", "missing field 'query'");
     EXPECT_ERROR("{\"key\": [[1]]}", 400, MISSING_FIELD, "query", "missing field 'query'");
     EXPECT_ERROR("{\"query\": [[1]], \"casual\": true}", 400, UNKNOWN_FIELD, "casual",
-                 "unknown field 'casual'; known fields: query, key, value, mask, score, scale, "
-                 "causal, return_weights, average_heads");
+                 "unknown field 'casual'; known fields: query, key, value, mask, key_lengths, "
+                 "score, scale, additive, selection, k, normalize, seed, causal, return_weights, "
+                 "average_heads");
     EXPECT_ERROR("{\"query\": [[1]], \"casual\": true}", 400, UNKNOWN_FIELD, "casual",
                  "did you mean 'causal'?");
     EXPECT_ERROR("{\"query\": [[1]], \"Query\": 1}", 400, UNKNOWN_FIELD, "Query",
@@ -506,7 +414,9 @@ TEST(api_error_non_finite)
     /* The largest float32 and what rounds to it are fine. */
     api_attention_request *req;
     api_error err;
-    ASSERT_EQ(decode("{\"query\": [[3.4028235e38, 3.40282356e38, 1e-50]]}", NULL, &req, &err), 0);
+    ASSERT_EQ(
+        api_test_decode("{\"query\": [[3.4028235e38, 3.40282356e38, 1e-50]]}", NULL, &req, &err),
+        0);
     ASSERT(req->query[0] == FLT_MAX && req->query[1] == FLT_MAX && req->query[2] == 0);
     api_attention_request_free(req);
 }
@@ -594,25 +504,28 @@ TEST(api_error_limits)
     api_limits ok = {.max_elements = 12, .max_score_elements = 4};
     api_attention_request *req;
     api_error err;
-    ASSERT_EQ(decode(body, &ok, &req, &err), 0);
+    ASSERT_EQ(api_test_decode(body, &ok, &req, &err), 0);
     api_attention_request_free(req);
 
     api_limits small = {.max_elements = 11, .max_score_elements = 4};
-    check_error(__LINE__, body, &small, 413, API_ERR_LIMIT_EXCEEDED, "",
-                "the request needs 12 elements (query 4, key 0, value 0, mask 0, context 4, "
-                "weights 4), more than this server's limit of 11");
+    api_test_check_error(
+        __FILE__, __LINE__, body, &small, 413, API_ERR_LIMIT_EXCEEDED, "",
+        "the request needs 12 elements (query 4, key 0, value 0, mask 0, context 4, "
+        "weights 4), more than this server's limit of 11");
     /* Without weights it fits. */
-    ASSERT_EQ(
-        decode("{\"query\": [[1, 2], [3, 4]], \"return_weights\": false}", &small, &req, &err), 0);
+    ASSERT_EQ(api_test_decode("{\"query\": [[1, 2], [3, 4]], \"return_weights\": false}", &small,
+                              &req, &err),
+              0);
     api_attention_request_free(req);
 
     api_limits scores = {.max_elements = 1000, .max_score_elements = 3};
-    check_error(__LINE__, body, &scores, 413, API_ERR_LIMIT_EXCEEDED, "",
-                "B*H*Lq*Lk = 1*1*2*2 = 4 elements exceeds this server's limit of 3");
+    api_test_check_error(__FILE__, __LINE__, body, &scores, 413, API_ERR_LIMIT_EXCEEDED, "",
+                         "B*H*Lq*Lk = 1*1*2*2 = 4 elements exceeds this server's limit of 3");
     /* Checked before the data: a huge scanned shape is refused, never allocated. */
     api_limits tiny = {.max_elements = 10, .max_score_elements = 10};
-    check_error(__LINE__, "{\"query\": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [\"junk\"]]}", &tiny,
-                413, API_ERR_LIMIT_EXCEEDED, "", "more than this server's limit of 10");
+    api_test_check_error(__FILE__, __LINE__,
+                         "{\"query\": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [\"junk\"]]}", &tiny,
+                         413, API_ERR_LIMIT_EXCEEDED, "", "more than this server's limit of 10");
 }
 
 TEST(api_encode_error_escapes)
@@ -625,10 +538,11 @@ TEST(api_encode_error_escapes)
     ASSERT_EQ(api_json_codec.encode_error(&e, &out), 0);
     cJSON *r = cJSON_Parse(out.data);
     ASSERT(r != NULL);
-    const cJSON *err = get(r, "error");
-    ASSERT_STREQ(get(err, "code")->valuestring, "unknown_field");
-    ASSERT_STREQ(get(err, "message")->valuestring, "bad \"x\" \\ \n \x01 \xef\xbf\xbd caf\xc3\xa9");
-    ASSERT_STREQ(get(err, "field")->valuestring, "a\"b");
+    const cJSON *err = api_test_get(r, "error");
+    ASSERT_STREQ(api_test_get(err, "code")->valuestring, "unknown_field");
+    ASSERT_STREQ(api_test_get(err, "message")->valuestring,
+                 "bad \"x\" \\ \n \x01 \xef\xbf\xbd caf\xc3\xa9");
+    ASSERT_STREQ(api_test_get(err, "field")->valuestring, "a\"b");
     ASSERT(strncmp(out.data, "{\"error\":{\"code\":", 17) == 0);
     cJSON_Delete(r);
     api_buf_free(&out);
@@ -640,11 +554,13 @@ TEST(api_encode_error_escapes)
 
     /* A client's invalid UTF-8 field name comes back as valid JSON. */
     api_attention_request *req;
-    ASSERT_EQ(decode("{\"query\": [[1]], \"\xc3\x28\xed\xa0\x80\": 1}", NULL, &req, &e), 400);
+    ASSERT_EQ(api_test_decode("{\"query\": [[1]], \"\xc3\x28\xed\xa0\x80\": 1}", NULL, &req, &e),
+              400);
     ASSERT_EQ(api_json_codec.encode_error(&e, &out), 0);
     r = cJSON_Parse(out.data);
     ASSERT(r != NULL);
-    ASSERT_STREQ(get(get(r, "error"), "field")->valuestring, "\xef\xbf\xbd(\xef\xbf\xbd");
+    ASSERT_STREQ(api_test_get(api_test_get(r, "error"), "field")->valuestring,
+                 "\xef\xbf\xbd(\xef\xbf\xbd");
     cJSON_Delete(r);
     api_buf_free(&out);
 }
@@ -674,138 +590,6 @@ TEST(api_error_map)
     ASSERT_EQ(strlen(e.field), sizeof e.field - 1);
     ASSERT_EQ(strlen(e.message), sizeof e.message - 1);
 }
-
-/* ---- float formatting ---- */
-
-static int significant_digits(const char *s)
-{
-    int n = 0, lead = 1, trailing = 0;
-    for (; *s && *s != 'e'; s++) {
-        if (*s < '0' || *s > '9') continue;
-        if (*s == '0' && lead) continue;
-        lead = 0;
-        n++;
-        trailing = *s == '0' ? trailing + 1 : 0;
-    }
-    return n - trailing;
-}
-
-static void check_float(float v, int line)
-{
-    char buf[API_FLOAT_FORMAT_MAX];
-    size_t len = api_float_format(v, buf);
-    if (len == 0 || len != strlen(buf) || len > 15)
-        harness_fail(__FILE__, line, "format(%a) gave \"%s\"", (double)v, buf);
-    float back = strtof(buf, NULL);
-    if (memcmp(&back, &v, sizeof v) != 0)
-        harness_fail(__FILE__, line, "\"%s\" reads back as %a, not %a", buf, (double)back,
-                     (double)v);
-    /* Valid JSON number, read back the way a client reads it (double, then float). */
-    cJSON *j = cJSON_Parse(buf);
-    if (!cJSON_IsNumber(j) || (float)j->valuedouble != v || strchr(buf, '+') ||
-        (buf[0] == '.' || (buf[0] == '-' && buf[1] == '.')))
-        harness_fail(__FILE__, line, "\"%s\" is not a JSON number for %a", buf, (double)v);
-    cJSON_Delete(j);
-    /* Shortest: one fewer significant digit does not round-trip, nor does any fewer (the
-     * formatter's binary search relies on that monotony). */
-    for (int digits = significant_digits(buf) - 1; digits >= 1; digits--) {
-        char shorter[512];
-        snprintf(shorter, sizeof shorter, "%.*g", digits, (double)v);
-        float s = strtof(shorter, NULL);
-        if (memcmp(&s, &v, sizeof v) == 0)
-            harness_fail(__FILE__, line, "\"%s\" is not shortest: \"%s\" also reads back", buf,
-                         shorter);
-    }
-}
-
-TEST(api_float_format_edges)
-{
-    const float edges[] = {
-        0.0f,      -0.0f,      FLT_MIN,          -FLT_MIN, FLT_MAX,      -FLT_MAX,
-        0x1p-149f, -0x1p-149f, 0x1.fffffcp-127f, 0.1f,     1 / 3.f,      16777217.0f,
-        1.0f,      -1.0f,      100000.0f,        1e-5f,    123456789.0f, 0.5f,
-        2.5e-10f,  3.0e38f};
-    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
-        check_float(edges[i], __LINE__);
-    /* Powers of two, where the interval that reads back is lopsided, and their neighbours. */
-    for (int e = -149; e <= 127; e++) {
-        for (int d = -2; d <= 2; d++) {
-            float v = ldexpf(1.0f, e);
-            uint32_t bits;
-            memcpy(&bits, &v, sizeof v);
-            bits += (uint32_t)d;
-            memcpy(&v, &bits, sizeof v);
-            if (!isfinite(v)) continue;
-            check_float(v, __LINE__);
-            check_float(-v, __LINE__);
-        }
-    }
-    char buf[API_FLOAT_FORMAT_MAX];
-    api_float_format(0.0f, buf);
-    ASSERT_STREQ(buf, "0");
-    api_float_format(-0.0f, buf);
-    ASSERT_STREQ(buf, "-0");
-    api_float_format(0.1f, buf);
-    ASSERT_STREQ(buf, "0.1");
-    api_float_format(16777217.0f, buf);
-    ASSERT_STREQ(buf, "16777216");
-    api_float_format(0x1p-149f, buf);
-    ASSERT_STREQ(buf, "1e-45");
-    api_float_format(FLT_MAX, buf);
-    ASSERT_STREQ(buf, "3.4028235e38");
-    api_float_format(100000.0f, buf);
-    ASSERT_STREQ(buf, "1e5");
-    api_float_format(1 / 3.f, buf);
-    ASSERT_STREQ(buf, "0.33333334");
-    ASSERT_EQ(api_float_format(INFINITY, buf), 0);
-    ASSERT_EQ(api_float_format(NAN, buf), 0);
-    ASSERT_EQ(api_double_format(1e39, buf), 4);
-    ASSERT_STREQ(buf, "1e39");
-}
-
-TEST(api_float_format_random_round_trip)
-{
-    uint64_t s = 0x9e3779b97f4a7c15ull;
-    int checked = 0;
-    for (int i = 0; i < 50000; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17; /* xorshift64 */
-        uint32_t bits = (uint32_t)(s >> 16);
-        float v;
-        memcpy(&v, &bits, sizeof v);
-        if (!isfinite(v)) continue;
-        check_float(v, __LINE__);
-        checked++;
-    }
-    ASSERT(checked > 49000);
-}
-
-TEST(api_json_tensor_write_shapes_and_null)
-{
-    api_buf out = {0};
-    const float data[] = {1, 2.5f, -0.0f, INFINITY, NAN, 0.1f};
-    int64_t ne[] = {2, 1, 3};
-    api_json_tensor_write_f32(&out, data, 3, ne);
-    ASSERT_STREQ(out.data, "[[[1,2.5,-0]],[[null,null,0.1]]]");
-    api_buf_free(&out);
-
-    /* A row longer than one formatting chunk. */
-    enum { N = 10000 };
-    float *row = malloc(N * sizeof *row);
-    for (int i = 0; i < N; i++)
-        row[i] = (float)i * -1.2345678e-3f;
-    int64_t n1[] = {N};
-    api_json_tensor_write_f32(&out, row, 1, n1);
-    cJSON *r = cJSON_Parse(out.data);
-    ASSERT(cJSON_IsArray(r));
-    ASSERT_EQ(cJSON_GetArraySize(r), N);
-    int i = 0;
-    for (const cJSON *c = r->child; c; c = c->next, i++)
-        ASSERT((float)c->valuedouble == row[i]);
-    cJSON_Delete(r);
-    free(row);
-    api_buf_free(&out);
-}
-
 /* ---- content types ---- */
 
 TEST(api_codec_for_content_types)
@@ -846,7 +630,6 @@ TEST(api_codec_for_content_types)
     ASSERT_STREQ(api_json_codec.name, "json");
     ASSERT_STREQ(api_json_codec.media_type, "application/json");
 }
-
 /* ---- buffer ---- */
 
 TEST(api_buf_growth)

@@ -1,6 +1,7 @@
-/* Replays tests/fixtures/attention_basic.json (made by make_fixtures.py with PyTorch, float64)
- * directly on the core: each request body becomes an at_attention_desc through a small
- * converter here, and the outputs must match PyTorch's. The HTTP layer replays the same file. */
+/* Replays the PyTorch fixtures (tests/fixtures/attention_basic.json and
+ * attention_variants.json, made by make_fixtures.py in float64) directly on the core: each
+ * request body becomes an at_attention_desc through a small converter here, independent of the
+ * api layer, and fixture_check.c judges the outputs. The HTTP layer replays the same files. */
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,90 +9,14 @@
 
 #include "../core/attention.h"
 #include "../core/status.h"
+#include "fixture_check.h"
 #include "harness.h"
 
-#define FIXTURE_FILE "attention_basic.json"
-
-/* A nested JSON array of numbers or booleans, flattened. */
-typedef struct flat {
-    int rank;
-    int64_t ne[AT_MAX_RANK];
-    int64_t count;
-    float *f;   /* numbers */
-    uint8_t *b; /* booleans */
-} flat;
-
-static void flat_free(flat *t)
-{
-    free(t->f);
-    free(t->b);
-}
-
-/* Walks `node` at depth `depth`, checking that it is a regular nested array. */
-static bool flat_walk(const cJSON *node, int depth, flat *t, int64_t *at)
-{
-    if (depth == t->rank) {
-        if (t->f && cJSON_IsNumber(node))
-            t->f[(*at)++] = (float)node->valuedouble;
-        else if (t->b && cJSON_IsBool(node))
-            t->b[(*at)++] = cJSON_IsTrue(node) ? 1 : 0;
-        else
-            return false;
-        return true;
-    }
-    if (!cJSON_IsArray(node) || cJSON_GetArraySize(node) != t->ne[depth]) return false;
-    for (const cJSON *e = node->child; e; e = e->next)
-        if (!flat_walk(e, depth + 1, t, at)) return false;
-    return true;
-}
-
-static flat flatten(const cJSON *node, bool booleans, const char *what)
-{
-    flat t = {0};
-    t.count = 1;
-    for (const cJSON *n = node; cJSON_IsArray(n); n = n->child) {
-        if (t.rank == AT_MAX_RANK || cJSON_GetArraySize(n) < 1)
-            harness_fail(__FILE__, __LINE__, "%s: not a tensor of rank 1..4", what);
-        t.ne[t.rank] = cJSON_GetArraySize(n);
-        t.count *= t.ne[t.rank++];
-    }
-    if (booleans)
-        t.b = malloc((size_t)t.count);
-    else
-        t.f = malloc((size_t)t.count * sizeof(float));
-    ASSERT(t.f || t.b);
-    int64_t at = 0;
-    if (t.rank == 0 || !flat_walk(node, 0, &t, &at) || at != t.count)
-        harness_fail(__FILE__, __LINE__, "%s: ragged or mistyped nested array", what);
-    return t;
-}
-
 /* The rank-4 shape of a rank-r tensor: 1s prepended (right-aligned, as PyTorch broadcasts). */
-static void right_align(const flat *t, int64_t ne4[4])
+static void right_align(const fx_tensor *t, int64_t ne4[4])
 {
     for (int i = 0; i < 4; i++)
         ne4[i] = i < 4 - t->rank ? 1 : t->ne[i - (4 - t->rank)];
-}
-
-static const cJSON *field(const cJSON *obj, const char *name)
-{
-    return cJSON_GetObjectItemCaseSensitive(obj, name);
-}
-
-static void compare(const char *name, const char *what, const float *got, int64_t n,
-                    const cJSON *want_json, bool relative)
-{
-    flat want = flatten(want_json, false, what);
-    if (want.count != n)
-        harness_fail(__FILE__, __LINE__, "%s: %s has %lld values, expected %lld", name, what,
-                     (long long)n, (long long)want.count);
-    for (int64_t i = 0; i < n; i++) {
-        double w = want.f[i], tol = relative ? 1e-6 + 1e-4 * fabs(w) : 1e-5;
-        if (!(fabs(got[i] - w) <= tol))
-            harness_fail(__FILE__, __LINE__, "%s: %s[%lld] = %.9g, PyTorch %.9g", name, what,
-                         (long long)i, (double)got[i], w);
-    }
-    flat_free(&want);
 }
 
 typedef struct forward_job {
@@ -135,45 +60,115 @@ static int run_forward(at_pool *pool, const at_attention_desc *d, const at_atten
     return j.rc;
 }
 
-/* Builds the descriptor of one request the way the api layer does, runs it, compares. */
-static void replay_case(const cJSON *c, at_pool *pool)
-{
-    const cJSON *name_json = field(c, "name"), *req = field(c, "request");
-    const cJSON *expected = field(c, "expected");
-    const char *name = cJSON_IsString(name_json) ? name_json->valuestring : "(unnamed)";
-    ASSERT(cJSON_IsObject(req) && cJSON_IsObject(expected));
+/* One case's outputs. */
+typedef struct result {
+    float *context, *weights; /* weights NULL when not asked for */
+    int64_t n_context, n_weights;
+} result;
 
-    flat q = flatten(field(req, "query"), false, "query");
-    const cJSON *kj = field(req, "key") ? field(req, "key") : field(req, "query");
-    const cJSON *vj = field(req, "value") ? field(req, "value") : kj;
-    flat k = flatten(kj, false, "key"), v = flatten(vj, false, "value");
-    ASSERT(q.rank >= 2);
+static void result_free(result *r)
+{
+    free(r->context);
+    free(r->weights);
+}
+
+/* A request's inputs as the core sees them; everything owned here. */
+typedef struct inputs {
+    fx_tensor q, k, v, m, add_w, add_b, add_v;
+    float *qf, *kf, *vf, *wf, *bf, *vvf;
+    int64_t *key_lengths;
+} inputs;
+
+static void inputs_free(inputs *in)
+{
+    fx_tensor *ts[] = {&in->q, &in->k, &in->v, &in->m, &in->add_w, &in->add_b, &in->add_v};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        fx_tensor_free(ts[i]);
+    free(in->qf);
+    free(in->kf);
+    free(in->vf);
+    free(in->wf);
+    free(in->bf);
+    free(in->vvf);
+    free(in->key_lengths);
+}
+
+/* Builds the descriptor of case `c` the way the api layer does, with `seed` for sampling, runs
+ * it on `pool` and returns the outputs. */
+static result run_case(const cJSON *c, at_pool *pool, uint64_t seed)
+{
+    const char *name = fx_case_name(c);
+    const cJSON *req = fx_field(c, "request");
+    ASSERT(cJSON_IsObject(req));
+    inputs in = {0};
+    in.q = fx_flatten(fx_field(req, "query"), false, "query");
+    const cJSON *kj = fx_field(req, "key") ? fx_field(req, "key") : fx_field(req, "query");
+    const cJSON *vj = fx_field(req, "value") ? fx_field(req, "value") : kj;
+    in.k = fx_flatten(kj, false, "key");
+    in.v = fx_flatten(vj, false, "value");
+    in.qf = fx_floats(&in.q);
+    in.kf = fx_floats(&in.k);
+    in.vf = fx_floats(&in.v);
+    ASSERT(in.q.rank >= 2);
 
     int64_t ne[4];
     at_attention_desc d = {.score = AT_SCORE_SCALED_DOT, .need_weights = true};
-    right_align(&q, ne);
-    d.query = at_tensor_make(AT_F32, 4, ne, q.f);
-    right_align(&k, ne);
-    d.key = at_tensor_make(AT_F32, 4, ne, k.f);
-    right_align(&v, ne);
-    d.value = at_tensor_make(AT_F32, 4, ne, v.f);
+    right_align(&in.q, ne);
+    d.query = at_tensor_make(AT_F32, 4, ne, in.qf);
+    right_align(&in.k, ne);
+    d.key = at_tensor_make(AT_F32, 4, ne, in.kf);
+    right_align(&in.v, ne);
+    d.value = at_tensor_make(AT_F32, 4, ne, in.vf);
 
-    const cJSON *score = field(req, "score"), *scale = field(req, "scale");
-    if (cJSON_IsString(score) && strcmp(score->valuestring, "dot") == 0) d.score = AT_SCORE_DOT;
+    const char *score = cJSON_GetStringValue(fx_field(req, "score"));
+    const cJSON *scale = fx_field(req, "scale");
+    if (score && strcmp(score, "dot") == 0) d.score = AT_SCORE_DOT;
+    if (score && strcmp(score, "additive") == 0) d.score = AT_SCORE_ADDITIVE;
     if (cJSON_IsNumber(scale)) {
         d.has_scale = true;
         d.scale = (float)scale->valuedouble;
     }
-    d.causal = cJSON_IsTrue(field(req, "causal"));
-    d.need_weights = !cJSON_IsFalse(field(req, "return_weights"));
-    d.average_heads = cJSON_IsTrue(field(req, "average_heads"));
+    at_additive additive = {0};
+    const cJSON *add = fx_field(req, "additive");
+    if (add) {
+        in.add_w = fx_flatten(fx_field(add, "weight"), false, "additive.weight");
+        in.wf = fx_floats(&in.add_w);
+        additive.weight = at_tensor_make(AT_F32, 2, in.add_w.ne, in.wf);
+        if (fx_field(add, "bias")) {
+            in.add_b = fx_flatten(fx_field(add, "bias"), false, "additive.bias");
+            additive.bias = in.bf = fx_floats(&in.add_b);
+        }
+        if (fx_field(add, "v")) {
+            in.add_v = fx_flatten(fx_field(add, "v"), false, "additive.v");
+            additive.v = in.vvf = fx_floats(&in.add_v);
+        }
+        d.additive = &additive;
+    }
+    const char *sel = fx_case_selection(c);
+    d.selection = strcmp(sel, "topk") == 0     ? AT_SELECT_TOPK
+                  : strcmp(sel, "sample") == 0 ? AT_SELECT_SAMPLE
+                                               : AT_SELECT_SOFT;
+    if (cJSON_IsNumber(fx_field(req, "k"))) d.k = (int64_t)fx_field(req, "k")->valuedouble;
+    d.normalize = cJSON_IsTrue(fx_field(req, "normalize"));
+    d.seed = seed;
+    d.causal = cJSON_IsTrue(fx_field(req, "causal"));
+    d.need_weights = !cJSON_IsFalse(fx_field(req, "return_weights"));
+    d.average_heads = cJSON_IsTrue(fx_field(req, "average_heads"));
 
-    flat m = {0};
+    const cJSON *kl = fx_field(req, "key_lengths");
+    if (kl) {
+        int n = cJSON_GetArraySize(kl), i = 0;
+        in.key_lengths = malloc((size_t)n * sizeof(int64_t));
+        ASSERT(in.key_lengths != NULL && n == d.query.ne[0]);
+        for (const cJSON *e = kl->child; e; e = e->next)
+            in.key_lengths[i++] = (int64_t)e->valuedouble;
+        d.key_lengths = in.key_lengths;
+    }
     at_tensor mask;
-    if (field(req, "mask")) {
-        m = flatten(field(req, "mask"), true, "mask");
-        right_align(&m, ne);
-        mask = at_tensor_make(AT_BOOL, 4, ne, m.b);
+    if (fx_field(req, "mask")) {
+        in.m = fx_flatten(fx_field(req, "mask"), true, "mask");
+        right_align(&in.m, ne);
+        mask = at_tensor_make(AT_BOOL, 4, ne, in.m.b);
         d.mask = &mask;
     }
 
@@ -181,60 +176,38 @@ static void replay_case(const cJSON *c, at_pool *pool)
     if (at_attention_check(&d, NULL, err, sizeof err) != AT_OK)
         harness_fail(__FILE__, __LINE__, "%s: %s", name, err);
     int64_t b = d.query.ne[0], h = d.query.ne[1], lq = d.query.ne[2], lk = d.key.ne[2];
-    int64_t nc = b * h * lq * d.value.ne[3], nw = b * (d.average_heads ? 1 : h) * lq * lk;
-    float *context = malloc((size_t)nc * sizeof(float));
-    float *weights = d.need_weights ? malloc((size_t)nw * sizeof(float)) : NULL;
+    result r = {.n_context = b * h * lq * d.value.ne[3]};
+    r.n_weights = d.need_weights ? b * (d.average_heads ? 1 : h) * lq * lk : 0;
+    r.context = malloc((size_t)r.n_context * sizeof(float));
+    r.weights = d.need_weights ? malloc((size_t)r.n_weights * sizeof(float)) : NULL;
     size_t ws_size = at_attention_workspace_size(&d, at_pool_threads(pool));
     void *ws = ws_size ? aligned_alloc(64, (ws_size + 63) / 64 * 64) : NULL;
-    ASSERT(context && (weights || !d.need_weights) && (ws || !ws_size));
+    ASSERT(r.context && (r.weights || !d.need_weights) && (ws || !ws_size));
 
-    at_attention_out out = {.context = context, .weights = weights};
+    at_attention_out out = {.context = r.context, .weights = r.weights};
     ASSERT_EQ(run_forward(pool, &d, &out, ws), AT_OK);
-    compare(name, "context", context, nc, field(expected, "context"), true);
-    if (d.need_weights)
-        compare(name, "weights", weights, nw, field(expected, "weights"), false);
-    else
-        ASSERT(field(expected, "weights") == NULL);
-
     free(ws);
-    free(context);
-    free(weights);
-    flat_free(&m);
-    flat_free(&q);
-    flat_free(&k);
-    flat_free(&v);
+    inputs_free(&in);
+    return r;
 }
 
-static cJSON *load_fixtures(void)
+static void replay_file(const char *file, int min_cases, at_pool *pool)
 {
-    const char *dir = getenv("ATTND_FIXTURES_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/fixtures", FIXTURE_FILE);
-    FILE *f = fopen(path, "rb");
-    if (!f) harness_fail(__FILE__, __LINE__, "cannot open %s (run from the repo root)", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)len + 1);
-    ASSERT(text != NULL);
-    size_t got = fread(text, 1, (size_t)len, f);
-    fclose(f);
-    text[got] = '\0';
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    if (!doc) harness_fail(__FILE__, __LINE__, "%s: not valid JSON", path);
-    return doc;
+    cJSON *doc = fx_load(file);
+    const cJSON *cases = fx_field(doc, "cases");
+    ASSERT(cJSON_IsArray(cases));
+    ASSERT(cJSON_GetArraySize(cases) >= min_cases);
+    for (const cJSON *c = cases->child; c; c = c->next) {
+        result r = run_case(c, pool, fx_case_seed(c));
+        fx_check_case(c, r.context, r.n_context, r.weights, r.n_weights);
+        result_free(&r);
+    }
+    cJSON_Delete(doc);
 }
 
 TEST(fixture_core_attention_basic)
 {
-    cJSON *doc = load_fixtures();
-    const cJSON *cases = field(doc, "cases");
-    ASSERT(cJSON_IsArray(cases));
-    ASSERT(cJSON_GetArraySize(cases) >= 20);
-    for (const cJSON *c = cases->child; c; c = c->next)
-        replay_case(c, NULL);
-    cJSON_Delete(doc);
+    replay_file("attention_basic.json", 20, NULL);
 }
 
 /* The same cases split over a pool: the same numbers, whatever the thread count. */
@@ -242,9 +215,63 @@ TEST(fixture_core_attention_basic_pool)
 {
     at_pool *pool = at_pool_new(2, 2);
     ASSERT(pool != NULL);
-    cJSON *doc = load_fixtures();
-    for (const cJSON *c = field(doc, "cases")->child; c; c = c->next)
-        replay_case(c, pool);
+    replay_file("attention_basic.json", 20, pool);
+    at_pool_free(pool);
+}
+
+TEST(fixture_core_attention_variants)
+{
+    replay_file("attention_variants.json", 50, NULL);
+}
+
+TEST(fixture_core_attention_variants_pool)
+{
+    at_pool *pool = at_pool_new(3, 3);
+    ASSERT(pool != NULL);
+    replay_file("attention_variants.json", 50, pool);
+    at_pool_free(pool);
+}
+
+static bool same_result(const result *a, const result *b)
+{
+    return a->n_context == b->n_context && a->n_weights == b->n_weights &&
+           memcmp(a->context, b->context, (size_t)a->n_context * sizeof(float)) == 0 &&
+           (!a->weights ||
+            memcmp(a->weights, b->weights, (size_t)a->n_weights * sizeof(float)) == 0);
+}
+
+/* Sampling is a function of the seed alone: the same keys on one thread and on three, and
+ * other keys for another seed (checked where thousands of rows make a coincidence
+ * impossible). */
+TEST(fixture_core_sample_seeded)
+{
+    at_pool *pool = at_pool_new(3, 3);
+    ASSERT(pool != NULL);
+    cJSON *doc = fx_load("attention_variants.json");
+    int sampled = 0, distributions = 0;
+    for (const cJSON *c = fx_field(doc, "cases")->child; c; c = c->next) {
+        if (strcmp(fx_case_selection(c), "sample") != 0) continue;
+        uint64_t seed = fx_case_seed(c);
+        result one = run_case(c, NULL, seed), three = run_case(c, pool, seed);
+        if (!same_result(&one, &three))
+            harness_fail(__FILE__, __LINE__, "%s: 1 and 3 threads drew different keys",
+                         fx_case_name(c));
+        sampled++;
+        if (fx_case_is_distribution(c)) {
+            result other = run_case(c, pool, seed ^ 1);
+            if (same_result(&one, &other))
+                harness_fail(__FILE__, __LINE__, "%s: seeds %llu and %llu drew the same keys",
+                             fx_case_name(c), (unsigned long long)seed,
+                             (unsigned long long)(seed ^ 1));
+            fx_check_case(c, other.context, other.n_context, other.weights, other.n_weights);
+            result_free(&other);
+            distributions++;
+        }
+        result_free(&one);
+        result_free(&three);
+    }
+    ASSERT(sampled >= 10);
+    ASSERT(distributions >= 3);
     cJSON_Delete(doc);
     at_pool_free(pool);
 }
