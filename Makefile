@@ -15,10 +15,11 @@ LDFLAGS ?=
 override LDFLAGS += $(SANFLAGS)
 
 # Debian packages the build needs (make deps installs the missing ones), and what the tests
-# additionally use (promtool from prometheus checks /metrics; the README test runs curl).
+# additionally use (promtool from prometheus checks /metrics, and the prometheus server scrapes
+# attnd with deploy/'s config; the README test runs curl; python3-yaml reads deploy/'s YAML).
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
              libcurl4-openssl-dev
-DEB_TEST  := prometheus curl
+DEB_TEST  := prometheus curl python3-yaml
 
 # pkg-config is asked lazily (recursive '='), so `make deps` can run on a machine without the
 # libraries before anything needs their flags.
@@ -43,7 +44,8 @@ TESTBIN    := $(BUILD)/attnd_tests
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: all run test check asan lint format deps deps-test install uninstall clean help
+.PHONY: all run test check asan lint format deps deps-test install uninstall clean help \
+        docker docker-test
 .DEFAULT_GOAL := all
 
 all: $(ATTND)
@@ -110,6 +112,17 @@ deps-test:
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
 
+# The container image from the Dockerfile, with Docker when its daemon answers, else podman
+# (installed from Debian when missing; a missing debian:bookworm-slim is made by debootstrap).
+DOCKER_IMAGE ?= attnd:latest
+docker:
+	ATTND_IMAGE=$(DOCKER_IMAGE) bash tests/docker_test.sh --build-only
+
+# Builds the image and checks it running: HEALTHCHECK, an attention request, /metrics, non-root
+# user, clean stop on SIGTERM. Ends with "docker-test: N passed, N failed".
+docker-test:
+	bash tests/docker_test.sh
+
 install: $(ATTND)
 	install -D -m 0755 $(ATTND) $(DESTDIR)$(PREFIX)/bin/attnd
 
@@ -125,6 +138,8 @@ help:
 	@echo "make test       build and run every test (unit and HTTP)"
 	@echo "make asan       the test suite under AddressSanitizer + UBSan"
 	@echo "make lint       layering rules and clang-format"
+	@echo "make docker     build the container image $(DOCKER_IMAGE) (Docker, else podman)"
+	@echo "make docker-test build the image, run it and check it end to end"
 	@echo "make deps       install missing Debian packages"
 	@echo "make install    install attnd into $(PREFIX)/bin"
 

@@ -43,7 +43,7 @@ static const opt options[] = {
     {"--max-elements", "ATTND_MAX_ELEMENTS", OPT_I64, OFF(max_elements), 1, INT64_C(1) << 40,
      "input + output tensor elements per request, else 413 (default 67108864)"},
     {"--max-score-elements", "ATTND_MAX_SCORE_ELEMENTS", OPT_I64, OFF(max_score_elements), 1,
-     INT64_C(1) << 40, "B*H*Lq*Lk per request, else 413 (default 67108864)"},
+     INT64_C(1) << 40, "B*H*Lq*Lk of returned weights, else 413 (default 67108864)"},
     {"--log-level", "ATTND_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0,
      "error, warn, info (default; one access line per request) or debug"},
     {"--shutdown-timeout", "ATTND_SHUTDOWN_TIMEOUT", OPT_SECONDS, OFF(shutdown_timeout), 0, 3600,
@@ -131,6 +131,9 @@ static void usage(void)
            "wins):\n");
     for (size_t i = 0; i < NOPTIONS; i++)
         printf("  %-22s %-26s %s\n", options[i].flag, options[i].env, options[i].help);
+    printf("  %-22s %-26s %s\n", "--healthcheck", "",
+           "probe the daemon at --host/--port: GET /healthz, exit 0 on HTTP 200 within 2 s, "
+           "else 1 (for container HEALTHCHECKs; 0.0.0.0 and :: mean loopback)");
     printf("  %-22s %-26s %s\n", "--help", "", "print this help and exit");
     printf("  %-22s %-26s %s\n", "--version", "", "print the version and exit");
 }

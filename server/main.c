@@ -1,8 +1,10 @@
 /* attnd's entry point: reads the configuration, starts the worker pool and the HTTP server,
  * then waits for SIGINT/SIGTERM on the main thread and shuts down gracefully: stop accepting,
- * let in-flight requests finish (up to --shutdown-timeout), stop, exit 0. */
+ * let in-flight requests finish (up to --shutdown-timeout), stop, exit 0. With --healthcheck it
+ * instead probes a running daemon's /healthz and exits 0 or 1. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +13,7 @@
 #include "../core/blas.h"
 #include "../core/pool.h"
 #include "config.h"
+#include "healthcheck.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -18,6 +21,9 @@
 #ifndef ATTND_VERSION
 #define ATTND_VERSION "dev"
 #endif
+
+/* The whole probe of --healthcheck: connect, send, read the status line. */
+#define HEALTHCHECK_TIMEOUT_MS 2000
 
 static int signal_pipe[2];
 
@@ -37,15 +43,47 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Removes every "--healthcheck" from argv; returns whether there was one. It is taken out here
+ * rather than parsed with the options because it changes what the process does, not how the
+ * daemon is configured: the probe reads the same --host/--port and ATTND_* as the daemon. */
+static bool take_healthcheck_flag(int *argc, char **argv)
+{
+    bool found = false;
+    int n = 1;
+    for (int a = 1; a < *argc; a++) {
+        if (strcmp(argv[a], "--healthcheck") == 0)
+            found = true;
+        else
+            argv[n++] = argv[a];
+    }
+    argv[n] = NULL;
+    *argc = n;
+    return found;
+}
+
+/* Exit status 0 healthy, 1 not: what a container HEALTHCHECK expects (2 is reserved there,
+ * so a configuration error is reported as 1 too). */
+static int run_healthcheck(const srv_config *cfg)
+{
+    char err[512];
+    if (srv_healthcheck(cfg->host, cfg->port, HEALTHCHECK_TIMEOUT_MS, err, sizeof err) != 0) {
+        fprintf(stderr, "attnd --healthcheck: unhealthy: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     srv_config cfg;
     char err[512];
+    bool healthcheck = take_healthcheck_flag(&argc, argv);
     switch (srv_config_load(&cfg, argc, argv, err, sizeof err)) {
     case SRV_CONFIG_EXIT: return 0;
-    case SRV_CONFIG_ERROR: fprintf(stderr, "attnd: %s\n", err); return 2;
+    case SRV_CONFIG_ERROR: fprintf(stderr, "attnd: %s\n", err); return healthcheck ? 1 : 2;
     case SRV_CONFIG_RUN: break;
     }
+    if (healthcheck) return run_healthcheck(&cfg);
     srv_log_set_level(cfg.log_level);
 
     /* SIGINT/SIGTERM are caught by a handler that only writes to a pipe the main thread waits
