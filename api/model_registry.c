@@ -1,0 +1,496 @@
+/* Loading models: a safetensors file is opened and validated (api/safetensors.c), its tensor
+ * names and shapes are checked against one multi-head attention layer, its metadata parsed,
+ * its vocabulary read, and an at_model assembled over the mapped (or converted) weights. */
+#include "model_registry.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/status.h"
+#include "safetensors.h"
+
+struct api_model {
+    char name[API_MODEL_NAME_MAX + 1];
+    char *source, *vocab_path; /* NULL for the built-in model */
+    const char *dtype;
+    at_model core;
+    api_safetensors *file; /* owns the weights of a loaded model */
+    at_vocab *vocab;
+    float *storage; /* the built-in model's weights */
+};
+
+struct api_model_registry {
+    api_model **models;
+    size_t count;
+};
+
+static const char *const known_tensors[] = {
+    "embedding.weight", "in_proj_weight",  "in_proj_bias",  "out_proj.weight",
+    "out_proj.bias",    "additive.weight", "additive.bias", "additive.v",
+};
+#define N_REQUIRED 5 /* the first five */
+#define TENSOR_LIST                                                                                \
+    "embedding.weight [V, E], in_proj_weight [3E, E], in_proj_bias [3E], out_proj.weight [E, E], " \
+    "out_proj.bias [E], and optionally additive.weight [da, 2E/H], additive.bias [da], "           \
+    "additive.v [da]"
+
+static int fail(const char *path, char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int fail(const char *path, char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (!errlen) return rc;
+    int n = snprintf(err, errlen, "%s: ", path);
+    if (n >= 0 && (size_t)n < errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static void model_free(api_model *m)
+{
+    if (!m) return;
+    api_safetensors_close(m->file);
+    at_vocab_free(m->vocab);
+    free(m->storage);
+    free(m->source);
+    free(m->vocab_path);
+    free(m);
+}
+
+/* ---- the registry ---- */
+
+static int add_model(api_model_registry *r, api_model *m)
+{
+    api_model **grown = realloc(r->models, (r->count + 1) * sizeof *grown);
+    if (!grown) return AT_ENOMEM;
+    r->models = grown;
+    r->models[r->count++] = m;
+    return AT_OK;
+}
+
+api_model_registry *api_model_registry_new(void)
+{
+    api_model_registry *r = calloc(1, sizeof *r);
+    api_model *m = calloc(1, sizeof *m);
+    if (!r || !m) goto fail;
+    if (!(m->storage = malloc(at_model_default_floats() * sizeof(float)))) goto fail;
+    at_model_init_default(&m->core, m->storage);
+    snprintf(m->name, sizeof m->name, "%s", API_MODEL_DEFAULT);
+    m->dtype = "F32";
+    if (add_model(r, m) != AT_OK) goto fail;
+    return r;
+fail:
+    model_free(m);
+    free(r);
+    return NULL;
+}
+
+void api_model_registry_free(api_model_registry *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->count; i++)
+        model_free(r->models[i]);
+    free(r->models);
+    free(r);
+}
+
+const api_model *api_model_registry_find(const api_model_registry *r, const char *name)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (!strcmp(r->models[i]->name, name)) return r->models[i];
+    return NULL;
+}
+
+size_t api_model_registry_count(const api_model_registry *r)
+{
+    return r->count;
+}
+
+const api_model *api_model_registry_at(const api_model_registry *r, size_t i)
+{
+    return i < r->count ? r->models[i] : NULL;
+}
+
+/* ---- checking a file ---- */
+
+/* Tensor `name` must have exactly the sizes want[0..rank); `why` explains them. */
+static int expect_shape(const api_safetensors *st, const char *name, int rank, const int64_t *want,
+                        const char *why, char *err, size_t errlen)
+{
+    const api_st_tensor *t = api_safetensors_find(st, name);
+    bool ok = t->rank == rank;
+    for (int i = 0; ok && i < rank; i++)
+        ok = t->shape[i] == want[i];
+    if (ok) return AT_OK;
+    char ws[96], gs[160];
+    at_shape_str(rank, want, ws, sizeof ws);
+    at_shape_str(t->rank, t->shape, gs, sizeof gs);
+    return fail(api_safetensors_path(st), err, errlen, AT_ESHAPE,
+                "tensor %s: expected %s (%s), got %s", name, ws, why, gs);
+}
+
+/* A decimal integer in 1..max, nothing else (no sign, no spaces). */
+static bool parse_count(const char *s, int64_t max, int64_t *out)
+{
+    int64_t v = 0;
+    if (!*s) return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10) return false;
+        v = v * 10 + (*s - '0');
+    }
+    if (v < 1) return false;
+    *out = v;
+    return true;
+}
+
+/* The config in "__metadata__": num_heads, positional, lowercase, max_len. */
+static int read_metadata(api_model *m, const api_safetensors *st, char *err, size_t errlen)
+{
+    const char *path = api_safetensors_path(st), *v;
+    at_model *c = &m->core;
+    const int64_t e = c->mha.embed_dim;
+    if (!(v = api_safetensors_metadata(st, "num_heads")))
+        return fail(path, err, errlen, AT_EINVAL,
+                    "metadata num_heads is missing (the number of attention heads, a divisor of "
+                    "the embedding dimension %lld; write it in __metadata__ as a string, e.g. "
+                    "\"num_heads\": \"2\")",
+                    (long long)e);
+    if (!parse_count(v, e, &c->mha.num_heads) || e % c->mha.num_heads != 0)
+        return fail(path, err, errlen, AT_EINVAL,
+                    "metadata num_heads \"%.32s\" must be a positive integer that divides the "
+                    "embedding dimension %lld",
+                    v, (long long)e);
+    v = api_safetensors_metadata(st, "positional");
+    if (!v || !strcmp(v, "sinusoidal"))
+        c->positional = AT_POSITIONAL_SINUSOIDAL;
+    else if (!strcmp(v, "none"))
+        c->positional = AT_POSITIONAL_NONE;
+    else
+        return fail(path, err, errlen, AT_EINVAL,
+                    "metadata positional \"%.32s\": expected \"sinusoidal\" or \"none\"", v);
+    v = api_safetensors_metadata(st, "lowercase");
+    if (v && strcmp(v, "true") && strcmp(v, "false"))
+        return fail(path, err, errlen, AT_EINVAL,
+                    "metadata lowercase \"%.32s\": expected \"true\" or \"false\"", v);
+    c->lowercase = v && !strcmp(v, "true");
+    v = api_safetensors_metadata(st, "max_len");
+    if (v && !parse_count(v, INT32_MAX, &c->max_len))
+        return fail(path, err, errlen, AT_EINVAL,
+                    "metadata max_len \"%.32s\": expected an integer from 1 to %d", v, INT32_MAX);
+    return AT_OK;
+}
+
+/* Names and shapes of every tensor; E from embedding.weight, H from the metadata. */
+static int check_tensors(api_model *m, const api_safetensors *st, char *err, size_t errlen)
+{
+    const char *path = api_safetensors_path(st);
+    const size_t nknown = sizeof known_tensors / sizeof known_tensors[0];
+    for (size_t i = 0; i < api_safetensors_count(st); i++) {
+        const char *name = api_safetensors_at(st, i)->name;
+        size_t k = 0;
+        while (k < nknown && strcmp(name, known_tensors[k]))
+            k++;
+        if (k == nknown)
+            return fail(path, err, errlen, AT_EINVAL,
+                        "unexpected tensor %s (a model holds " TENSOR_LIST ")", name);
+    }
+    for (size_t k = 0; k < N_REQUIRED; k++)
+        if (!api_safetensors_find(st, known_tensors[k]))
+            return fail(path, err, errlen, AT_EINVAL,
+                        "missing tensor %s (a model holds " TENSOR_LIST ")", known_tensors[k]);
+    const api_st_tensor *emb = api_safetensors_find(st, "embedding.weight");
+    char gs[160];
+    if (emb->rank != 2 || emb->shape[0] < 1 || emb->shape[1] < 1 ||
+        emb->shape[0] > AT_VOCAB_MAX_SIZE || emb->shape[1] > 65536)
+        return fail(path, err, errlen, AT_ESHAPE,
+                    "tensor embedding.weight: expected [V, E] with 1 <= V <= %lld and "
+                    "1 <= E <= 65536, got %s",
+                    (long long)AT_VOCAB_MAX_SIZE,
+                    at_shape_str(emb->rank, emb->shape, gs, sizeof gs));
+    const int64_t v = emb->shape[0], e = emb->shape[1];
+    m->core.vocab_size = v;
+    m->core.mha.embed_dim = e;
+    char why[96];
+    snprintf(why, sizeof why, "3E, E with E = %lld from embedding.weight", (long long)e);
+    int rc;
+    if ((rc = expect_shape(st, "in_proj_weight", 2, (int64_t[]){3 * e, e}, why, err, errlen)) ||
+        (rc = expect_shape(st, "in_proj_bias", 1, (int64_t[]){3 * e}, why, err, errlen)))
+        return rc;
+    snprintf(why, sizeof why, "E = %lld from embedding.weight", (long long)e);
+    if ((rc = expect_shape(st, "out_proj.weight", 2, (int64_t[]){e, e}, why, err, errlen)) ||
+        (rc = expect_shape(st, "out_proj.bias", 1, (int64_t[]){e}, why, err, errlen)))
+        return rc;
+    if ((rc = read_metadata(m, st, err, errlen))) return rc;
+
+    const api_st_tensor *aw = api_safetensors_find(st, "additive.weight");
+    bool any =
+        aw || api_safetensors_find(st, "additive.bias") || api_safetensors_find(st, "additive.v");
+    if (!any) return AT_OK;
+    const int64_t hd = e / m->core.mha.num_heads;
+    if (!aw)
+        return fail(path, err, errlen, AT_EINVAL,
+                    "additive.bias or additive.v without additive.weight [da, %lld]",
+                    (long long)(2 * hd));
+    if (aw->rank != 2 || aw->shape[0] < 1 || aw->shape[0] > 65536 || aw->shape[1] != 2 * hd)
+        return fail(path, err, errlen, AT_ESHAPE,
+                    "tensor additive.weight: expected [da, %lld] (2 * head_dim, head_dim = E / "
+                    "num_heads = %lld / %lld) with 1 <= da <= 65536, got %s",
+                    (long long)(2 * hd), (long long)e, (long long)m->core.mha.num_heads,
+                    at_shape_str(aw->rank, aw->shape, gs, sizeof gs));
+    snprintf(why, sizeof why, "da = %lld from additive.weight", (long long)aw->shape[0]);
+    if ((api_safetensors_find(st, "additive.bias") &&
+         (rc = expect_shape(st, "additive.bias", 1, aw->shape, why, err, errlen))) ||
+        (api_safetensors_find(st, "additive.v") &&
+         (rc = expect_shape(st, "additive.v", 1, aw->shape, why, err, errlen))))
+        return rc;
+    return AT_OK;
+}
+
+/* The F32 data of tensor `name`, or NULL (with *rc AT_OK) when the file lacks it. */
+static const float *weights(api_safetensors *st, const char *name, int *rc, char *err,
+                            size_t errlen)
+{
+    const api_st_tensor *t = api_safetensors_find(st, name);
+    const float *data = NULL;
+    if (t && *rc == AT_OK) *rc = api_safetensors_f32(st, t, &data, err, errlen);
+    return data;
+}
+
+/* ---- the vocabulary ---- */
+
+/* Where the vocabulary of the model at `path` is: metadata "vocab" (relative to the model's
+ * directory unless absolute), else vocab.txt beside the model. malloc'd. */
+static char *vocab_path_for(const char *path, const char *meta)
+{
+    const char *file = meta ? meta : "vocab.txt";
+    const char *slash = strrchr(path, '/');
+    size_t dir = file[0] == '/' || !slash ? 0 : (size_t)(slash - path) + 1;
+    char *out = malloc(dir + strlen(file) + 1);
+    if (!out) return NULL;
+    memcpy(out, path, dir);
+    strcpy(out + dir, file);
+    return out;
+}
+
+static int read_vocab(api_model *m, const char *path, const char *meta, char *err, size_t errlen)
+{
+    char msg[512];
+    if (!(m->vocab_path = vocab_path_for(path, meta)))
+        return fail(path, err, errlen, AT_ENOMEM, "out of memory");
+    FILE *f = fopen(m->vocab_path, "rb");
+    if (!f)
+        return fail(path, err, errlen, AT_EIO,
+                    "vocabulary %s: cannot open: %s (a vocab.txt beside the model, or the "
+                    "file named by metadata vocab)",
+                    m->vocab_path, strerror(errno));
+    char *text = NULL;
+    long long size = -1;
+    int rc = AT_EIO;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        rc = fail(path, err, errlen, AT_EIO, "vocabulary %s: cannot read: %s", m->vocab_path,
+                  strerror(errno));
+        goto done;
+    }
+    if (size > API_VOCAB_MAX_BYTES) {
+        rc = fail(path, err, errlen, AT_ELIMIT, "vocabulary %s: %lld bytes, over the limit of %lld",
+                  m->vocab_path, size, API_VOCAB_MAX_BYTES);
+        goto done;
+    }
+    if (!(text = malloc((size_t)size + 1))) {
+        rc = fail(path, err, errlen, AT_ENOMEM, "vocabulary %s: out of memory", m->vocab_path);
+        goto done;
+    }
+    if (fread(text, 1, (size_t)size, f) != (size_t)size) {
+        rc = fail(path, err, errlen, AT_EIO, "vocabulary %s: short read", m->vocab_path);
+        goto done;
+    }
+    if ((rc = at_vocab_new(text, (size_t)size, &m->vocab, msg, sizeof msg))) {
+        rc = fail(path, err, errlen, rc, "vocabulary %s: %s", m->vocab_path, msg);
+        goto done;
+    }
+    if (at_vocab_size(m->vocab) != m->core.vocab_size) {
+        rc = fail(path, err, errlen, AT_ESHAPE,
+                  "vocabulary %s has %lld tokens but embedding.weight has %lld rows", m->vocab_path,
+                  (long long)at_vocab_size(m->vocab), (long long)m->core.vocab_size);
+        goto done;
+    }
+    if ((m->core.unk_id = at_vocab_find(m->vocab, "[UNK]", 5)) < 0) {
+        rc = fail(path, err, errlen, AT_EINVAL,
+                  "vocabulary %s has no [UNK] token (unknown tokens need one)", m->vocab_path);
+        goto done;
+    }
+    m->core.vocab = m->vocab;
+    rc = AT_OK;
+done:
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+/* ---- loading ---- */
+
+static bool valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > API_MODEL_NAME_MAX) return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* The file name without directory and ".safetensors". */
+static void name_from_path(const char *path, char *out, size_t outlen)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base), ext = strlen(".safetensors");
+    if (n > ext && !strcmp(base + n - ext, ".safetensors")) n -= ext;
+    snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), base);
+}
+
+int api_model_registry_load(api_model_registry *r, const char *name, const char *path, char *err,
+                            size_t errlen)
+{
+    char derived[API_MODEL_NAME_MAX + 2];
+    if (!name) {
+        name_from_path(path, derived, sizeof derived);
+        name = derived;
+    }
+    if (!valid_name(name))
+        return fail(path, err, errlen, AT_EINVAL,
+                    "model name \"%.80s\" must be 1 to %d characters of A-Z a-z 0-9 . _ -", name,
+                    API_MODEL_NAME_MAX);
+    if (api_model_registry_find(r, name))
+        return fail(path, err, errlen, AT_EINVAL,
+                    "model name \"%s\" is already taken; give this file another name "
+                    "(NAME=PATH)",
+                    name);
+    api_model *m = calloc(1, sizeof *m);
+    if (!m) return fail(path, err, errlen, AT_ENOMEM, "out of memory");
+    memcpy(m->name, name, strlen(name) + 1); /* valid_name: at most API_MODEL_NAME_MAX */
+    int rc = AT_ENOMEM;
+    if (!(m->source = strdup(path))) {
+        fail(path, err, errlen, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = api_safetensors_open(path, &m->file, err, errlen)) ||
+        (rc = check_tensors(m, m->file, err, errlen)))
+        goto fail;
+    at_model *c = &m->core;
+    m->dtype = api_st_dtype_name(api_safetensors_find(m->file, "in_proj_weight")->dtype);
+    c->embedding = weights(m->file, "embedding.weight", &rc, err, errlen);
+    c->mha.in_proj_weight = weights(m->file, "in_proj_weight", &rc, err, errlen);
+    c->mha.in_proj_bias = weights(m->file, "in_proj_bias", &rc, err, errlen);
+    c->mha.out_proj_weight = weights(m->file, "out_proj.weight", &rc, err, errlen);
+    c->mha.out_proj_bias = weights(m->file, "out_proj.bias", &rc, err, errlen);
+    const api_st_tensor *aw = api_safetensors_find(m->file, "additive.weight");
+    if (aw) {
+        void *w = (void *)weights(m->file, "additive.weight", &rc, err, errlen);
+        c->additive.weight = at_tensor_make(AT_F32, 2, aw->shape, w);
+        c->additive.bias = weights(m->file, "additive.bias", &rc, err, errlen);
+        c->additive.v = weights(m->file, "additive.v", &rc, err, errlen);
+        c->mha.additive = &c->additive;
+    }
+    if (rc != AT_OK) goto fail;
+    if ((rc = read_vocab(m, path, api_safetensors_metadata(m->file, "vocab"), err, errlen)))
+        goto fail;
+    if ((rc = add_model(r, m)) != AT_OK) {
+        fail(path, err, errlen, rc, "out of memory");
+        goto fail;
+    }
+    return AT_OK;
+fail:
+    model_free(m);
+    return rc;
+}
+
+int api_model_registry_load_spec(api_model_registry *r, const char *spec, char *err, size_t errlen)
+{
+    const char *eq = strchr(spec, '=');
+    if (!eq) return api_model_registry_load(r, NULL, spec, err, errlen);
+    char name[API_MODEL_NAME_MAX + 1];
+    size_t n = (size_t)(eq - spec);
+    if (n > API_MODEL_NAME_MAX)
+        return fail(eq + 1, err, errlen, AT_EINVAL,
+                    "model name \"%.*s...\" is longer than %d characters", 16, spec,
+                    API_MODEL_NAME_MAX);
+    memcpy(name, spec, n);
+    name[n] = '\0';
+    return api_model_registry_load(r, name, eq + 1, err, errlen);
+}
+
+/* ---- describing ---- */
+
+const char *api_model_name(const api_model *m)
+{
+    return m->name;
+}
+
+const at_model *api_model_core(const api_model *m)
+{
+    return &m->core;
+}
+
+void api_model_get_info(const api_model *m, api_model_info *info)
+{
+    const at_model *c = &m->core;
+    *info = (api_model_info){
+        .name = m->name,
+        .source = m->source,
+        .vocab_path = m->vocab_path,
+        .embedding = c->embedding ? "table" : "hashing",
+        .positional = c->positional == AT_POSITIONAL_NONE ? "none" : "sinusoidal",
+        .dtype = m->dtype,
+        .embed_dim = c->mha.embed_dim,
+        .num_heads = c->mha.num_heads,
+        .head_dim = c->mha.embed_dim / c->mha.num_heads,
+        .vocab_size = c->vocab_size,
+        .max_len = c->max_len,
+        .additive_dim = c->mha.additive ? c->additive.weight.ne[0] : 0,
+        .lowercase = c->lowercase,
+        .has_additive = c->mha.additive != NULL,
+    };
+}
+
+cJSON *api_model_to_json(const api_model *m)
+{
+    api_model_info in;
+    api_model_get_info(m, &in);
+    cJSON *o = cJSON_CreateObject(), *add = NULL;
+    if (!o) return NULL;
+    bool ok = cJSON_AddStringToObject(o, "name", in.name) &&
+              (in.source ? cJSON_AddStringToObject(o, "source", in.source)
+                         : cJSON_AddNullToObject(o, "source")) &&
+              cJSON_AddStringToObject(o, "embedding", in.embedding) &&
+              (in.vocab_size ? cJSON_AddNumberToObject(o, "vocab_size", (double)in.vocab_size)
+                             : cJSON_AddNullToObject(o, "vocab_size")) &&
+              cJSON_AddNumberToObject(o, "embed_dim", (double)in.embed_dim) &&
+              cJSON_AddNumberToObject(o, "num_heads", (double)in.num_heads) &&
+              cJSON_AddNumberToObject(o, "head_dim", (double)in.head_dim) &&
+              cJSON_AddStringToObject(o, "positional", in.positional) &&
+              cJSON_AddBoolToObject(o, "lowercase", in.lowercase) &&
+              (in.max_len ? cJSON_AddNumberToObject(o, "max_len", (double)in.max_len)
+                          : cJSON_AddNullToObject(o, "max_len"));
+    if (ok && in.has_additive) {
+        ok = (add = cJSON_AddObjectToObject(o, "additive")) &&
+             cJSON_AddNumberToObject(add, "dim", (double)in.additive_dim);
+    } else if (ok) {
+        ok = cJSON_AddNullToObject(o, "additive") != NULL;
+    }
+    ok = ok && cJSON_AddStringToObject(o, "dtype", in.dtype);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}

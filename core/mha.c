@@ -1,0 +1,244 @@
+/* Multi-head attention: a fused in-projection with BLAS over blocks of rows, the per-head
+ * attention on strided views of the projections (no copies: head h of q is columns
+ * h*hd..(h+1)*hd of each projected row), and an out-projection that sums each head's
+ * contribution, so the heads are never concatenated in memory. */
+#include "mha.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "blas.h"
+#include "status.h"
+
+#define WS_ALIGN  64
+#define ROW_GRAIN 32 /* rows per projection chunk handed to a worker */
+/* Every size below becomes an int for BLAS; bounding elements keeps byte counts in size_t. */
+#define MHA_MAX_ELEMENTS ((int64_t)INT_MAX)
+
+static size_t align_up(size_t n)
+{
+    return (n + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
+}
+
+/* Where the projections lie in the workspace: q, k and v rows with their row strides. */
+typedef struct mha_layout {
+    size_t proj_bytes, heads_bytes;
+    int64_t q_off, k_off, v_off; /* offsets in floats from the projection base */
+    int64_t q_ld, kv_ld;         /* row strides in floats */
+} mha_layout;
+
+static mha_layout make_layout(const at_mha_weights *w, int64_t len, int64_t src_len)
+{
+    const int64_t e = w->embed_dim;
+    mha_layout l = {0};
+    if (src_len == 0) { /* self: one [L, 3E] block, q | k | v side by side */
+        l.proj_bytes = align_up((size_t)(len * 3 * e) * sizeof(float));
+        l.q_off = 0, l.k_off = e, l.v_off = 2 * e;
+        l.q_ld = l.kv_ld = 3 * e;
+    } else { /* cross: q [L, E], then k | v [S, 2E] */
+        int64_t q_floats = (int64_t)(align_up((size_t)(len * e) * sizeof(float)) / sizeof(float));
+        l.proj_bytes =
+            (size_t)q_floats * sizeof(float) + align_up((size_t)(src_len * 2 * e) * sizeof(float));
+        l.q_off = 0, l.k_off = q_floats, l.v_off = q_floats + e;
+        l.q_ld = e, l.kv_ld = 2 * e;
+    }
+    l.heads_bytes = align_up((size_t)(len * e) * sizeof(float));
+    return l;
+}
+
+/* Rank-4 view [1, H, rows, hd] of head-interleaved rows with stride ld. */
+static at_tensor head_view(const float *base, int64_t heads, int64_t rows, int64_t hd, int64_t ld)
+{
+    at_tensor t = {.dtype = AT_F32, .rank = 4, .data = (void *)base};
+    t.ne[0] = 1, t.ne[1] = heads, t.ne[2] = rows, t.ne[3] = hd;
+    t.nb[0] = rows * ld, t.nb[1] = hd, t.nb[2] = ld, t.nb[3] = 1;
+    return t;
+}
+
+/* The stand-in that views made before the projections exist point at (never read). */
+static const float stand_in[1];
+
+/* The per-head descriptor over the projections at `proj`, or, with proj NULL (checking and
+ * sizing, before they exist), over views of the right shapes that point at a stand-in. */
+static at_attention_desc make_desc(const at_mha_weights *w, int64_t len, int64_t src_len,
+                                   const at_attention_desc *opts, const mha_layout *l,
+                                   const float *proj)
+{
+    const int64_t h = w->num_heads, hd = w->embed_dim / h, s = src_len ? src_len : len;
+    at_attention_desc d = *opts;
+    d.query = head_view(proj ? proj + l->q_off : stand_in, h, len, hd, l->q_ld);
+    d.key = head_view(proj ? proj + l->k_off : stand_in, h, s, hd, l->kv_ld);
+    d.value = head_view(proj ? proj + l->v_off : stand_in, h, s, hd, l->kv_ld);
+    d.additive = opts->score == AT_SCORE_ADDITIVE ? w->additive : NULL;
+    return d;
+}
+
+static int fail(const char **field, const char *name, char *err, size_t errlen, int rc,
+                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int fail(const char **field, const char *name, char *err, size_t errlen, int rc,
+                const char *fmt, ...)
+{
+    if (field) *field = name;
+    if (errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+int at_mha_check(const at_mha_weights *w, int64_t len, int64_t src_len,
+                 const at_attention_desc *opts, const char **field, char *err, size_t errlen)
+{
+    const int64_t e = w->embed_dim, h = w->num_heads;
+    if (errlen) err[0] = '\0';
+    if (e < 1 || h < 1 || e % h != 0 || e > MHA_MAX_ELEMENTS / 3)
+        return fail(field, "embed_dim", err, errlen, AT_EINVAL,
+                    "embed_dim: %lld must be >= 1 and divisible by num_heads %lld", (long long)e,
+                    (long long)h);
+    if (!w->in_proj_weight || !w->out_proj_weight)
+        return fail(field, "weights", err, errlen, AT_EINVAL,
+                    "weights: in_proj_weight and out_proj_weight are required (E %lld, H %lld)",
+                    (long long)e, (long long)h);
+    if (len < 1 || len > MHA_MAX_ELEMENTS / (3 * e))
+        return fail(field, "len", err, errlen, AT_EINVAL,
+                    "len: the sequence has %lld tokens, expected 1 to %lld", (long long)len,
+                    (long long)(MHA_MAX_ELEMENTS / (3 * e)));
+    if (src_len < 0 || src_len > MHA_MAX_ELEMENTS / (2 * e))
+        return fail(field, "src_len", err, errlen, AT_EINVAL,
+                    "src_len: the source has %lld tokens, expected 0 (self-attention) to %lld",
+                    (long long)src_len, (long long)(MHA_MAX_ELEMENTS / (2 * e)));
+    if (opts->score == AT_SCORE_ADDITIVE && !w->additive)
+        return fail(field, "additive", err, errlen, AT_EINVAL,
+                    "additive: this model has no additive score parameters (additive.weight "
+                    "[da, %lld]); use score scaled_dot or dot",
+                    (long long)(2 * (e / h)));
+    /* The per-head attention checks the rest on views with the real shapes. */
+    mha_layout l = make_layout(w, len, src_len);
+    at_attention_desc d = make_desc(w, len, src_len, opts, &l, NULL);
+    return at_attention_check(&d, field, err, errlen);
+}
+
+size_t at_mha_workspace_size(const at_mha_weights *w, int64_t len, int64_t src_len,
+                             const at_attention_desc *opts, int threads)
+{
+    mha_layout l = make_layout(w, len, src_len);
+    at_attention_desc d = make_desc(w, len, src_len, opts, &l, NULL);
+    return l.proj_bytes + l.heads_bytes + align_up(at_attention_workspace_size(&d, threads));
+}
+
+/* ---- the projections, over blocks of rows ---- */
+
+typedef struct proj_ctx {
+    const at_mha_weights *w;
+    const float *x, *src;
+    int64_t len;
+    float *proj;
+    const mha_layout *l;
+    const float *heads; /* out-projection: per-head context [H, L, hd] */
+    float *context;     /* out-projection: [L, E] */
+} proj_ctx;
+
+/* out[r, 0..n) = bias[0..n) (or 0) + in[r, :] W^T for rows r < rows, W [n, E]. */
+static void project(const float *in, int64_t rows, int64_t e, const float *weight,
+                    const float *bias, int64_t n, float *out, int64_t ld)
+{
+    for (int64_t r = 0; r < rows; r++)
+        if (bias)
+            memcpy(out + r * ld, bias, (size_t)n * sizeof(float));
+        else
+            memset(out + r * ld, 0, (size_t)n * sizeof(float));
+    at_sgemm(false, true, (int)rows, (int)n, (int)e, 1.0f, in, (int)e, weight, (int)e, 1.0f, out,
+             (int)ld);
+}
+
+/* Items are rows of x (0..L-1) followed, for cross-attention, by rows of src (L..L+S-1). */
+static void in_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
+{
+    const at_mha_weights *w = c->w;
+    const int64_t e = w->embed_dim;
+    const float *b = w->in_proj_bias;
+    if (!c->src) { /* rows of [q | k | v] at once: W is the whole [3E, E] */
+        project(c->x + begin * e, end - begin, e, w->in_proj_weight, b, 3 * e,
+                c->proj + begin * 3 * e, 3 * e);
+        return;
+    }
+    int64_t q_end = end < c->len ? end : c->len;
+    if (begin < q_end)
+        project(c->x + begin * e, q_end - begin, e, w->in_proj_weight, b, e,
+                c->proj + c->l->q_off + begin * e, e);
+    int64_t s0 = (begin > c->len ? begin : c->len) - c->len, s1 = end - c->len;
+    if (s0 < s1) /* k | v: rows E..3E-1 of W */
+        project(c->src + s0 * e, s1 - s0, e, w->in_proj_weight + e * e, b ? b + e : NULL, 2 * e,
+                c->proj + c->l->k_off + s0 * 2 * e, 2 * e);
+}
+
+/* Calls fn on the ROW_GRAIN-aligned blocks that make up [begin, end): every product then has
+ * the same shape however the pool split the range (and with no pool at all), so the results
+ * are bit-identical on any number of threads. */
+static void aligned_blocks(const proj_ctx *c, int64_t begin, int64_t end,
+                           void (*fn)(const proj_ctx *, int64_t, int64_t))
+{
+    while (begin < end) {
+        int64_t next = (begin / ROW_GRAIN + 1) * ROW_GRAIN;
+        if (next > end) next = end;
+        fn(c, begin, next);
+        begin = next;
+    }
+}
+
+static void in_projection(void *arg, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    aligned_blocks(arg, begin, end, in_projection_block);
+}
+
+/* context[r] = out_bias + sum over heads h of heads[h, r, :] W_o[:, h*hd..(h+1)*hd]^T. */
+static void out_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
+{
+    const at_mha_weights *w = c->w;
+    const int64_t e = w->embed_dim, hd = e / w->num_heads, rows = end - begin;
+    for (int64_t r = begin; r < end; r++)
+        if (w->out_proj_bias)
+            memcpy(c->context + r * e, w->out_proj_bias, (size_t)e * sizeof(float));
+        else
+            memset(c->context + r * e, 0, (size_t)e * sizeof(float));
+    for (int64_t h = 0; h < w->num_heads; h++)
+        at_sgemm(false, true, (int)rows, (int)e, (int)hd, 1.0f,
+                 c->heads + (h * c->len + begin) * hd, (int)hd, w->out_proj_weight + h * hd, (int)e,
+                 1.0f, c->context + begin * e, (int)e);
+}
+
+static void out_projection(void *arg, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    aligned_blocks(arg, begin, end, out_projection_block);
+}
+
+int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const float *src,
+                   int64_t src_len, const at_attention_desc *opts, const at_mha_out *out,
+                   void *workspace, at_pool *pool, int worker)
+{
+    if (!src) src_len = 0;
+    mha_layout l = make_layout(w, len, src_len);
+    float *proj = workspace;
+    float *heads = (float *)((char *)workspace + l.proj_bytes);
+    void *attn_ws = (char *)workspace + l.proj_bytes + l.heads_bytes;
+
+    proj_ctx c = {.w = w, .x = x, .src = src, .len = len, .proj = proj, .l = &l};
+    at_pool_parallel_for(pool, worker, len + src_len, ROW_GRAIN, in_projection, &c);
+
+    at_attention_desc d = make_desc(w, len, src_len, opts, &l, proj);
+    at_attention_out ao = {.context = heads, .weights = opts->need_weights ? out->weights : NULL};
+    int rc = at_attention_forward(&d, &ao, attn_ws, pool, worker);
+    if (rc != AT_OK) return rc;
+
+    c.heads = heads;
+    c.context = out->context;
+    at_pool_parallel_for(pool, worker, len, ROW_GRAIN, out_projection, &c);
+    return AT_OK;
+}

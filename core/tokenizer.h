@@ -1,0 +1,53 @@
+/* Splitting text into tokens without a vocabulary, so that any language works: whitespace
+ * separates chunks, and inside a chunk every CJK character (Han, kana, Hangul, CJK punctuation)
+ * is a token of its own while runs of other characters stay together. Plus UTF-8 validation and
+ * the lower-casing that "lowercase" models apply before looking a token up. */
+#ifndef AT_TOKENIZER_H
+#define AT_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A token: `len` bytes at `ptr`, which points into a buffer the token does not own (the text
+ * given to at_tokenize, or a string the caller holds). Not NUL-terminated. */
+typedef struct at_token {
+    const char *ptr;
+    size_t len;
+} at_token;
+
+/* Checks that s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF, no truncated sequence; U+0000 is allowed). Returns AT_OK, or AT_EPARSE
+ * with the offset of the first bad byte in *bad_offset (when not NULL) and a message such as
+ * "invalid UTF-8 at byte 5: 0xff cannot start a character" in err. */
+int at_utf8_check(const char *s, size_t len, size_t *bad_offset, char *err, size_t errlen);
+
+/* True for the code points that separate tokens: Unicode's White_Space property (ASCII tab, LF,
+ * VT, FF, CR and space, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F
+ * and the ideographic space U+3000). */
+bool at_is_space(uint32_t cp);
+
+/* True for the code points that are tokens on their own: CJK ideographs (U+3400..U+4DBF,
+ * U+4E00..U+9FFF, U+F900..U+FAFF and the supplementary planes' extensions), radicals and
+ * strokes, CJK symbols and punctuation (U+3001..U+303F), Hiragana, Katakana (also half-width),
+ * Bopomofo, Hangul syllables and jamo, enclosed CJK and compatibility forms, and the full-width
+ * punctuation of U+FF00..U+FF65. Full-width Latin letters and digits are not: they join runs. */
+bool at_is_cjk(uint32_t cp);
+
+/* Splits text[0..len) into tokens: maximal runs of non-space, non-CJK characters, and single
+ * CJK characters; spaces only separate. "hello世界 42" gives "hello", "世", "界", "42".
+ * Validates the UTF-8 as it goes (errors as at_utf8_check, AT_EPARSE). Writes the first
+ * min(count, cap) tokens to out (which may be NULL when cap is 0) and the total in *count, so
+ * a caller can count first and fill second, with one allocation. Tokens point into text.
+ * Returns AT_OK or AT_EPARSE. Pure and reentrant. */
+int at_tokenize(const char *text, size_t len, at_token *out, size_t cap, size_t *count, char *err,
+                size_t errlen);
+
+/* Writes the lower-cased form of the valid UTF-8 s[0..len) to out[0..len) (out may be s).
+ * Folds A-Z, Latin-1 U+00C0..U+00DE except U+00D7, Greek U+0391..U+03AB except U+03A2, and
+ * Cyrillic U+0400..U+042F; every other byte is copied. Each of these folds keeps the encoded
+ * length, so the result has exactly len bytes and token boundaries do not move. No other
+ * case mappings (no Latin Extended, no Turkish dotted I, no accent stripping). Pure. */
+void at_utf8_lower(const char *s, size_t len, char *out);
+
+#endif
