@@ -142,6 +142,34 @@ at_attention_desc ct_random_desc(ct_rng *r, int64_t max_b, int64_t max_h, int64_
     return d;
 }
 
+at_attention_desc ct_tiny_desc(float *q, float *k, float *v, bool causal)
+{
+    const int64_t one[4] = {1, 1, 1, 1};
+    at_attention_desc d = {
+        .query = at_tensor_make(AT_F32, 4, one, q),
+        .key = at_tensor_make(AT_F32, 4, one, k),
+        .value = at_tensor_make(AT_F32, 4, one, v),
+        .causal = causal,
+    };
+    return d;
+}
+
+at_attention_desc ct_empty_rows_desc(ct_rng *r, int64_t lk, ct_extras *x)
+{
+    int64_t scores[4] = {1, 2, 4, lk};
+    x->mask = ct_make_mask(r, scores, 0, false, 100);
+    uint8_t *m = x->mask.data;
+    memset(m + 1 * lk, 0, (size_t)lk);       /* head 0, row 1 */
+    memset(m + (4 + 3) * lk, 0, (size_t)lk); /* head 1, row 3 */
+    at_attention_desc d = {
+        .query = ct_make_view(r, 1, 2, 4, 3, CT_DENSE),
+        .key = ct_make_view(r, 1, 2, lk, 3, CT_DENSE),
+        .value = ct_make_view(r, 1, 2, lk, 5, CT_DENSE),
+        .mask = &x->mask,
+    };
+    return d;
+}
+
 void ct_free_desc(at_attention_desc *d)
 {
     free(d->query.data);
@@ -271,6 +299,27 @@ bool ct_allowed(const at_attention_desc *d, int64_t b, int64_t h, int64_t i, int
     return ((const uint8_t *)m->data)[off] != 0;
 }
 
+at_attention_desc ct_lengths_as_mask(const at_attention_desc *d, at_tensor *full)
+{
+    at_attention_desc e = *d;
+    *full = (at_tensor){0};
+    if (!d->key_lengths) return e;
+    at_attention_desc no_causal = *d; /* causal stays in e: fold only lengths and mask */
+    no_causal.causal = false;
+    int64_t ne[4] = {d->query.ne[0], d->query.ne[1], d->query.ne[2], d->key.ne[2]};
+    uint8_t *data = malloc((size_t)(ne[0] * ne[1] * ne[2] * ne[3]));
+    ASSERT(data != NULL);
+    *full = at_tensor_make(AT_BOOL, 4, ne, data);
+    for (int64_t b = 0; b < ne[0]; b++)
+        for (int64_t h = 0; h < ne[1]; h++)
+            for (int64_t i = 0; i < ne[2]; i++)
+                for (int64_t j = 0; j < ne[3]; j++)
+                    *data++ = ct_allowed(&no_causal, b, h, i, j);
+    e.mask = full;
+    e.key_lengths = NULL;
+    return e;
+}
+
 double ct_at(const at_tensor *t, int64_t b, int64_t h, int64_t j, int64_t e)
 {
     const float *p = t->data;
@@ -283,24 +332,30 @@ double ct_gumbel(uint64_t seed, int64_t b, int64_t h, int64_t i, int64_t j)
     return -log(-log(u));
 }
 
-static void check_soft(at_pool *pool, const at_attention_desc *d)
+void ct_check_soft_outputs(const at_attention_desc *d, const ct_outputs *o,
+                           const at_attention_desc *ref, const char *note)
 {
     char what[512];
-    ct_outputs o = ct_forward(pool, d);
-    double *rc = malloc(o.context_n * sizeof(double));
-    double *rw = d->need_weights ? malloc(o.weights_n * sizeof(double)) : NULL;
-    ASSERT(rc != NULL && (!d->need_weights || rw != NULL));
-    ASSERT_EQ(at_ref_attention(d, rc, rw), AT_OK);
-    for (size_t i = 0; i < o.context_n; i++)
-        if (!(fabs(o.context[i] - rc[i]) <= 1e-5 + 1e-4 * fabs(rc[i])))
-            harness_fail(__FILE__, __LINE__, "%s: context[%zu] = %.9g, reference %.9g",
-                         ct_describe(d, what, sizeof what), i, (double)o.context[i], rc[i]);
-    for (size_t i = 0; i < o.weights_n; i++)
-        if (!(fabs(o.weights[i] - rw[i]) <= 1e-5))
-            harness_fail(__FILE__, __LINE__, "%s: weights[%zu] = %.9g, reference %.9g",
-                         ct_describe(d, what, sizeof what), i, (double)o.weights[i], rw[i]);
+    double *rc = malloc(o->context_n * sizeof(double));
+    double *rw = o->weights ? malloc(o->weights_n * sizeof(double)) : NULL;
+    ASSERT(rc != NULL && (!o->weights || rw != NULL));
+    ASSERT_EQ(at_ref_attention(ref, rc, rw), AT_OK);
+    for (size_t i = 0; i < o->context_n; i++)
+        if (!(fabs(o->context[i] - rc[i]) <= 1e-5 + 1e-4 * fabs(rc[i])))
+            harness_fail(__FILE__, __LINE__, "%s: context[%zu] = %.9g, reference%s %.9g",
+                         ct_describe(d, what, sizeof what), i, (double)o->context[i], note, rc[i]);
+    for (size_t i = 0; i < o->weights_n; i++)
+        if (!(fabs(o->weights[i] - rw[i]) <= 1e-5))
+            harness_fail(__FILE__, __LINE__, "%s: weights[%zu] = %.9g, reference%s %.9g",
+                         ct_describe(d, what, sizeof what), i, (double)o->weights[i], note, rw[i]);
     free(rc);
     free(rw);
+}
+
+static void check_soft(at_pool *pool, const at_attention_desc *d)
+{
+    ct_outputs o = ct_forward(pool, d);
+    ct_check_soft_outputs(d, &o, d, "");
     ct_free_outputs(&o);
 }
 
@@ -450,4 +505,51 @@ void ct_expect_bad_at(const at_attention_desc *d, const char *field, const char 
         strncmp(err, field, strlen(field)) != 0 || !strstr(err, needle))
         harness_fail(file, line, "want %s/%s/\"%s\", got %s/%s/\"%s\"", at_status_name(status),
                      field, needle, at_status_name(rc), got ? got : "(null)", err);
+}
+
+/* ---- families of cases ---- */
+
+void ct_check_mask_patterns(ct_rng *r, const int64_t scores[4], bool need_weights,
+                            ct_check_fn check)
+{
+    const int64_t b = scores[0], h = scores[1], lq = scores[2], lk = scores[3];
+    for (unsigned bcast = 0; bcast < 16; bcast++)
+        for (int unit = 0; unit <= 1; unit++)
+            for (int causal = 0; causal <= 1; causal++) {
+                at_tensor mask = ct_make_mask(r, scores, bcast, unit, 60);
+                at_attention_desc d = {
+                    .query = ct_make_view(r, b, h, lq, 5, CT_DENSE),
+                    .key = ct_make_view(r, b, h, lk, 5, CT_BLHD),
+                    .value = ct_make_view(r, b, h, lk, 4, CT_DENSE),
+                    .mask = &mask,
+                    .causal = causal,
+                    .need_weights = need_weights,
+                    .average_heads = need_weights && (bcast & 1),
+                };
+                check(NULL, &d);
+                ct_free_desc(&d);
+            }
+}
+
+void ct_check_strided_mask(ct_rng *r, int64_t lq, int64_t lk, bool need_weights, ct_check_fn check)
+{
+    size_t n = (size_t)(2 * lq * lk * 2);
+    uint8_t *bytes = malloc(n);
+    ASSERT(bytes != NULL);
+    for (size_t i = 0; i < n; i++)
+        bytes[i] = (i % 2) ? 0 : (uint8_t)ct_rng_int(r, 0, 1);
+    at_tensor mask = {.dtype = AT_BOOL,
+                      .rank = 4,
+                      .ne = {2, 1, lq, lk},
+                      .nb = {lq * lk * 2, 0, lk * 2, 2},
+                      .data = bytes};
+    at_attention_desc d = {
+        .query = ct_make_view(r, 2, 3, lq, 6, CT_DENSE),
+        .key = ct_make_view(r, 2, 3, lk, 6, CT_DENSE),
+        .value = ct_make_view(r, 2, 3, lk, 2, CT_DENSE),
+        .mask = &mask,
+        .need_weights = need_weights,
+    };
+    check(NULL, &d);
+    ct_free_desc(&d);
 }

@@ -1,6 +1,8 @@
-/* Helpers shared by the unit tests of core/'s attention (test_core.c, test_select.c,
- * test_additive.c): random inputs in every memory layout, running the forward pass the way the
- * server does, and checking it against the double-precision reference. Prefix ct_ ("core test"). */
+/* Helpers shared by the unit tests of core/'s attention (test_core.c, test_flash.c,
+ * test_select.c, test_additive.c, test_fixtures.c): random inputs in every memory layout, running
+ * the forward pass the way the server does, checking it against the double-precision reference,
+ * and the families of cases that the full and the tiled path are both put through. Prefix ct_
+ * ("core test"). */
 #ifndef TESTS_CORE_SUPPORT_H
 #define TESTS_CORE_SUPPORT_H
 
@@ -61,6 +63,14 @@ void ct_make_additive(ct_rng *r, at_attention_desc *d, ct_extras *x, int64_t dk,
 at_attention_desc ct_random_desc(ct_rng *r, int64_t max_b, int64_t max_h, int64_t max_l,
                                  int64_t max_d, ct_extras *x);
 
+/* One query, key and value of one element each: [1, 1, 1, 1] views of *q, *k and *v. */
+at_attention_desc ct_tiny_desc(float *q, float *k, float *v, bool causal);
+
+/* q [1, 2, 4, 3], k [1, 2, lk, 3] and v [1, 2, lk, 5], dense and random, with a [1, 2, 4, lk]
+ * mask (in x) that allows every key except in two rows, which allow none: row 1 of head 0 and
+ * row 3 of head 1. */
+at_attention_desc ct_empty_rows_desc(ct_rng *r, int64_t lk, ct_extras *x);
+
 /* Frees every allocation the descriptor points at: tensor data, mask data, key lengths and the
  * additive parameters. Set a pointer to NULL first when it is not on the heap. */
 void ct_free_desc(at_attention_desc *d);
@@ -92,11 +102,23 @@ char *ct_describe(const at_attention_desc *d, char *buf, size_t len);
  * and the mask. */
 bool ct_allowed(const at_attention_desc *d, int64_t b, int64_t h, int64_t i, int64_t j);
 
+/* d with its key lengths folded into a full [B, H, Lq, Lk] BOOL mask in *full (with its own
+ * allocation: free full->data; {0} when d has no key lengths), so that an implementation can be
+ * checked against the reference's handling of lengths and of masks alike. Causal stays a flag. */
+at_attention_desc ct_lengths_as_mask(const at_attention_desc *d, at_tensor *full);
+
 /* Element (b, h, j, e) of a rank-4 float view. */
 double ct_at(const at_tensor *t, int64_t b, int64_t h, int64_t j, int64_t e);
 
 /* Gumbel noise of key j of row (b, h, i) for `seed`, in double, from core/rng.h's generator. */
 double ct_gumbel(uint64_t seed, int64_t b, int64_t h, int64_t i, int64_t j);
+
+/* Compares outputs o of the soft-selection descriptor d with what the reference computes for
+ * `ref` (d itself, or a descriptor that must compute the same, such as ct_lengths_as_mask's):
+ * weights to 1e-5 absolute, context to 1e-4 relative (1e-5 absolute floor). Failure messages
+ * describe d and add `note` after the word "reference". */
+void ct_check_soft_outputs(const at_attention_desc *d, const ct_outputs *o,
+                           const at_attention_desc *ref, const char *note);
 
 /* Runs d on `pool` and compares with the reference. Soft selection: weights to 1e-5 absolute,
  * context to 1e-4 relative (1e-5 absolute floor). Top-k and sampling: the keys selected must be
@@ -112,5 +134,23 @@ void ct_expect_bad_at(const at_attention_desc *d, const char *field, const char 
                       const char *file, int line);
 #define CT_EXPECT_BAD(d, field, needle, status)                                                    \
     ct_expect_bad_at((d), (field), (needle), (status), __FILE__, __LINE__)
+
+/* ---- families of cases (the full and the tiled path go through the same ones) ---- */
+
+/* A check of one descriptor run on `pool`, such as ct_check_forward. */
+typedef void (*ct_check_fn)(at_pool *pool, const at_attention_desc *d);
+
+/* Every broadcast pattern of a mask over `scores` [B, H, Lq, Lk] (60% true), given with
+ * stride-0 dims and with size-1 dims, with and without causal: 64 descriptors over random
+ * q, k and v (head dims 5 and 4, the key in the [B, L, H, d] layout), each passed to
+ * check(NULL, d). With need_weights they ask for the weights, averaged over the heads when the
+ * pattern broadcasts the batch dim. */
+void ct_check_mask_patterns(ct_rng *r, const int64_t scores[4], bool need_weights,
+                            ct_check_fn check);
+
+/* A [2, 1, lq, lk] mask whose innermost dim has stride 2 (every other byte, the bytes between
+ * are 0) and whose head dim has stride 0, over random dense q [2, 3, lq, 6], k [2, 3, lk, 6]
+ * and v [2, 3, lk, 2]: passed to check(NULL, d), asking for the weights with need_weights. */
+void ct_check_strided_mask(ct_rng *r, int64_t lq, int64_t lk, bool need_weights, ct_check_fn check);
 
 #endif

@@ -61,13 +61,8 @@ TEST(core_tiny_1x1)
 {
     float q = 0.5f, k = -2.0f, v = 3.0f;
     for (int causal = 0; causal <= 1; causal++) {
-        at_attention_desc d = {
-            .query = at_tensor_make(AT_F32, 4, (int64_t[]){1, 1, 1, 1}, &q),
-            .key = at_tensor_make(AT_F32, 4, (int64_t[]){1, 1, 1, 1}, &k),
-            .value = at_tensor_make(AT_F32, 4, (int64_t[]){1, 1, 1, 1}, &v),
-            .causal = causal,
-            .need_weights = true,
-        };
+        at_attention_desc d = ct_tiny_desc(&q, &k, &v, causal);
+        d.need_weights = true;
         float c = 0, w = 0;
         at_attention_out out = {.context = &c, .weights = &w};
         ASSERT_EQ(at_attention_forward(&d, &out, NULL, NULL, 0), AT_OK);
@@ -150,64 +145,21 @@ TEST(core_causal_lq_lt_eq_gt_lk)
 TEST(core_mask_every_broadcast_pattern)
 {
     ct_rng r = {4242};
-    int64_t scores[4] = {2, 3, 6, 11};
-    for (unsigned bcast = 0; bcast < 16; bcast++)
-        for (int unit = 0; unit <= 1; unit++)
-            for (int causal = 0; causal <= 1; causal++) {
-                at_tensor mask = ct_make_mask(&r, scores, bcast, unit, 60);
-                at_attention_desc d = {
-                    .query = ct_make_view(&r, 2, 3, 6, 5, CT_DENSE),
-                    .key = ct_make_view(&r, 2, 3, 11, 5, CT_BLHD),
-                    .value = ct_make_view(&r, 2, 3, 11, 4, CT_DENSE),
-                    .mask = &mask,
-                    .causal = causal,
-                    .need_weights = true,
-                    .average_heads = bcast & 1,
-                };
-                ct_check_forward(NULL, &d);
-                ct_free_desc(&d);
-            }
+    ct_check_mask_patterns(&r, (const int64_t[]){2, 3, 6, 11}, true, ct_check_forward);
 }
 
 /* A mask with a strided innermost dim (every other byte) is read correctly too. */
 TEST(core_mask_strided_keys)
 {
     ct_rng r = {99};
-    uint8_t bytes[2 * 4 * 7 * 2];
-    for (size_t i = 0; i < sizeof bytes; i++)
-        bytes[i] = (i % 2) ? 0 : (uint8_t)ct_rng_int(&r, 0, 1);
-    at_tensor mask = {.dtype = AT_BOOL,
-                      .rank = 4,
-                      .ne = {2, 1, 4, 7},
-                      .nb = {4 * 7 * 2, 0, 7 * 2, 2},
-                      .data = bytes};
-    at_attention_desc d = {
-        .query = ct_make_view(&r, 2, 3, 4, 6, CT_DENSE),
-        .key = ct_make_view(&r, 2, 3, 7, 6, CT_DENSE),
-        .value = ct_make_view(&r, 2, 3, 7, 2, CT_DENSE),
-        .mask = &mask,
-        .need_weights = true,
-    };
-    ct_check_forward(NULL, &d);
-    mask.data = NULL; /* on the stack: keep ct_free_desc away from it */
-    ct_free_desc(&d);
+    ct_check_strided_mask(&r, 4, 7, true, ct_check_forward);
 }
 
 TEST(core_fully_masked_rows_are_zero)
 {
     ct_rng r = {5};
-    int64_t scores[4] = {1, 2, 4, 6};
-    at_tensor mask = ct_make_mask(&r, scores, 0, false, 100);
-    uint8_t *m = mask.data;
-    memset(m + 1 * 6, 0, 6);       /* head 0, row 1: nothing allowed */
-    memset(m + (4 + 3) * 6, 0, 6); /* head 1, row 3 */
-    at_attention_desc d = {
-        .query = ct_make_view(&r, 1, 2, 4, 3, CT_DENSE),
-        .key = ct_make_view(&r, 1, 2, 6, 3, CT_DENSE),
-        .value = ct_make_view(&r, 1, 2, 6, 5, CT_DENSE),
-        .mask = &mask,
-        .need_weights = true,
-    };
+    ct_extras x;
+    at_attention_desc d = ct_empty_rows_desc(&r, 6, &x); /* head 0 row 1, head 1 row 3 */
     for (int variant = 0; variant < 3; variant++) {
         d.need_weights = variant != 2;
         d.average_heads = variant == 1;
@@ -241,7 +193,7 @@ TEST(core_fully_masked_rows_are_zero)
     for (size_t i = 0; i < o.weights_n; i++)
         ASSERT_EQ(o.weights[i], 0);
     ct_free_outputs(&o);
-    d.mask = &mask;
+    d.mask = &x.mask;
     ct_free_desc(&d);
 }
 

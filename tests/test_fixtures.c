@@ -3,12 +3,12 @@
  * request body becomes an at_attention_desc through a small converter here, independent of the
  * api layer, and fixture_check.c judges the outputs. The HTTP layer replays the same files. */
 #include <cjson/cJSON.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "../core/attention.h"
 #include "../core/status.h"
+#include "core_support.h"
 #include "fixture_check.h"
 #include "harness.h"
 
@@ -17,59 +17,6 @@ static void right_align(const fx_tensor *t, int64_t ne4[4])
 {
     for (int i = 0; i < 4; i++)
         ne4[i] = i < 4 - t->rank ? 1 : t->ne[i - (4 - t->rank)];
-}
-
-typedef struct forward_job {
-    const at_attention_desc *d;
-    const at_attention_out *out;
-    void *ws;
-    at_pool *pool;
-    int rc;
-    bool done;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-} forward_job;
-
-static void forward_job_run(void *arg, int worker)
-{
-    forward_job *j = arg;
-    int rc = at_attention_forward(j->d, j->out, j->ws, j->pool, worker);
-    pthread_mutex_lock(&j->mu);
-    j->rc = rc;
-    j->done = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-}
-
-/* Runs the forward pass as a job on `pool`, as the server does (a worker index belongs to one
- * thread at a time), or on this thread when pool is NULL. */
-static int run_forward(at_pool *pool, const at_attention_desc *d, const at_attention_out *out,
-                       void *ws)
-{
-    if (!pool) return at_attention_forward(d, out, ws, NULL, 0);
-    forward_job j = {.d = d, .out = out, .ws = ws, .pool = pool};
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_cond_init(&j.cv, NULL);
-    if (at_pool_submit(pool, forward_job_run, &j) != AT_OK) return AT_EBUSY;
-    pthread_mutex_lock(&j.mu);
-    while (!j.done)
-        pthread_cond_wait(&j.cv, &j.mu);
-    pthread_mutex_unlock(&j.mu);
-    pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
-    return j.rc;
-}
-
-/* One case's outputs. */
-typedef struct result {
-    float *context, *weights; /* weights NULL when not asked for */
-    int64_t n_context, n_weights;
-} result;
-
-static void result_free(result *r)
-{
-    free(r->context);
-    free(r->weights);
 }
 
 /* A request's inputs as the core sees them; everything owned here. */
@@ -94,8 +41,8 @@ static void inputs_free(inputs *in)
 }
 
 /* Builds the descriptor of case `c` the way the api layer does, with `seed` for sampling, runs
- * it on `pool` and returns the outputs. */
-static result run_case(const cJSON *c, at_pool *pool, uint64_t seed)
+ * it on `pool` (as the server does) and returns the outputs (free them). */
+static ct_outputs run_case(const cJSON *c, at_pool *pool, uint64_t seed)
 {
     const char *name = fx_case_name(c);
     const cJSON *req = fx_field(c, "request");
@@ -175,20 +122,15 @@ static result run_case(const cJSON *c, at_pool *pool, uint64_t seed)
     char err[256];
     if (at_attention_check(&d, NULL, err, sizeof err) != AT_OK)
         harness_fail(__FILE__, __LINE__, "%s: %s", name, err);
-    int64_t b = d.query.ne[0], h = d.query.ne[1], lq = d.query.ne[2], lk = d.key.ne[2];
-    result r = {.n_context = b * h * lq * d.value.ne[3]};
-    r.n_weights = d.need_weights ? b * (d.average_heads ? 1 : h) * lq * lk : 0;
-    r.context = malloc((size_t)r.n_context * sizeof(float));
-    r.weights = d.need_weights ? malloc((size_t)r.n_weights * sizeof(float)) : NULL;
-    size_t ws_size = at_attention_workspace_size(&d, at_pool_threads(pool));
-    void *ws = ws_size ? aligned_alloc(64, (ws_size + 63) / 64 * 64) : NULL;
-    ASSERT(r.context && (r.weights || !d.need_weights) && (ws || !ws_size));
-
-    at_attention_out out = {.context = r.context, .weights = r.weights};
-    ASSERT_EQ(run_forward(pool, &d, &out, ws), AT_OK);
-    free(ws);
+    ct_outputs r = ct_forward(pool, &d);
     inputs_free(&in);
     return r;
+}
+
+/* fixture_check.c's judgement of outputs o of case c. */
+static void check_case(const cJSON *c, const ct_outputs *o)
+{
+    fx_check_case(c, o->context, (int64_t)o->context_n, o->weights, (int64_t)o->weights_n);
 }
 
 static void replay_file(const char *file, int min_cases, at_pool *pool)
@@ -198,9 +140,9 @@ static void replay_file(const char *file, int min_cases, at_pool *pool)
     ASSERT(cJSON_IsArray(cases));
     ASSERT(cJSON_GetArraySize(cases) >= min_cases);
     for (const cJSON *c = cases->child; c; c = c->next) {
-        result r = run_case(c, pool, fx_case_seed(c));
-        fx_check_case(c, r.context, r.n_context, r.weights, r.n_weights);
-        result_free(&r);
+        ct_outputs r = run_case(c, pool, fx_case_seed(c));
+        check_case(c, &r);
+        ct_free_outputs(&r);
     }
     cJSON_Delete(doc);
 }
@@ -232,12 +174,11 @@ TEST(fixture_core_attention_variants_pool)
     at_pool_free(pool);
 }
 
-static bool same_result(const result *a, const result *b)
+static bool same_result(const ct_outputs *a, const ct_outputs *b)
 {
-    return a->n_context == b->n_context && a->n_weights == b->n_weights &&
-           memcmp(a->context, b->context, (size_t)a->n_context * sizeof(float)) == 0 &&
-           (!a->weights ||
-            memcmp(a->weights, b->weights, (size_t)a->n_weights * sizeof(float)) == 0);
+    return a->context_n == b->context_n && a->weights_n == b->weights_n &&
+           memcmp(a->context, b->context, a->context_n * sizeof(float)) == 0 &&
+           (!a->weights || memcmp(a->weights, b->weights, a->weights_n * sizeof(float)) == 0);
 }
 
 /* Sampling is a function of the seed alone: the same keys on one thread and on three, and
@@ -252,23 +193,23 @@ TEST(fixture_core_sample_seeded)
     for (const cJSON *c = fx_field(doc, "cases")->child; c; c = c->next) {
         if (strcmp(fx_case_selection(c), "sample") != 0) continue;
         uint64_t seed = fx_case_seed(c);
-        result one = run_case(c, NULL, seed), three = run_case(c, pool, seed);
+        ct_outputs one = run_case(c, NULL, seed), three = run_case(c, pool, seed);
         if (!same_result(&one, &three))
             harness_fail(__FILE__, __LINE__, "%s: 1 and 3 threads drew different keys",
                          fx_case_name(c));
         sampled++;
         if (fx_case_is_distribution(c)) {
-            result other = run_case(c, pool, seed ^ 1);
+            ct_outputs other = run_case(c, pool, seed ^ 1);
             if (same_result(&one, &other))
                 harness_fail(__FILE__, __LINE__, "%s: seeds %llu and %llu drew the same keys",
                              fx_case_name(c), (unsigned long long)seed,
                              (unsigned long long)(seed ^ 1));
-            fx_check_case(c, other.context, other.n_context, other.weights, other.n_weights);
-            result_free(&other);
+            check_case(c, &other);
+            ct_free_outputs(&other);
             distributions++;
         }
-        result_free(&one);
-        result_free(&three);
+        ct_free_outputs(&one);
+        ct_free_outputs(&three);
     }
     ASSERT(sampled >= 10);
     ASSERT(distributions >= 3);
