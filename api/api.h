@@ -72,6 +72,14 @@ typedef struct api_limits {
 /* A decoded, validated request. Owns its tensors (one arena). Opaque outside api/. */
 typedef struct api_attention_request api_attention_request;
 
+/* A decoded, validated POST /v1/models/{name}/attention request: its tokens, ids and outputs
+ * (one arena). Opaque outside api/. */
+typedef struct api_model_request api_model_request;
+
+/* The models a daemon serves and one of them (model_registry.h). */
+typedef struct api_model api_model;
+typedef struct api_model_registry api_model_registry;
+
 /* A wire format. All functions are thread-safe and hold no state between calls. */
 typedef struct api_codec {
     const char *name;       /* "json" */
@@ -93,6 +101,24 @@ typedef struct api_codec {
 
     /* Appends the body for an error response. Never fails except out of memory (returns -1). */
     int (*encode_error)(const api_error *err, api_buf *out);
+
+    /* Decodes and validates a POST /v1/models/{name}/attention body for `model` (the
+     * registry's, which must outlive the request): the sequence as text, tokens or ids, an
+     * optional source, the attention options. Tokenizes and looks up the ids here; the
+     * embeddings and the attention are left to api_model_attention_run. Returns as
+     * decode_attention; free the request with api_model_request_free. */
+    int (*decode_model_attention)(const char *body, size_t len, const api_model *model,
+                                  const api_limits *limits, api_model_request **out,
+                                  api_error *err);
+
+    /* Appends the response for a request that api_model_attention_run completed. Returns as
+     * encode_attention. */
+    int (*encode_model_attention)(const api_model_request *req, api_buf *out, api_error *err);
+
+    /* Appends the body of GET /v1/models (every model of the registry with its configuration)
+     * or of GET /v1/models/{name} (one model). Returns 0, or -1 when out of memory. */
+    int (*encode_models)(const api_model_registry *models, api_buf *out);
+    int (*encode_model)(const api_model *model, api_buf *out);
 } api_codec;
 
 extern const api_codec api_json_codec;
@@ -108,5 +134,42 @@ int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api
 
 /* Frees the request and everything it owns. NULL is a no-op. */
 void api_attention_request_free(api_attention_request *req);
+
+/* Runs a decoded model request on worker `worker` of `pool` (NULL: the calling thread): the
+ * embeddings plus positions of the sequence (and source), then the model's multi-head attention.
+ * Allocates the workspace and records the compute time. Returns 0, or the HTTP status of a
+ * failure with *err filled. Call from a worker, not an HTTP thread. */
+int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, api_error *err);
+
+/* Frees the request and everything it owns. NULL is a no-op. */
+void api_model_request_free(api_model_request *req);
+
+/* Fills *err with 404 not_found for a model `name` that `models` does not hold; the message
+ * names it and lists the loaded models. Returns 404. */
+int api_model_not_found(const api_model_registry *models, const char *name, api_error *err);
+
+/* ---- jobs: what the server hands to a worker ---- */
+
+/* A decoded request of either attention endpoint, with the codec that decoded it (and encodes
+ * its response). Exactly one of attention and model is set while the job holds a request. */
+typedef struct api_job {
+    const api_codec *codec;
+    api_attention_request *attention; /* POST /v1/attention */
+    api_model_request *model;         /* POST /v1/models/{name}/attention */
+} api_job;
+
+/* Decodes body[0..len) with `codec` into *job: a /v1/attention request when model is NULL,
+ * else a /v1/models/{name}/attention request for that model. Returns 0, or the HTTP status to
+ * answer with and *err filled (the job is then empty). Runs on the calling (HTTP) thread. */
+int api_job_decode(api_job *job, const api_codec *codec, const api_model *model, const char *body,
+                   size_t len, const api_limits *limits, api_error *err);
+
+/* Computes the job on worker `worker` of `pool` and appends its encoded response to out.
+ * Returns 0, or the HTTP status of a failure with *err filled (out then holds nothing worth
+ * sending). Call from a worker. The job keeps its request: free it with api_job_free. */
+int api_job_run(api_job *job, at_pool *pool, int worker, api_buf *out, api_error *err);
+
+/* Frees the job's request and empties the job. An empty job is a no-op. */
+void api_job_free(api_job *job);
 
 #endif

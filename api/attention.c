@@ -117,22 +117,10 @@ const char *api_selection_name(at_selection s)
     return s == AT_SELECT_TOPK ? "topk" : s == AT_SELECT_SAMPLE ? "sample" : "soft";
 }
 
-/* Options that only make sense together: additive parameters with the additive score, k and
- * normalize with a hard selection, seed with sampling. Nothing a client sends is ignored. */
-static int check_options(const api_attention_spec *s, api_error *err)
+int api_check_selection_options(const api_attention_spec *s, api_error *err)
 {
     bool hard = s->selection != AT_SELECT_SOFT;
     const char *sel = api_selection_name(s->selection);
-    if (s->score == AT_SCORE_ADDITIVE && !s->has_additive)
-        return api_error_set(err, API_ERR_MISSING_FIELD, "additive",
-                             "missing field 'additive': score \"additive\" needs its parameters "
-                             "{\"weight\": [da, dq + dk], \"bias\": [da] (optional), \"v\": [da] "
-                             "(optional)}");
-    if (s->score != AT_SCORE_ADDITIVE && s->has_additive)
-        return api_error_set(err, API_ERR_INVALID_VALUE, "additive",
-                             "additive: parameters apply only to score \"additive\", but score is "
-                             "\"%s\"; send \"score\": \"additive\" or drop \"additive\"",
-                             api_score_name(s->score));
     if (!hard && s->has_k)
         return api_error_set(err, API_ERR_INVALID_VALUE, "k",
                              "k applies only to selection topk or sample, and selection is "
@@ -155,6 +143,23 @@ static int check_options(const api_attention_spec *s, api_error *err)
                              "send \"selection\": \"sample\" or drop \"seed\"",
                              sel);
     return 0;
+}
+
+/* Options that only make sense together: additive parameters with the additive score, and the
+ * selection's own (api_check_selection_options). Nothing a client sends is ignored. */
+static int check_options(const api_attention_spec *s, api_error *err)
+{
+    if (s->score == AT_SCORE_ADDITIVE && !s->has_additive)
+        return api_error_set(err, API_ERR_MISSING_FIELD, "additive",
+                             "missing field 'additive': score \"additive\" needs its parameters "
+                             "{\"weight\": [da, dq + dk], \"bias\": [da] (optional), \"v\": [da] "
+                             "(optional)}");
+    if (s->score != AT_SCORE_ADDITIVE && s->has_additive)
+        return api_error_set(err, API_ERR_INVALID_VALUE, "additive",
+                             "additive: parameters apply only to score \"additive\", but score is "
+                             "\"%s\"; send \"score\": \"additive\" or drop \"additive\"",
+                             api_score_name(s->score));
+    return api_check_selection_options(s, err);
 }
 
 /* The additive score's weight is [da, dq + dk]; bias and v are [da]. */

@@ -8,7 +8,9 @@
 #include <cjson/cJSON.h>
 
 #include "float_format.h"
+#include "json_model.h"
 #include "json_request.h"
+#include "json_scan.h"
 #include "json_tensor.h"
 #include "request.h"
 
@@ -36,72 +38,19 @@ static bool json_accepts(const char *ct)
 
 /* ---- decoding ---- */
 
-/* "line 3, column 14" of byte offset `at` in body. */
-static void line_col(const char *body, size_t at, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < at; i++) {
-        if (body[i] == '\n')
-            ++*line, *col = 1;
-        else
-            ++*col;
-    }
-}
-
-static int malformed(const char *body, size_t len, size_t at, const char *what, api_error *err)
-{
-    if (at > len) at = len;
-    int line, col;
-    line_col(body, at, &line, &col);
-    /* A short excerpt around the position, with anything unprintable shown as '?'. */
-    size_t from = at > 16 ? at - 16 : 0, to = at + 16 < len ? at + 16 : len;
-    char excerpt[40];
-    size_t n = 0;
-    for (size_t i = from; i < to; i++) {
-        unsigned char ch = (unsigned char)body[i];
-        excerpt[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-    }
-    excerpt[n] = '\0';
-    if (n == 0)
-        return api_error_set(err, API_ERR_INVALID_JSON, "", "%s near byte %zu (line %d, column %d)",
-                             what, at, line, col);
-    return api_error_set(err, API_ERR_INVALID_JSON, "",
-                         "%s near byte %zu (line %d, column %d): ...%s...", what, at, line, col,
-                         excerpt);
-}
-
 static int decode_attention(const char *body, size_t len, const api_limits *limits,
                             api_attention_request **out, api_error *err)
 {
+    /* The fields api_json_read_attention reads as tensors: read from the text, not cJSON. */
+    static const char *const tensors[] = {
+        "query", "key", "value", "mask", "additive.weight", "additive.bias", "additive.v", NULL,
+    };
     *out = NULL;
-    if (!body || len == 0)
-        return api_error_set(err, API_ERR_INVALID_JSON, "",
-                             "empty body: expected a JSON object such as "
-                             "{\"query\": [[1, 0], [0, 1]]}");
-    const char *end = NULL;
-    /* Not NUL-terminated: cJSON stops at len, and trailing bytes are checked below. */
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-    if (!root) return malformed(body, len, end ? (size_t)(end - body) : 0, "malformed JSON", err);
-
-    int rc;
-    size_t at = (size_t)(end - body);
-    while (at < len &&
-           (body[at] == ' ' || body[at] == '\t' || body[at] == '\n' || body[at] == '\r'))
-        at++;
-    if (at < len) {
-        rc = malformed(body, len, at, "unexpected data after the JSON value", err);
-        goto done;
-    }
-    if (!cJSON_IsObject(root)) {
-        rc = api_error_set(err, API_ERR_INVALID_TYPE, "",
-                           "the body must be a JSON object such as {\"query\": [[1, 0], [0, 1]]}, "
-                           "got %s",
-                           api_json_type_name(root));
-        goto done;
-    }
+    cJSON *root;
+    int rc = api_json_parse_body(body, len, "{\"query\": [[1, 0], [0, 1]]}", tensors,
+                                 limits ? limits->max_elements : 0, &root, err);
+    if (rc) return rc;
     rc = api_json_read_attention(root, body, len, limits, out, err);
-done:
     cJSON_Delete(root);
     return rc;
 }
@@ -221,4 +170,8 @@ const api_codec api_json_codec = {
     .decode_attention = decode_attention,
     .encode_attention = encode_attention,
     .encode_error = encode_error,
+    .decode_model_attention = api_json_decode_model_attention,
+    .encode_model_attention = api_json_encode_model_attention,
+    .encode_models = api_json_encode_models,
+    .encode_model = api_json_encode_model,
 };

@@ -1,6 +1,7 @@
 /* From a parsed JSON body to an api_attention_request: the table of fields, a reader for each
- * option, the scan of every tensor's shape, then (once api_attention_prepare has validated the
- * shapes and made the arena) the copy of the data. */
+ * option (shared with the model endpoint, json_model.c), the scan of every tensor's shape, then
+ * (once api_attention_prepare has validated the shapes and made the arena) the copy of the
+ * data. */
 #include "json_request.h"
 
 #include <ctype.h>
@@ -13,29 +14,31 @@
 #include "json_tensor.h"
 #include "request.h"
 
+/* The fields of a /v1/attention body: its tensors, then the options it shares with the model
+ * endpoint (json_request.h's API_JSON_OPTIONS, in that order, so that &f[F_OPTIONS] is the
+ * options' array). */
 enum field {
     F_QUERY,
     F_KEY,
     F_VALUE,
     F_MASK,
     F_KEY_LENGTHS,
-    F_SCORE,
-    F_SCALE,
     F_ADDITIVE,
-    F_SELECTION,
-    F_K,
-    F_NORMALIZE,
-    F_SEED,
-    F_CAUSAL,
-    F_RETURN_WEIGHTS,
-    F_AVERAGE_HEADS,
-    F_COUNT
+    F_OPTIONS,
+    F_COUNT = F_OPTIONS + API_OPT_COUNT
 };
 
-static const char *const field_names[F_COUNT] = {
-    "query",     "key",   "value",    "mask",           "key_lengths",
-    "score",     "scale", "additive", "selection",      "k",
-    "normalize", "seed",  "causal",   "return_weights", "average_heads",
+#define F_SEED (F_OPTIONS + API_OPT_SEED)
+
+static const char *const field_names[F_COUNT] = {"query",
+                                                 "key",
+                                                 "value",
+                                                 "mask",
+                                                 "key_lengths",
+                                                 "additive",
+#define OPTION_NAME(name, str) str,
+                                                 API_JSON_OPTIONS(OPTION_NAME)
+#undef OPTION_NAME
 };
 
 /* The members of "additive". */
@@ -93,10 +96,8 @@ static int unknown_member(const char *where, const char *name, const char *const
                          hint);
 }
 
-/* The members of an object by name, checked against a table: unknown and duplicate names are
- * errors. found[i] is the member names[i], or NULL; index[i] its position in the object. */
-static int collect_members(const cJSON *obj, const char *where, const char *const *names, int n,
-                           const cJSON **found, int *index, api_error *err)
+int api_json_collect_members(const cJSON *obj, const char *where, const char *const *names, int n,
+                             const cJSON **found, int *index, api_error *err)
 {
     int pos = 0;
     for (int f = 0; f < n; f++)
@@ -224,7 +225,7 @@ static int scan_additive(const cJSON *node, api_attention_spec *s, api_error *er
                              "[da] (optional), \"v\": [da] (optional)}, got %s",
                              api_json_type_name(node));
     const cJSON *m[A_COUNT];
-    int rc = collect_members(node, "additive", additive_names, A_COUNT, m, NULL, err);
+    int rc = api_json_collect_members(node, "additive", additive_names, A_COUNT, m, NULL, err);
     if (rc) return rc;
     if (!m[A_WEIGHT])
         return api_error_set(err, API_ERR_MISSING_FIELD, "additive",
@@ -262,6 +263,47 @@ typedef struct fields {
     int index[F_COUNT];
 } fields;
 
+int api_json_read_options(const cJSON *const *o, int seed_index, const char *body, size_t len,
+                          api_attention_spec *s, api_error *err)
+{
+    int rc;
+    s->score = AT_SCORE_SCALED_DOT;
+    s->selection = AT_SELECT_SOFT;
+    s->return_weights = true;
+    /* Whether the options fit together is api_check_selection_options' to judge (and, for the
+     * additive score, each endpoint's), for every codec alike. */
+    if (o[API_OPT_SCORE] && (rc = read_score(o[API_OPT_SCORE], &s->score, err))) return rc;
+    if (o[API_OPT_SCALE]) {
+        if ((rc = read_scale(o[API_OPT_SCALE], &s->scale, err))) return rc;
+        s->has_scale = true;
+    }
+    if (o[API_OPT_SELECTION] && (rc = read_selection(o[API_OPT_SELECTION], &s->selection, err)))
+        return rc;
+    if (o[API_OPT_K]) {
+        if ((rc = api_json_read_int(o[API_OPT_K], "k", "k", "an integer >= 1", 1,
+                                    API_JSON_EXACT_INT, &s->k, err)))
+            return rc;
+        s->has_k = true;
+    }
+    if (o[API_OPT_NORMALIZE]) {
+        if ((rc = want_bool(o[API_OPT_NORMALIZE], "normalize", &s->normalize, err))) return rc;
+        s->has_normalize = true;
+    }
+    if (o[API_OPT_SEED]) {
+        if ((rc = read_seed(o[API_OPT_SEED], seed_index, body, len, &s->seed, err))) return rc;
+        s->has_seed = true;
+    }
+    if (o[API_OPT_CAUSAL] && (rc = want_bool(o[API_OPT_CAUSAL], "causal", &s->causal, err)))
+        return rc;
+    if (o[API_OPT_RETURN_WEIGHTS] &&
+        (rc = want_bool(o[API_OPT_RETURN_WEIGHTS], "return_weights", &s->return_weights, err)))
+        return rc;
+    if (o[API_OPT_AVERAGE_HEADS] &&
+        (rc = want_bool(o[API_OPT_AVERAGE_HEADS], "average_heads", &s->average_heads, err)))
+        return rc;
+    return 0;
+}
+
 static int read_spec(const fields *fs, const char *body, size_t len, api_attention_spec *s,
                      api_error *err)
 {
@@ -269,39 +311,10 @@ static int read_spec(const fields *fs, const char *body, size_t len, api_attenti
     const cJSON *const *f = fs->f;
     int rc;
     memset(s, 0, sizeof *s);
-    s->score = AT_SCORE_SCALED_DOT;
-    s->selection = AT_SELECT_SOFT;
-    s->return_weights = true;
 
-    /* Scalars first: they are cheap to check and their errors need no tensor scan. Whether
-     * they fit together is api_attention_prepare's to judge, for every codec alike. */
-    if (f[F_SCORE] && (rc = read_score(f[F_SCORE], &s->score, err))) return rc;
-    if (f[F_SCALE]) {
-        if ((rc = read_scale(f[F_SCALE], &s->scale, err))) return rc;
-        s->has_scale = true;
-    }
-    if (f[F_SELECTION] && (rc = read_selection(f[F_SELECTION], &s->selection, err))) return rc;
-    if (f[F_K]) {
-        if ((rc = api_json_read_int(f[F_K], "k", "k", "an integer >= 1", 1, API_JSON_EXACT_INT,
-                                    &s->k, err)))
-            return rc;
-        s->has_k = true;
-    }
-    if (f[F_NORMALIZE]) {
-        if ((rc = want_bool(f[F_NORMALIZE], "normalize", &s->normalize, err))) return rc;
-        s->has_normalize = true;
-    }
-    if (f[F_SEED]) {
-        if ((rc = read_seed(f[F_SEED], fs->index[F_SEED], body, len, &s->seed, err))) return rc;
-        s->has_seed = true;
-    }
-    if (f[F_CAUSAL] && (rc = want_bool(f[F_CAUSAL], "causal", &s->causal, err))) return rc;
-    if (f[F_RETURN_WEIGHTS] &&
-        (rc = want_bool(f[F_RETURN_WEIGHTS], "return_weights", &s->return_weights, err)))
-        return rc;
-    if (f[F_AVERAGE_HEADS] &&
-        (rc = want_bool(f[F_AVERAGE_HEADS], "average_heads", &s->average_heads, err)))
-        return rc;
+    /* Options first: they are cheap to check and their errors need no tensor scan. */
+    int seed_index = f[F_SEED] ? fs->index[F_SEED] : -1;
+    if ((rc = api_json_read_options(&f[F_OPTIONS], seed_index, body, len, s, err))) return rc;
 
     if (!f[F_QUERY])
         return api_error_set(err, API_ERR_MISSING_FIELD, "query",
@@ -339,7 +352,7 @@ static int read_additive(const cJSON *node, const api_attention_request *req, ap
 {
     const api_attention_spec *s = &req->spec;
     const cJSON *m[A_COUNT];
-    int rc = collect_members(node, "additive", additive_names, A_COUNT, m, NULL, err);
+    int rc = api_json_collect_members(node, "additive", additive_names, A_COUNT, m, NULL, err);
     if (!rc)
         rc = api_json_tensor_read_f32(m[A_WEIGHT], "additive.weight", &s->additive_weight,
                                       req->additive_weight, err);
@@ -374,7 +387,7 @@ int api_json_read_attention(const cJSON *root, const char *body, size_t len,
     fields fs;
     api_attention_spec spec;
     api_attention_request *req = NULL;
-    int rc = collect_members(root, "", field_names, F_COUNT, fs.f, fs.index, err);
+    int rc = api_json_collect_members(root, "", field_names, F_COUNT, fs.f, fs.index, err);
     if (!rc) rc = read_spec(&fs, body, len, &spec, err);
     if (!rc) rc = api_attention_prepare(&spec, limits, &req, err);
     if (!rc) rc = read_data(&fs, req, err);

@@ -1,14 +1,18 @@
 /* Nested JSON arrays <-> dense tensors. Reading validates as it copies (regular shape, leaf
- * types, float32 range) and names the exact element at fault; writing formats rows straight
- * into the output buffer. */
+ * types, float32 range) and names the exact element at fault, the same way for a cJSON array
+ * and for a text tensor (json_scan.h), which is read straight from the body's text; writing
+ * formats rows straight into the output buffer. */
 #include "json_tensor.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "float_format.h"
+#include "float_parse.h"
+#include "json_scan.h"
 
 /* Floats formatted per reservation of the output buffer, so one huge row never needs a huge
  * temporary reservation. */
@@ -17,6 +21,7 @@
 const char *api_json_type_name(const cJSON *node)
 {
     if (!node) return "nothing";
+    if (api_json_text_tensor_of(node)) return "an array";
     if (cJSON_IsString(node)) return "a string";
     if (cJSON_IsNumber(node)) return "a number";
     if (cJSON_IsBool(node)) return "a boolean";
@@ -26,10 +31,24 @@ const char *api_json_type_name(const cJSON *node)
     return "an unknown value";
 }
 
+static int empty_dimension(const char *name, int dim, api_error *err)
+{
+    return api_error_set(err, API_ERR_INVALID_SHAPE, name,
+                         "%s: dimension %d is empty; every dimension needs at least one element",
+                         name, dim);
+}
+
 int api_json_tensor_scan(const cJSON *node, const char *name, const char *what, api_shape *shape,
                          api_error *err)
 {
     memset(shape, 0, sizeof *shape);
+    const api_json_text_tensor *t = api_json_text_tensor_of(node);
+    if (t) { /* json_scan.c noted the shape while checking the text */
+        if (t->empty) return empty_dimension(name, t->rank - 1, err);
+        shape->rank = t->rank;
+        memcpy(shape->ne, t->ne, sizeof shape->ne);
+        return 0;
+    }
     if (!cJSON_IsArray(node))
         return api_error_set(err, API_ERR_INVALID_TYPE, name,
                              "%s: expected a nested array of %s, got %s", name, what,
@@ -39,11 +58,7 @@ int api_json_tensor_scan(const cJSON *node, const char *name, const char *what, 
         int64_t size = 0;
         for (const cJSON *c = n->child; c; c = c->next)
             size++;
-        if (size == 0)
-            return api_error_set(err, API_ERR_INVALID_SHAPE, name,
-                                 "%s: dimension %d is empty; every dimension needs at least one "
-                                 "element",
-                                 name, rank);
+        if (size == 0) return empty_dimension(name, rank, err);
         if (rank < API_SHAPE_MAX_RANK) shape->ne[rank] = size;
         rank++;
     }
@@ -57,6 +72,7 @@ typedef struct reader {
     int64_t idx[API_SHAPE_MAX_RANK]; /* index at each depth of the element being read */
     float *f;                        /* write cursor of read_f32 */
     uint8_t *b;                      /* write cursor of read_bool */
+    const char *p, *end;             /* read cursor and end of a text tensor */
     api_error *err;
 } reader;
 
@@ -70,30 +86,31 @@ static const char *path(const reader *rd, int depth, bool first, char *buf, size
     return buf;
 }
 
-/* The element at depth `depth` (reached by idx[0..depth-1]) should be an array but is not. */
-static int not_array(const reader *rd, const cJSON *c, int depth)
+/* The element at depth `depth` (reached by idx[0..depth-1]) should be an array but is `type`. */
+static int not_array(const reader *rd, const char *type, int depth)
 {
     char at[256], like[256];
     return api_error_set(rd->err, API_ERR_INVALID_SHAPE, rd->name,
                          "%s: expected an array of %lld element%s like %s, got %s",
                          path(rd, depth, false, at, sizeof at), (long long)rd->shape->ne[depth],
                          rd->shape->ne[depth] == 1 ? "" : "s",
-                         path(rd, depth, true, like, sizeof like), api_json_type_name(c));
+                         path(rd, depth, true, like, sizeof like), type);
 }
 
-static int bad_leaf(const reader *rd, const cJSON *c, bool want_bool)
+/* The leaf being read is `type` (an array when is_array), not a number or boolean. */
+static int bad_leaf(const reader *rd, const char *type, bool is_array, bool want_bool)
 {
     char at[256], like[256];
     int depth = rd->shape->rank;
     path(rd, depth, false, at, sizeof at);
-    if (cJSON_IsArray(c))
+    if (is_array)
         return api_error_set(rd->err, API_ERR_INVALID_SHAPE, rd->name,
                              "%s: expected %s like %s, got an array (nested deeper than the "
                              "first element)",
                              at, want_bool ? "true or false" : "a number",
                              path(rd, depth, true, like, sizeof like));
     return api_error_set(rd->err, API_ERR_INVALID_TYPE, rd->name, "%s: expected %s, got %s", at,
-                         want_bool ? "true or false" : "a number", api_json_type_name(c));
+                         want_bool ? "true or false" : "a number", type);
 }
 
 static int not_finite(const reader *rd, double v)
@@ -107,6 +124,18 @@ static int not_finite(const reader *rd, double v)
                          "%s: %s is not a finite float32 (the largest is 3.4028235e38)", at, num);
 }
 
+/* The array at depth `depth` has `got` elements instead of `want`. */
+static int wrong_count(const reader *rd, int depth, int64_t want, int64_t got)
+{
+    char at[256], like[256];
+    return api_error_set(
+        rd->err, API_ERR_INVALID_SHAPE, rd->name, "%s: expected %lld element%s like %s, got %lld",
+        path(rd, depth, false, at, sizeof at), (long long)want, want == 1 ? "" : "s",
+        path(rd, depth, true, like, sizeof like), (long long)got);
+}
+
+/* ---- reading a cJSON array ---- */
+
 /* Reads the array `arr` found at depth `depth`; leaves go through the reader's cursor. */
 static int read_array(reader *rd, const cJSON *arr, int depth, bool want_bool)
 {
@@ -117,14 +146,16 @@ static int read_array(reader *rd, const cJSON *arr, int depth, bool want_bool)
     for (; c && i < want; c = c->next, i++) {
         rd->idx[depth] = i;
         if (!leaf) {
-            if (!cJSON_IsArray(c)) return not_array(rd, c, depth + 1);
+            if (!cJSON_IsArray(c)) return not_array(rd, api_json_type_name(c), depth + 1);
             int rc = read_array(rd, c, depth + 1, want_bool);
             if (rc) return rc;
         } else if (want_bool) {
-            if (!cJSON_IsBool(c)) return bad_leaf(rd, c, true);
+            if (!cJSON_IsBool(c))
+                return bad_leaf(rd, api_json_type_name(c), cJSON_IsArray(c), true);
             *rd->b++ = cJSON_IsTrue(c) ? 1 : 0;
         } else {
-            if (!cJSON_IsNumber(c)) return bad_leaf(rd, c, false);
+            if (!cJSON_IsNumber(c))
+                return bad_leaf(rd, api_json_type_name(c), cJSON_IsArray(c), false);
             double v = c->valuedouble;
             if (!(fabs(v) < API_F32_OVERFLOW)) return not_finite(rd, v);
             *rd->f++ = (float)v;
@@ -133,14 +164,133 @@ static int read_array(reader *rd, const cJSON *arr, int depth, bool want_bool)
     if (c || i < want) {
         for (; c; c = c->next)
             i++;
-        char at[256], like[256];
-        return api_error_set(rd->err, API_ERR_INVALID_SHAPE, rd->name,
-                             "%s: expected %lld element%s like %s, got %lld",
-                             path(rd, depth, false, at, sizeof at), (long long)want,
-                             want == 1 ? "" : "s", path(rd, depth, true, like, sizeof like),
-                             (long long)i);
+        return wrong_count(rd, depth, want, i);
     }
     return 0;
+}
+
+/* ---- reading a text tensor ---- */
+
+/* The text was checked by json_scan.c: it is valid JSON and ends with the outer ']', so the
+ * loops below need no bounds checks and meet only the bytes that may follow a value. Speed
+ * matters little here: regular float tensors were read while their syntax was checked. */
+
+static const char *skip_blank(const char *p)
+{
+    while ((unsigned char)*p <= ' ')
+        p++;
+    return p;
+}
+
+static const char *text_type_name(char c)
+{
+    switch (c) {
+    case '"': return "a string";
+    case '[': return "an array";
+    case '{': return "an object";
+    case 't':
+    case 'f': return "a boolean";
+    case 'n': return "null";
+    default: return "a number";
+    }
+}
+
+static const char *skip_string(const char *p)
+{
+    for (p++; *p != '"'; p++)
+        if (*p == '\\') p++;
+    return p + 1;
+}
+
+static const char *skip_value(const char *p)
+{
+    if (*p == '"') return skip_string(p);
+    if (*p != '[' && *p != '{') {
+        while (*p != ',' && *p != ']' && *p != '}' && (unsigned char)*p > ' ')
+            p++;
+        return p;
+    }
+    for (int depth = 0;;) {
+        if (*p == '"') {
+            p = skip_string(p);
+            continue;
+        }
+        if (*p == '[' || *p == '{')
+            depth++;
+        else if ((*p == ']' || *p == '}') && --depth == 0)
+            return p + 1;
+        p++;
+    }
+}
+
+/* The array at depth `depth` had `want` elements and goes on at p: counts the rest. */
+static int too_many(const reader *rd, int depth, int64_t want, const char *p)
+{
+    int64_t got = want;
+    for (;;) {
+        got++;
+        p = skip_blank(skip_value(p));
+        if (*p != ',') break;
+        p = skip_blank(p + 1);
+    }
+    return wrong_count(rd, depth, want, got);
+}
+
+/* The text version of read_array: rd->p at the '[' of the array at depth `depth`. */
+static int text_array(reader *rd, int depth, bool want_bool)
+{
+    bool leaf = depth == rd->shape->rank - 1;
+    int64_t want = rd->shape->ne[depth], i = 0;
+    const char *p = skip_blank(rd->p + 1);
+    if (*p != ']') {
+        for (;; i++) {
+            if (i == want) return too_many(rd, depth, want, p);
+            rd->idx[depth] = i;
+            char c = *p;
+            if (!leaf) {
+                if (c != '[') return not_array(rd, text_type_name(c), depth + 1);
+                rd->p = p;
+                int rc = text_array(rd, depth + 1, want_bool);
+                if (rc) return rc;
+                p = rd->p;
+            } else if (want_bool) {
+                if (c != 't' && c != 'f') return bad_leaf(rd, text_type_name(c), c == '[', true);
+                *rd->b++ = c == 't';
+                p += c == 't' ? 4 : 5;
+            } else {
+                if (c != '-' && (unsigned char)(c - '0') >= 10)
+                    return bad_leaf(rd, text_type_name(c), c == '[', false);
+                const char *q = api_float_parse(p, rd->end, rd->f);
+                if (!(fabsf(*rd->f) <= FLT_MAX))
+                    return not_finite(rd, api_json_number_double(p, q));
+                rd->f++;
+                p = q;
+            }
+            p = skip_blank(p);
+            if (*p != ',') {
+                i++;
+                break;
+            }
+            p = skip_blank(p + 1);
+        }
+    }
+    if (i < want) return wrong_count(rd, depth, want, i);
+    rd->p = p + 1;
+    return 0;
+}
+
+/* The numbers json_scan.c kept, when they are the tensor asked for. */
+static bool copy_kept(const api_json_text_tensor *t, const api_shape *shape, float *dst)
+{
+    if (!t->values_kept || t->rank != shape->rank) return false;
+    int64_t n = 1;
+    for (int i = 0; i < shape->rank; i++) {
+        if (t->ne[i] != shape->ne[i]) return false;
+        n *= shape->ne[i];
+    }
+    if (n != t->count) return false;
+    memcpy(dst, t->values, (size_t)n * sizeof *dst);
+    return true;
 }
 
 static int read_tensor(const cJSON *node, const char *name, const api_shape *shape, float *f,
@@ -150,6 +300,15 @@ static int read_tensor(const cJSON *node, const char *name, const api_shape *sha
     if (shape->rank < 1 || shape->rank > API_SHAPE_MAX_RANK)
         return api_error_set(err, API_ERR_INVALID_SHAPE, name, "%s: unsupported rank %d", name,
                              shape->rank);
+    const api_json_text_tensor *t = api_json_text_tensor_of(node);
+    if (t) {
+        if (f && copy_kept(t, shape, f)) return 0;
+        /* Not a regular tensor of finite float32 numbers (or a boolean one): read the text
+         * again, which finds and names the first element at fault. */
+        rd.p = t->text;
+        rd.end = t->text + t->len;
+        return text_array(&rd, 0, b != NULL);
+    }
     if (!cJSON_IsArray(node))
         return api_error_set(err, API_ERR_INVALID_TYPE, name, "%s: expected an array, got %s", name,
                              api_json_type_name(node));

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "../core/model.h"
 
 #define API_MODEL_NAME_MAX  63 /* bytes in a model name */
@@ -79,10 +77,12 @@ const char *api_model_name(const api_model *m);
 void api_model_get_info(const api_model *m, api_model_info *info);
 const at_model *api_model_core(const api_model *m);
 
-/* The configuration as a JSON object (the caller deletes it with cJSON_Delete), or NULL when
+/* The configuration as a cJSON object (the caller deletes it with cJSON_Delete), or NULL when
  * out of memory: {"name", "source" (string or null), "embedding" ("table"|"hashing"),
  * "vocab_size" (int or null), "embed_dim", "num_heads", "head_dim", "positional",
- * "lowercase", "max_len" (int or null), "additive" ({"dim": da} or null), "dtype"}. */
-cJSON *api_model_to_json(const api_model *m);
+ * "lowercase", "max_len" (int or null), "additive" ({"dim": da} or null), "dtype"}. Declared
+ * with struct cJSON so that this header does not bring cJSON to the server, which includes it
+ * to load models. */
+struct cJSON *api_model_to_json(const api_model *m);
 
 #endif

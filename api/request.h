@@ -79,6 +79,12 @@ struct api_attention_request {
 int api_attention_prepare(const api_attention_spec *spec, const api_limits *limits,
                           api_attention_request **out, api_error *err);
 
+/* Checks the options that apply only to some selections, as both attention endpoints take them:
+ * "k" with topk and sample (and required there, >= 1), "normalize" with topk and sample, "seed"
+ * with sample. Only the option fields of `s` are read. Returns 0, or 400 (invalid_value or
+ * missing_field, naming the option) with *err filled. Thread-safe. */
+int api_check_selection_options(const api_attention_spec *s, api_error *err);
+
 /* "scaled_dot", "dot", "additive" / "soft", "topk", "sample": the wire names. Static storage. */
 const char *api_score_name(at_score score);
 const char *api_selection_name(at_selection selection);

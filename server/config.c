@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,14 +124,53 @@ static int set_value(srv_config *cfg, const opt *o, const char *source, const ch
     return -1;
 }
 
+/* ATTND_MODEL: specs separated by commas or whitespace (a path holding either needs --model). */
+static int set_models_env(srv_config *cfg, const char *value, char *err, size_t errlen)
+{
+    const char *p = value;
+    for (;;) {
+        p += strspn(p, ", \t\n\r\v\f");
+        if (!*p) return 0;
+        size_t n = strcspn(p, ", \t\n\r\v\f");
+        if (cfg->nmodels == SRV_MAX_MODELS) {
+            snprintf(err, errlen, "ATTND_MODEL: more than %d models", SRV_MAX_MODELS);
+            return -1;
+        }
+        cfg->models[cfg->nmodels++] = (srv_model_spec){p, n};
+        p += n;
+    }
+}
+
+/* --model NAME=PATH or --model PATH, repeatable. The first flag drops ATTND_MODEL's specs. */
+static int add_model_flag(srv_config *cfg, bool *from_flags, const char *value, char *err,
+                          size_t errlen)
+{
+    if (!*from_flags) cfg->nmodels = 0;
+    *from_flags = true;
+    if (!*value || value[strlen(value) - 1] == '=') {
+        snprintf(err, errlen, "--model: expected NAME=PATH or PATH, got \"%s\"", value);
+        return -1;
+    }
+    if (cfg->nmodels == SRV_MAX_MODELS) {
+        snprintf(err, errlen, "--model: more than %d models", SRV_MAX_MODELS);
+        return -1;
+    }
+    cfg->models[cfg->nmodels++] = (srv_model_spec){value, strlen(value)};
+    return 0;
+}
+
 static void usage(void)
 {
     printf("usage: attnd [options]\n\n"
-           "An HTTP daemon that computes attention: POST /v1/attention, GET /healthz, /readyz, "
+           "An HTTP daemon that computes attention: POST /v1/attention, GET /v1/models, "
+           "GET /v1/models/{name}, POST /v1/models/{name}/attention, GET /healthz, /readyz, "
            "/metrics.\n\nOptions (each also read from the environment variable shown; a flag "
            "wins):\n");
     for (size_t i = 0; i < NOPTIONS; i++)
         printf("  %-22s %-26s %s\n", options[i].flag, options[i].env, options[i].help);
+    printf("  %-22s %-26s %s\n", "--model NAME=PATH", "ATTND_MODEL",
+           "load a safetensors model as NAME (default: the file name), repeatable; the variable "
+           "holds specs separated by commas or whitespace. \"default\" is built in");
     printf("  %-22s %-26s %s\n", "--healthcheck", "",
            "probe the daemon at --host/--port: GET /healthz, exit 0 on HTTP 200 within 2 s, "
            "else 1 (for container HEALTHCHECKs; 0.0.0.0 and :: mean loopback)");
@@ -146,8 +186,25 @@ srv_config_result srv_config_load(srv_config *cfg, int argc, char **argv, char *
         if (v && set_value(cfg, &options[i], options[i].env, v, err, errlen) != 0)
             return SRV_CONFIG_ERROR;
     }
+    const char *models_env = getenv("ATTND_MODEL");
+    if (models_env && set_models_env(cfg, models_env, err, errlen) != 0) return SRV_CONFIG_ERROR;
+    bool models_from_flags = false;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
+        if (strcmp(arg, "--model") == 0 || strncmp(arg, "--model=", 8) == 0) {
+            const char *value = arg + 7;
+            if (*value == '=') {
+                value++;
+            } else if (a + 1 >= argc) {
+                snprintf(err, errlen, "--model: missing value");
+                return SRV_CONFIG_ERROR;
+            } else {
+                value = argv[++a];
+            }
+            if (add_model_flag(cfg, &models_from_flags, value, err, errlen) != 0)
+                return SRV_CONFIG_ERROR;
+            continue;
+        }
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage();
             return SRV_CONFIG_EXIT;

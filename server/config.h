@@ -6,6 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most models one daemon loads (--model flags, or specs in ATTND_MODEL). */
+#define SRV_MAX_MODELS 64
+
+/* One model to load: "NAME=PATH" or "PATH", `len` bytes at `spec` (not NUL-terminated: it may
+ * be a piece of ATTND_MODEL). Points into argv or the environment, which outlive the config. */
+typedef struct srv_model_spec {
+    const char *spec;
+    size_t len;
+} srv_model_spec;
+
 typedef struct srv_config {
     char host[256];   /* address to listen on: IPv4/IPv6 literal or a resolvable name */
     int port;         /* 0..65535; 0 asks the kernel for a free port */
@@ -17,6 +27,10 @@ typedef struct srv_config {
     int64_t max_score_elements; /* B*H*Lq*Lk */
     int log_level;              /* SRV_LOG_* */
     double shutdown_timeout;    /* seconds to let in-flight requests finish */
+    /* Models to load at start-up besides the built-in "default": every --model flag, or, when
+     * there is none, the specs of ATTND_MODEL (separated by commas or whitespace). */
+    srv_model_spec models[SRV_MAX_MODELS];
+    int nmodels;
 } srv_config;
 
 typedef enum srv_config_result {

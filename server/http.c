@@ -1,8 +1,10 @@
-/* Request handling on libmicrohttpd. A request's life: headers arrive (route, method, media
- * type and Content-Length checked at once), the body is collected up to --max-body-bytes, the
- * codec decodes and validates it on the polling thread, the connection is suspended and a job
- * queued; a worker computes and encodes, then resumes the connection, and the polling thread
- * sends the bytes the worker made. Every answer, error or not, is counted and logged once. */
+/* Request handling on libmicrohttpd. A request's life: headers arrive (route, model, method,
+ * media type and Content-Length checked at once), the body is collected up to --max-body-bytes,
+ * the codec decodes and validates it on the polling thread, the connection is suspended and a
+ * job queued; a worker computes and encodes, then resumes the connection, and the polling
+ * thread sends the bytes the worker made. Both attention endpoints (/v1/attention and
+ * /v1/models/{name}/attention) go through that one job path; the model listings are answered
+ * on the polling thread. Every answer, error or not, is counted and logged once. */
 #include "http.h"
 
 #include <microhttpd.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "../api/api.h"
+#include "../api/model_registry.h"
 #include "../core/status.h"
 #include "log.h"
 #include "metrics.h"
@@ -24,6 +27,7 @@
 struct srv_http {
     struct MHD_Daemon *daemon;
     at_pool *pool;
+    const api_model_registry *models;
     api_limits limits;
     int64_t max_body_bytes;
     int port;
@@ -41,6 +45,7 @@ typedef struct srv_request {
     srv_http *http;
     struct MHD_Connection *conn;
     srv_route route;
+    const api_model *model; /* the {name} of a model route, once found */
     req_state state;
     struct timespec start;
     char method[16];
@@ -51,7 +56,7 @@ typedef struct srv_request {
     size_t body_len, body_cap;
     bool body_too_large;
 
-    api_attention_request *job;
+    api_job job;
     /* Left by the worker for the polling thread. */
     int resp_status;
     char *resp_body;
@@ -123,20 +128,19 @@ static enum MHD_Result fail(srv_request *r, api_error_kind kind, const char *hna
     return answer_error(r, &e, hname, hvalue);
 }
 
-/* ---- the attention job, run on a worker ---- */
+/* ---- the job, run on a worker ---- */
 
-static void attention_job(void *arg, int worker)
+static void run_job(void *arg, int worker)
 {
     srv_request *r = arg;
     api_error err;
     api_buf out = {0};
-    int status = api_attention_run(r->job, r->http->pool, worker, &err);
-    if (status == 0) status = r->codec->encode_attention(r->job, &out, &err);
-    api_attention_request_free(r->job); /* the inputs are not needed to send the answer */
-    r->job = NULL;
+    const api_codec *codec = r->job.codec;
+    int status = api_job_run(&r->job, r->http->pool, worker, &out, &err);
+    api_job_free(&r->job); /* the inputs are not needed to send the answer */
     if (status == 0) {
         r->resp_status = 200;
-        r->resp_type = r->codec->media_type;
+        r->resp_type = codec->media_type;
         r->resp_body = api_buf_release(&out, &r->resp_len);
         if (!r->resp_body) {
             status =
@@ -155,12 +159,12 @@ static void attention_job(void *arg, int worker)
 }
 
 /* Body complete: decode on this (polling) thread, then queue the job and suspend. */
-static enum MHD_Result start_attention(srv_request *r)
+static enum MHD_Result start_job(srv_request *r)
 {
     srv_http *h = r->http;
     api_error err;
-    int status =
-        r->codec->decode_attention(r->body ? r->body : "", r->body_len, &h->limits, &r->job, &err);
+    int status = api_job_decode(&r->job, r->codec, r->model, r->body ? r->body : "", r->body_len,
+                                &h->limits, &err);
     free(r->body);
     r->body = NULL;
     if (status != 0) return answer_error(r, &err, NULL, NULL);
@@ -169,10 +173,9 @@ static enum MHD_Result start_attention(srv_request *r)
     MHD_suspend_connection(r->conn);
     /* A request that got this far was received before any drain began: it is finished even
      * while draining. The pool only refuses once it is being freed. */
-    int rc = at_pool_submit(h->pool, attention_job, r);
+    int rc = at_pool_submit(h->pool, run_job, r);
     if (rc != AT_OK) {
-        api_attention_request_free(r->job);
-        r->job = NULL;
+        api_job_free(&r->job);
         api_error e;
         if (rc == AT_EBUSY)
             api_error_set(&e, API_ERR_OVERLOADED, "",
@@ -193,24 +196,54 @@ static enum MHD_Result start_attention(srv_request *r)
 
 /* ---- routing ---- */
 
-static srv_route route_of(const char *url)
+#define MODELS_PREFIX "/v1/models/"
+
+/* The route of `url`; for the model routes, the {name} segment into name (cut to namelen - 1
+ * bytes: a name that long is no model's, and the lookup says so). */
+static srv_route route_of(const char *url, char *name, size_t namelen)
 {
     if (strcmp(url, "/v1/attention") == 0) return SRV_ROUTE_ATTENTION;
+    if (strcmp(url, "/v1/models") == 0) return SRV_ROUTE_MODELS;
     if (strcmp(url, "/healthz") == 0) return SRV_ROUTE_HEALTHZ;
     if (strcmp(url, "/readyz") == 0) return SRV_ROUTE_READYZ;
     if (strcmp(url, "/metrics") == 0) return SRV_ROUTE_METRICS;
-    return SRV_ROUTE_UNMATCHED;
+    if (strncmp(url, MODELS_PREFIX, strlen(MODELS_PREFIX)) != 0) return SRV_ROUTE_UNMATCHED;
+    const char *seg = url + strlen(MODELS_PREFIX), *rest = seg + strcspn(seg, "/");
+    if (rest == seg) return SRV_ROUTE_UNMATCHED;
+    srv_route route = SRV_ROUTE_UNMATCHED;
+    if (*rest == '\0')
+        route = SRV_ROUTE_MODEL;
+    else if (strcmp(rest, "/attention") == 0)
+        route = SRV_ROUTE_MODEL_ATTENTION;
+    if (route != SRV_ROUTE_UNMATCHED) snprintf(name, namelen, "%.*s", (int)(rest - seg), seg);
+    return route;
+}
+
+/* The routes that take a body and answer through a job. */
+static bool is_post(srv_route route)
+{
+    return route == SRV_ROUTE_ATTENTION || route == SRV_ROUTE_MODEL_ATTENTION;
 }
 
 static const char *allowed_methods(srv_route route)
 {
-    return route == SRV_ROUTE_ATTENTION ? "POST" : "GET, HEAD";
+    return is_post(route) ? "POST" : "GET, HEAD";
 }
 
 static bool method_allowed(srv_route route, const char *method)
 {
-    if (route == SRV_ROUTE_ATTENTION) return strcmp(method, "POST") == 0;
+    if (is_post(route)) return strcmp(method, "POST") == 0;
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* Answers with what `encode` appended to a buffer (the model listings). */
+static enum MHD_Result answer_encoded(srv_request *r, int rc, api_buf *out)
+{
+    size_t len;
+    char *body = rc == 0 ? api_buf_release(out, &len) : NULL;
+    api_buf_free(out);
+    if (!body) return MHD_NO;
+    return answer(r, 200, body, len, api_json_codec.media_type, NULL, NULL);
 }
 
 static enum MHD_Result serve_get(srv_request *r)
@@ -222,6 +255,14 @@ static enum MHD_Result serve_get(srv_request *r)
         if (atomic_load(&h->draining))
             return answer_text(r, 503, "{\"status\":\"draining\"}\n", JSON_TYPE);
         return answer_text(r, 200, "{\"status\":\"ok\"}\n", JSON_TYPE);
+    case SRV_ROUTE_MODELS: {
+        api_buf out = {0};
+        return answer_encoded(r, api_json_codec.encode_models(h->models, &out), &out);
+    }
+    case SRV_ROUTE_MODEL: {
+        api_buf out = {0};
+        return answer_encoded(r, api_json_codec.encode_model(r->model, &out), &out);
+    }
     case SRV_ROUTE_METRICS: {
         api_buf out = {0};
         srv_metrics_render(&out, h->pool);
@@ -236,14 +277,25 @@ static enum MHD_Result serve_get(srv_request *r)
 
 /* First call for a request: everything that can be decided from the headers alone. Returns
  * true when an answer was queued. */
-static bool check_headers(srv_request *r, const char *method, enum MHD_Result *ret)
+static bool check_headers(srv_request *r, const char *method, const char *model_name,
+                          enum MHD_Result *ret)
 {
     if (r->route == SRV_ROUTE_UNMATCHED) {
-        *ret =
-            fail(r, API_ERR_NOT_FOUND, NULL, NULL,
-                 "no route %s; the routes are POST /v1/attention, GET /healthz, /readyz, /metrics",
-                 r->path);
+        *ret = fail(r, API_ERR_NOT_FOUND, NULL, NULL,
+                    "no route %s; the routes are POST /v1/attention, GET /v1/models, "
+                    "GET /v1/models/{name}, POST /v1/models/{name}/attention, GET /healthz, "
+                    "/readyz, /metrics",
+                    r->path);
         return true;
+    }
+    if (r->route == SRV_ROUTE_MODEL || r->route == SRV_ROUTE_MODEL_ATTENTION) {
+        r->model = api_model_registry_find(r->http->models, model_name);
+        if (!r->model) {
+            api_error e;
+            api_model_not_found(r->http->models, model_name, &e);
+            *ret = answer_error(r, &e, NULL, NULL);
+            return true;
+        }
     }
     if (!method_allowed(r->route, method)) {
         char msg[128];
@@ -254,7 +306,7 @@ static bool check_headers(srv_request *r, const char *method, enum MHD_Result *r
         *ret = answer_error(r, &e, MHD_HTTP_HEADER_ALLOW, allowed_methods(r->route));
         return true;
     }
-    if (r->route != SRV_ROUTE_ATTENTION) return false;
+    if (!is_post(r->route)) return false;
 
     const char *ctype =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -331,11 +383,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         clock_gettime(CLOCK_MONOTONIC, &r->start);
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
-        r->route = route_of(url);
+        char model_name[API_MODEL_NAME_MAX + 2];
+        r->route = route_of(url, model_name, sizeof model_name);
         srv_metrics_request_started();
         enum MHD_Result ret;
-        if (check_headers(r, method, &ret)) return ret;
-        if (r->route != SRV_ROUTE_ATTENTION) return serve_get(r);
+        if (check_headers(r, method, model_name, &ret)) return ret;
+        if (!is_post(r->route)) return serve_get(r);
         return MHD_YES; /* wait for the body */
     }
 
@@ -353,7 +406,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           (long long)h->max_body_bytes);
             return answer_error(r, &e, NULL, NULL);
         }
-        return start_attention(r);
+        return start_job(r);
     case REQ_READY: {
         char *body = r->resp_body;
         r->resp_body = NULL;
@@ -385,7 +438,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 r->status, (int)toe);
     srv_metrics_request_finished(r->route, status, secs);
     srv_log_access(r->method, r->path, status, r->bytes, secs);
-    api_attention_request_free(r->job);
+    api_job_free(&r->job);
     free(r->body);
     free(r->resp_body);
     free(r);
@@ -402,7 +455,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     srv_log(SRV_LOG_WARN, "libmicrohttpd", "detail=\"%s\"", msg);
 }
 
-srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, char *err, size_t errlen)
+srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_registry *models,
+                         char *err, size_t errlen)
 {
     srv_http *h = calloc(1, sizeof *h);
     if (!h) {
@@ -410,6 +464,7 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, char *err, size_t
         return NULL;
     }
     h->pool = pool;
+    h->models = models;
     h->max_body_bytes = cfg->max_body_bytes;
     h->limits.max_elements = cfg->max_elements;
     h->limits.max_score_elements = cfg->max_score_elements;

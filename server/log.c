@@ -60,9 +60,7 @@ void srv_log(int level, const char *msg, const char *fmt, ...)
     emit(line, n, sizeof line);
 }
 
-/* Appends s as a logfmt quoted value: quotes, backslashes and control bytes escaped, so a path
- * a client chose can never forge a second log line. */
-static size_t quote(char *out, size_t cap, const char *s)
+size_t srv_log_quote(char *out, size_t cap, const char *s)
 {
     size_t n = 0;
     if (cap < 3) return 0;
@@ -88,7 +86,7 @@ void srv_log_access(const char *method, const char *path, int status, uint64_t b
 {
     if (SRV_LOG_INFO > log_level) return;
     char qpath[600];
-    quote(qpath, sizeof qpath, path ? path : "");
+    srv_log_quote(qpath, sizeof qpath, path ? path : "");
     char line[1024];
     size_t n = stamp(line, sizeof line, SRV_LOG_INFO, "access");
     int m = snprintf(

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../api/model_registry.h"
 #include "../core/blas.h"
 #include "../core/pool.h"
 #include "config.h"
@@ -34,6 +35,51 @@ static void on_signal(int sig)
     ssize_t w = write(signal_pipe[1], &b, 1); /* async-signal-safe; a full pipe is fine */
     (void)w;
     errno = saved;
+}
+
+/* The built-in model and every model of the configuration, or NULL after logging why one could
+ * not be loaded (the message starts with the file's path and says what is wrong with it). */
+static api_model_registry *load_models(const srv_config *cfg)
+{
+    api_model_registry *models = api_model_registry_new();
+    if (!models) {
+        srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"out of memory\"");
+        return NULL;
+    }
+    for (int i = 0; i < cfg->nmodels; i++) {
+        char spec[8192], err[1024];
+        const srv_model_spec *m = &cfg->models[i];
+        char qspec[600], qerr[2048];
+        if (m->len >= sizeof spec) {
+            snprintf(spec, sizeof spec, "%.*s", (int)(sizeof spec - 1), m->spec);
+            srv_log_quote(qspec, sizeof qspec, spec);
+            srv_log(SRV_LOG_ERROR, "start_failed", "model=%s reason=\"longer than %zu bytes\"",
+                    qspec, sizeof spec - 1);
+            api_model_registry_free(models);
+            return NULL;
+        }
+        memcpy(spec, m->spec, m->len);
+        spec[m->len] = '\0';
+        if (api_model_registry_load_spec(models, spec, err, sizeof err) != 0) {
+            srv_log_quote(qspec, sizeof qspec, spec);
+            srv_log_quote(qerr, sizeof qerr, err);
+            srv_log(SRV_LOG_ERROR, "start_failed", "model=%s reason=%s", qspec, qerr);
+            api_model_registry_free(models);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < api_model_registry_count(models); i++) {
+        api_model_info in;
+        char source[600];
+        api_model_get_info(api_model_registry_at(models, i), &in);
+        srv_log_quote(source, sizeof source, in.source ? in.source : "built-in");
+        srv_log(SRV_LOG_INFO, "model_loaded",
+                "name=%s source=%s embedding=%s embed_dim=%lld num_heads=%lld "
+                "vocab_size=%lld max_len=%lld dtype=%s",
+                in.name, source, in.embedding, (long long)in.embed_dim, (long long)in.num_heads,
+                (long long)in.vocab_size, (long long)in.max_len, in.dtype);
+    }
+    return models;
 }
 
 static double now(void)
@@ -102,26 +148,31 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Models first: a bad file stops the start before anything listens. */
+    api_model_registry *models = load_models(&cfg);
+    if (!models) return 1;
     at_blas_init();
     srv_metrics_init(ATTND_VERSION, at_blas_version());
     at_pool *pool = at_pool_new(cfg.threads, cfg.queue_depth);
     if (!pool) {
         srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"cannot start %d worker threads\"",
                 cfg.threads);
+        api_model_registry_free(models);
         return 1;
     }
-    srv_http *http = srv_http_start(&cfg, pool, err, sizeof err);
+    srv_http *http = srv_http_start(&cfg, pool, models, err, sizeof err);
     if (!http) {
         srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"%s\"", err);
         at_pool_free(pool);
+        api_model_registry_free(models);
         return 1;
     }
     srv_log(SRV_LOG_INFO, "listening",
             "url=http://%s%s%s:%d/ version=%s workers=%d http_threads=%d queue_depth=%d "
-            "max_body_bytes=%lld",
+            "max_body_bytes=%lld models=%zu",
             strchr(cfg.host, ':') ? "[" : "", cfg.host, strchr(cfg.host, ':') ? "]" : "",
             srv_http_port(http), ATTND_VERSION, cfg.threads, cfg.http_threads, cfg.queue_depth,
-            (long long)cfg.max_body_bytes);
+            (long long)cfg.max_body_bytes, api_model_registry_count(models));
 
     unsigned char sig = 0;
     while (read(signal_pipe[0], &sig, 1) != 1) {
@@ -147,6 +198,7 @@ int main(int argc, char **argv)
     }
     srv_http_stop(http);
     at_pool_free(pool);
+    api_model_registry_free(models);
     srv_log(SRV_LOG_INFO, "stopped", "in_flight=0");
     return 0;
 }

@@ -7,10 +7,14 @@
 #include "../api/buf.h"
 #include "../core/pool.h"
 
-/* The routes requests are counted under; every unknown path is "unmatched" so that a scanner
- * cannot create unbounded label values. */
+/* The routes requests are counted under; every unknown path is "unmatched", and the model
+ * routes are counted under their template ("{name}", not the model asked for), so that a
+ * scanner cannot create unbounded label values. */
 #define SRV_ROUTE_MAP(X)                                                                           \
     X(ATTENTION, "/v1/attention")                                                                  \
+    X(MODELS, "/v1/models")                                                                        \
+    X(MODEL, "/v1/models/{name}")                                                                  \
+    X(MODEL_ATTENTION, "/v1/models/{name}/attention")                                              \
     X(HEALTHZ, "/healthz")                                                                         \
     X(READYZ, "/readyz")                                                                           \
     X(METRICS, "/metrics")                                                                         \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make docker-test`: builds the image from the Dockerfile, runs it, and checks it as a user would:
-# the HEALTHCHECK passes, the README's seq2seq request gives 0.5/0.3/0.2, /metrics answers, the
-# daemon runs as non-root on a read-only root filesystem without capabilities, and SIGTERM stops
-# it cleanly. Uses Docker when `docker info` answers,
+# the HEALTHCHECK passes, the README's seq2seq request gives 0.5/0.3/0.2, the fixture model mounted
+# at /models (ATTND_MODEL) gives PyTorch's numbers for a case of tests/fixtures/model_cases.json,
+# /metrics answers, the daemon runs as non-root on a read-only root filesystem without
+# capabilities, and SIGTERM stops it cleanly. Uses Docker when `docker info` answers,
 # else podman (installed from Debian when missing). A missing debian:bookworm-slim is made with
 # debootstrap, since no registry but Debian's may be reachable. Ends with
 # "docker-test: N passed, N failed" and exits non-zero on any failure.
@@ -179,8 +180,10 @@ esac
 # podman runs on the host's network (this host offers no other), so the daemon gets a free port
 # through ATTND_PORT; Docker maps a free host port to the image's 8080.
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+limits=()
 if [ "$ENGINE" = podman ]; then
-  run_args=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096 --network=host -e "ATTND_PORT=$port")
+  limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
+  run_args=("${limits[@]}" --network=host -e "ATTND_PORT=$port")
 else
   run_args=(-p "127.0.0.1:$port:8080")
 fi
@@ -189,6 +192,11 @@ fi
 # The same confinement as deploy/k8s/deployment.yaml's securityContext: a read-only root
 # filesystem, no capabilities, no privilege escalation.
 run_args+=(--read-only --cap-drop=ALL --security-opt=no-new-privileges)
+# The test models, read-only at /models as the README shows (relabelled for the container where
+# SELinux is enforcing, which is what :Z is for), loaded through ATTND_MODEL.
+models_opt=ro
+if command -v selinuxenabled >/dev/null && selinuxenabled; then models_opt=ro,Z; fi
+run_args+=(-v "$PWD/tests/fixtures/models:/models:$models_opt" -e ATTND_MODEL=tiny=/models/tiny.safetensors)
 if ! engine run -d --name "$NAME" "${run_args[@]}" -e ATTND_THREADS=2 "$IMAGE" \
   >/dev/null 2>"/tmp/$NAME.run.log"; then
   cat "/tmp/$NAME.run.log"
@@ -250,11 +258,46 @@ else
   fail "POST /v1/attention gives weights and context 0.5/0.3/0.2" "$msg" "response: ${body:0:300}"
 fi
 
-metrics=$(curl -sS --max-time 10 "$url/metrics" 2>&1)
-if grep -q '^attnd_http_requests_total{route="/v1/attention",code="200"} 1$' <<<"$metrics"; then
-  pass "/metrics counts the request in attnd_http_requests_total"
+# A case of the PyTorch fixture through the mounted model: cross-attention of "hello world" on
+# the tokens 欢迎 来 北京, weights to 1e-5 and context to 1e-4 relative.
+if msg=$($PY - "$url" <<'PYEOF' 2>&1
+import json, sys, urllib.request
+url = sys.argv[1]
+cases = json.load(open("tests/fixtures/model_cases.json", encoding="utf-8"))["cases"]
+case = next(c for c in cases if c["name"] == "cross_text_tokens")
+body = dict(case["input"], source=case["source"], causal=case["causal"],
+            average_heads=case["average_heads"], score=case["score"])
+req = urllib.request.Request(url + "/v1/models/tiny/attention", json.dumps(body).encode(),
+                             {"Content-Type": "application/json"})
+got = json.load(urllib.request.urlopen(req, timeout=10))
+want = case["expected"]
+for key in ("tokens", "ids", "source_tokens", "source_ids"):
+    if got[key] != want[key]:
+        sys.exit("%s %s, expected %s" % (key, got[key], want[key]))
+def flat(x):
+    return [v for row in x for v in flat(row)] if isinstance(x, list) else [x]
+for key, abs_tol, rel_tol in (("weights", 1e-5, 0), ("context", 1e-5, 1e-4)):
+    g, w = flat(got[key]), flat(want[key])
+    bad = [i for i, (a, b) in enumerate(zip(g, w)) if abs(a - b) > abs_tol + rel_tol * abs(b)]
+    if len(g) != len(w) or bad:
+        sys.exit("%s differs from PyTorch at %s" % (key, bad[:5] or "its size"))
+if got["meta"]["model"] != "tiny" or got["meta"]["attention"] != "cross":
+    sys.exit("meta %s" % got["meta"])
+PYEOF
+); then
+  pass "POST /v1/models/tiny/attention (ATTND_MODEL, /models mount) matches PyTorch"
 else
-  fail "/metrics counts the request in attnd_http_requests_total" \
+  engine logs "$NAME" 2>&1 | tail -5
+  fail "POST /v1/models/tiny/attention (ATTND_MODEL, /models mount) matches PyTorch" "$msg"
+fi
+
+metrics=$(curl -sS --max-time 10 "$url/metrics" 2>&1)
+if grep -q '^attnd_http_requests_total{route="/v1/attention",code="200"} 1$' <<<"$metrics" &&
+  grep -q '^attnd_http_requests_total{route="/v1/models/{name}/attention",code="200"} 1$' \
+    <<<"$metrics"; then
+  pass "/metrics counts the requests in attnd_http_requests_total"
+else
+  fail "/metrics counts the requests in attnd_http_requests_total" \
     "$(grep attnd_http_requests_total <<<"$metrics" | head -5)"
 fi
 ready=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/readyz" 2>&1)
@@ -266,11 +309,18 @@ if [ -n "$uid" ] && [ "$uid" != 0 ]; then
 else
   fail "runs as non-root" "id -u: $uid"
 fi
-models=$(engine exec "$NAME" stat -c '%U %a' /models 2>&1)
-if [ "$models" = "root 755" ] && engine exec "$NAME" ls /models >/dev/null 2>&1; then
-  pass "/models exists, root-owned and readable"
+# The image's own /models (seen without the mount), and the mount: readable, not writable.
+models=$(engine run --rm "${limits[@]}" --entrypoint stat "$IMAGE" -c '%U %a' /models 2>/dev/null)
+if [ "$models" = "root 755" ]; then
+  pass "the image's /models exists, root-owned and readable"
 else
-  fail "/models exists, root-owned and readable" "stat: $models"
+  fail "the image's /models exists, root-owned and readable" "stat: $models"
+fi
+if engine exec "$NAME" ls /models/tiny.safetensors >/dev/null 2>&1 &&
+  ! engine exec "$NAME" sh -c ': > /models/x' >/dev/null 2>&1; then
+  pass "the mounted /models is readable and read-only"
+else
+  fail "the mounted /models is readable and read-only"
 fi
 
 # SIGTERM (what `docker stop` sends) drains and exits 0; attnd is PID 1 and handles it.

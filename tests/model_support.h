@@ -37,4 +37,23 @@ void mt_tmpdir_remove(const char *dir);
 const char *mt_write_file(const char *dir, const char *name, const void *data, size_t n, char *buf,
                           size_t len);
 
+/* The body of POST /v1/models/{name}/attention for a case of model_cases.json: its input
+ * ("text", "tokens" or "ids"), "source", "causal", "average_heads" and "score" (malloc'd). */
+char *mt_case_body(const cJSON *c);
+
+/* Checks the response `got` of a model_cases.json case: tokens and ids (and source_tokens and
+ * source_ids) as expected (for ids sent to a vocabulary model, the tokens are the vocabulary's
+ * lines), context to 1e-5 absolute + 1e-4 relative, weights to 1e-5 absolute, and meta's model,
+ * attention kind, shapes, score and causal. Fails the test with the case's name. */
+void mt_check_case_response(const cJSON *c, const cJSON *got);
+
+/* Writes dir/name, a copy of the fixture tiny.safetensors edited for a test, and vocab.txt
+ * beside it: the tensors whose names start with `drop_prefix` (NULL: none; they must be the
+ * last ones in the file, as "additive." is) are left out, and tensor `reshape_name` (NULL:
+ * none) gets the shape `reshape`, a JSON array such as "[4,4]" (the data stays as it is).
+ * Returns the path in buf. Fails the test on error. */
+const char *mt_write_tiny_variant(const char *dir, const char *name, const char *drop_prefix,
+                                  const char *reshape_name, const char *reshape, char *buf,
+                                  size_t len);
+
 #endif

@@ -318,7 +318,7 @@ TEST(api_error_missing_and_unknown_fields)
     EXPECT_ERROR("{\"key\": [[1]]}", 400, MISSING_FIELD, "query", "missing field 'query'");
     EXPECT_ERROR("{\"query\": [[1]], \"casual\": true}", 400, UNKNOWN_FIELD, "casual",
                  "unknown field 'casual'; known fields: query, key, value, mask, key_lengths, "
-                 "score, scale, additive, selection, k, normalize, seed, causal, return_weights, "
+                 "additive, score, scale, selection, k, normalize, seed, causal, return_weights, "
                  "average_heads");
     EXPECT_ERROR("{\"query\": [[1]], \"casual\": true}", 400, UNKNOWN_FIELD, "casual",
                  "did you mean 'causal'?");

@@ -28,8 +28,9 @@ TEST(config_help_and_version)
 {
     char out[8192];
     ASSERT_EQ(run_attnd(NULL, "--help", out, sizeof out), 0);
-    const char *flags[] = {"--host",           "--port",      "--threads",  "--queue-depth",
-                           "--max-body-bytes", "--log-level", "ATTND_PORT", "ATTND_THREADS"};
+    const char *flags[] = {
+        "--host",      "--port",     "--threads",     "--queue-depth",     "--max-body-bytes",
+        "--log-level", "ATTND_PORT", "ATTND_THREADS", "--model NAME=PATH", "ATTND_MODEL"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         ASSERT_CONTAINS(out, flags[i]);
     ASSERT_EQ(run_attnd(NULL, "--version", out, sizeof out), 0);

@@ -1,7 +1,8 @@
 /* Keeps README.md honest: every ```sh block with a curl command that is followed by a ```json
- * block is run verbatim (with 127.0.0.1:8080 pointed at a test daemon) and its output compared
- * with the documented JSON: same structure and strings, numbers to 1e-6 relative, meta's
- * compute_ms ignored. */
+ * block is run verbatim (with 127.0.0.1:8080 pointed at a test daemon started, from the repo
+ * root, with --model tiny=tests/fixtures/models/tiny.safetensors) and its output compared with
+ * the documented JSON: same structure and strings, numbers to 1e-6 relative, meta's compute_ms
+ * ignored. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
@@ -83,8 +84,10 @@ TEST(readme_curl_examples_give_documented_output)
     const char *path = getenv("ATTND_README");
     char *readme = test_read_file(path && *path ? path : "README.md", NULL);
     ASSERT(readme);
+    /* The daemon of the README's model examples: the built-in model and the fixture model. */
     test_daemon d;
-    ASSERT_EQ(test_daemon_start(&d, NULL), 0);
+    const char *args[] = {"--model", "tiny=tests/fixtures/models/tiny.safetensors", NULL};
+    ASSERT_EQ(test_daemon_start(&d, args), 0);
     int checked = 0;
     const char *p = readme;
     while ((p = strstr(p, "```sh\n"))) {

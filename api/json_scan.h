@@ -1,0 +1,60 @@
+/* A request body parsed as one JSON object, its big numeric arrays left as text. cJSON makes a
+ * 64-byte node per number; for the tensors of a request that is most of the decoding time and
+ * memory. So the body's members are walked here: the tensors named by the caller are checked
+ * for syntax and their shape noted, but stay text (api_json_tensor_read_* reads them straight
+ * into the request's arena); every other value is parsed by cJSON as before. Internal to api/. */
+#ifndef API_JSON_SCAN_H
+#define API_JSON_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "shape.h"
+
+/* What a text tensor node stands for: the array's text in the body, its shape along the first
+ * element of each level (as api_json_tensor_scan reports it for a cJSON array) and, when the
+ * array is a regular tensor of finite float32 numbers, those numbers, read while its syntax was
+ * checked. Otherwise (an irregular array, other leaves, or values beyond the budget) the text
+ * is read again when the tensor is copied, and that reading names what is wrong. */
+typedef struct api_json_text_tensor {
+    char tag[8];      /* "tensor" with a leading '\1': tells it from other raw nodes */
+    const char *text; /* '[' .. ']' inside the body, which must outlive the node */
+    size_t len;       /* bytes of text */
+    int rank;         /* arrays along the first elements (may exceed the maximum) */
+    bool empty;       /* the innermost of them is empty */
+    int64_t ne[API_SHAPE_MAX_RANK]; /* their sizes, the first API_SHAPE_MAX_RANK of them */
+    bool values_kept;               /* values holds every number, row-major */
+    int64_t count;                  /* numbers in values (0 unless values_kept) */
+    float values[];                 /* in the same allocation */
+} api_json_text_tensor;
+
+/* Parses body[0..len) (not necessarily NUL-terminated) as exactly one JSON object, blanks
+ * allowed around it, into a cJSON tree, like a plain cJSON parse except for the members named
+ * in `tensors` (a NULL-terminated list of paths: "query", "additive.weight" for member "weight"
+ * of object "additive"; NULL for none) whose value is an array: those become text tensor nodes
+ * (api_json_text_tensor_of), which refer to body. The whole body is checked for syntax: a text
+ * tensor is valid JSON, though not necessarily a regular array of numbers (that is for
+ * api_json_tensor_read_* to judge, after the limits). The numbers kept for the tensors are at
+ * most `max_values` in all (<= 0: no bound; pass the request's element limit, so that no more
+ * is allocated before the limits are checked than a request within them needs). `example` is
+ * a valid body for messages. Returns 0 and *root (cJSON_Delete it before body goes), or an
+ * HTTP status with *err filled and *root NULL: 400 invalid_json for an empty body, malformed
+ * JSON ("malformed JSON near byte 12 (line 1, column 13): ...excerpt...") or data after the
+ * value, 400 invalid_type for a value that is not an object, 500 when out of memory.
+ * Thread-safe. */
+int api_json_parse_body(const char *body, size_t len, const char *example,
+                        const char *const *tensors, int64_t max_values, cJSON **root,
+                        api_error *err);
+
+/* The text tensor `node` stands for, or NULL when node is an ordinary cJSON node. */
+const api_json_text_tensor *api_json_text_tensor_of(const cJSON *node);
+
+/* Fills *err with 400 invalid_json "<what> near byte N (line L, column C): ...excerpt..." for
+ * byte offset `at` of body[0..len). Returns 400. */
+int api_json_malformed(const char *body, size_t len, size_t at, const char *what, api_error *err);
+
+#endif
