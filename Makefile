@@ -123,6 +123,34 @@ docker:
 docker-test:
 	bash tests/docker_test.sh
 
+# Side-by-side benchmarks (issue 6): the attention core, the JSON codec, the service and its
+# memory, each beside a peer of $(PEERS) measured in the same run (sequentially: one measurement
+# at a time). Installs what is missing, builds attnd, tests/bench/*.c (same CFLAGS, linked with
+# core/ and api/) and the peers under $(BUILD)/bench/, prints the table, writes $(BUILD)/bench.json.
+PEERS     ?= ../shared/peers
+DEB_BENCH := wrk curl python3-torch python3-fastapi python3-uvicorn python3-numpy
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+PEER_BIN  := $(BUILD)/bench/peer_sgemm_peak $(BUILD)/bench/peer_cjson_speed \
+             $(BUILD)/bench/peer_mhd_hello
+.PHONY: bench
+
+$(BENCH_BIN): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_OBJ) $(API_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) -lm
+
+# The peers are built as their README says (gcc -O2), not with attnd's warnings.
+$(PEER_BIN): $(BUILD)/bench/peer_%: $(PEERS)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(PKG_CFLAGS) $< -o $@ $(PKG_LIBS)
+
+bench: deps
+	@missing=""; for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "make bench: installing$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
+	@$(MAKE) --no-print-directory $(ATTND) $(BENCH_BIN) $(PEER_BIN)
+	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) --peers $(PEERS) $(BENCH_ARGS)
+
 install: $(ATTND)
 	install -D -m 0755 $(ATTND) $(DESTDIR)$(PREFIX)/bin/attnd
 
@@ -140,6 +168,7 @@ help:
 	@echo "make lint       layering rules and clang-format"
 	@echo "make docker     build the container image $(DOCKER_IMAGE) (Docker, else podman)"
 	@echo "make docker-test build the image, run it and check it end to end"
+	@echo "make bench      attnd beside its peers (core, JSON, service, memory): table + $(BUILD)/bench.json"
 	@echo "make deps       install missing Debian packages"
 	@echo "make install    install attnd into $(PREFIX)/bin"
 
