@@ -14,9 +14,11 @@
 /* ---- Schubfach for binary32 ---- */
 
 /* g(k) = ceil(10^k / 2^r) with r = floor(log2(10^k)) - 63, so 2^63 <= g < 2^64, for the k in
- * [-31, 45] that binary32 needs. Generated with exact rationals:
- *   for k in range(-31, 46): e = floor(log2(10**k)); print(hex(ceil(Fraction(10)**k / 2**(e-63))))
- * (tests/test_float_format.c recomputes every entry with integer arithmetic). */
+ * [-31, 45] that binary32 needs. Generated with exact rationals (Python):
+ *   for k in range(-31, 46):
+ *       e = floor(log2(10**k)); print(hex(ceil(Fraction(10)**k / Fraction(2)**(e - 63))))
+ * An exhaustive run over all 2^32 floats (format, read back, nothing shorter reads back) checks
+ * every entry. */
 #define POW10_MIN (-31)
 #define POW10_MAX 45
 static const uint64_t pow10_g[POW10_MAX - POW10_MIN + 1] = {

@@ -192,9 +192,9 @@ static inline bool near_midpoint(double d)
     return dist <= MIDPOINT_MARGIN;
 }
 
-/* The float32 nearest to w * 10^e10 (w < 10^19 holding the token's first significant digits,
- * `dropped` when nonzero digits followed), its sign left to the caller. p..tok_end is the
- * token without its sign, for the slow path. */
+/* The float32 nearest to the token's value, of which w * 10^e10 (w < 10^19, the token's first
+ * significant digits) is the start; its sign is left to the caller. p..tok_end is the token
+ * without its sign, for the slow path. */
 static inline float to_float(uint64_t w, int64_t e10, const char *p, const char *tok_end)
 {
     if (w == 0 || e10 < POW10_MIN) return 0.0f;
@@ -328,6 +328,7 @@ static const uint64_t pow10_u64[17] = {
 
 const char *api_json_number_end(const char *p, const char *end)
 {
+    if (*p != '-' && !is_digit(*p)) return NULL; /* ".5" is not a JSON number */
     if (end - p < WINDOW) return number_end_careful(p, end);
     const char *s = p + (*p == '-');
     int n = digit_run(load8(s));
@@ -354,6 +355,7 @@ const char *api_json_number_end(const char *p, const char *end)
 
 const char *api_float_parse(const char *p, const char *end, float *out)
 {
+    if (*p != '-' && !is_digit(*p)) return NULL; /* ".5" is not a JSON number */
     if (end - p < WINDOW) return parse_careful(p, end, out);
     bool neg = *p == '-';
     const char *s = p + neg;

@@ -22,8 +22,9 @@ typedef struct walker {
     /* The values of the tensor being scanned, reused from one tensor to the next. */
     float *values;
     size_t count, cap;
+    size_t room;    /* values this tensor may keep without asking: min(cap, budget) */
     bool store;     /* every value of this tensor kept so far */
-    int64_t budget; /* values all tensors together may still keep */
+    int64_t budget; /* values the tensors still to come may keep in all */
 } walker;
 
 /* Like cJSON, every byte up to the space counts as blank between tokens. */
@@ -72,15 +73,19 @@ static const char *literal(const char *p, const char *end)
  * memory runs out, after which values are only checked, not kept. */
 static bool room(walker *w)
 {
-    if (w->count < w->cap) return true;
-    if (!w->store || (int64_t)w->count >= w->budget) return w->store = false;
-    size_t cap = w->cap ? 2 * w->cap : 4096;
-    if ((int64_t)cap > w->budget) cap = (size_t)w->budget;
-    float *v = cap <= SIZE_MAX / sizeof *v ? realloc(w->values, cap * sizeof *v) : NULL;
-    if (!v) return w->store = false;
-    w->values = v;
-    w->cap = cap;
-    return true;
+    if (w->count < w->room) return true;
+    if (w->store && (int64_t)w->count < w->budget) {
+        size_t cap = w->cap ? 2 * w->cap : 4096;
+        float *v = cap <= SIZE_MAX / sizeof *v ? realloc(w->values, cap * sizeof *v) : NULL;
+        if (v) {
+            w->values = v;
+            w->cap = cap;
+            w->room = (int64_t)cap < w->budget ? cap : (size_t)w->budget;
+            return true;
+        }
+    }
+    w->store = false;
+    return false;
 }
 
 /* The hot loop: the numbers of one array from p (at a number) for as long as ", number" goes
@@ -119,9 +124,10 @@ static const char *scan_tensor(walker *w, const char *p, int depth, api_json_tex
     bool done[API_SHAPE_MAX_RANK] = {false};
     int open = 0;      /* arrays open; the innermost has index open - 1 */
     bool first = true; /* still on the first element of every open array */
-    bool clean = true; /* regular so far, and every value kept */
+    bool clean = true; /* regular so far: its values are worth keeping */
     w->count = 0;
     w->store = true;
+    w->room = (int64_t)w->cap < w->budget ? w->cap : (size_t)w->budget;
 
     for (;;) {
         /* p is at a value. */
@@ -231,7 +237,8 @@ const api_json_text_tensor *api_json_text_tensor_of(const cJSON *node)
 {
     if (!node || node->type != cJSON_Raw || !node->valuestring) return NULL;
     const api_json_text_tensor *t = (const api_json_text_tensor *)node->valuestring;
-    return memcmp(t->tag, TEXT_TAG, sizeof TEXT_TAG) == 0 ? t : NULL;
+    /* strncmp stops at the end of a shorter string any other raw node may hold. */
+    return strncmp(node->valuestring, TEXT_TAG, sizeof TEXT_TAG) == 0 ? t : NULL;
 }
 
 /* ---- objects ---- */
@@ -264,7 +271,8 @@ static const char *object(walker *w, const char *p, const char *path, int depth,
     p = skip_blank(p + 1, end);
     if (p < end && *p == '}') return p + 1;
     for (;;) {
-        if (p == end || *p != '"') return fail(w, p);
+        /* Where a key should start, cJSON points one byte past what it found instead. */
+        if (p == end || *p != '"') return fail(w, p + (p < end));
         const char *after;
         cJSON *key = cjson_value(w, p, &after);
         if (!key) return NULL;

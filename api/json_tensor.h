@@ -1,8 +1,11 @@
-/* Tensors as nested JSON arrays, both ways. Decoding is two steps so that nothing is allocated
- * before the shapes are validated: api_json_tensor_scan reads the shape from the first element
- * at each level, then (after the request's arena exists) api_json_tensor_read_* copy the data
- * while checking that the array is regular and every leaf is of the right type. Encoding writes
- * the text directly into an api_buf, without building cJSON nodes for the numbers. */
+/* Tensors as nested JSON arrays, both ways. Decoding is two steps so that the request's arena
+ * is allocated only once the shapes are validated: api_json_tensor_scan reads the shape from the
+ * first element at each level, then (after the arena exists) api_json_tensor_read_* copy the
+ * data while checking that the array is regular and every leaf is of the right type. A tensor
+ * node is either a cJSON array or a text tensor (json_scan.h), which was checked for syntax and
+ * shape-scanned while the body was parsed, its numbers usually read already; both give the same
+ * shapes, data and messages. Encoding writes the text directly into an api_buf, without
+ * building cJSON nodes for the numbers. */
 #ifndef API_JSON_TENSOR_H
 #define API_JSON_TENSOR_H
 
