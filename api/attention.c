@@ -7,19 +7,12 @@
 #include <time.h>
 
 #include "../core/status.h"
+#include "arena.h"
 #include "request.h"
 
-#define ARENA_ALIGN 64
-#define SHAPE_STR   128
+#define SHAPE_STR 128
 
 static const char query_ranks[] = "expected rank 2 [Lq, d], 3 [H, Lq, d] or 4 [B, H, Lq, d]";
-
-/* Bytes rounded up to the arena alignment, saturating like api_mul_sat. */
-static int64_t align_up(int64_t n)
-{
-    if (n > INT64_MAX - (ARENA_ALIGN - 1)) return INT64_MAX;
-    return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-}
 
 /* Key: same rank as the query, same leading dims; Lk is free, and so is the last dim dk for
  * the additive score (W [q; k] does not need dk == dq), which every other score needs. */
@@ -361,25 +354,15 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
         [P_ADD_V] = s.has_additive_v ? api_mul_sat(da, sizeof(float)) : 0,
         [P_MASK] = s.has_mask ? api_shape_elements(&s.mask) : 0,
     };
-    int64_t off[P_COUNT], total = align_up((int64_t)sizeof(api_attention_request));
-    for (int i = 0; i < P_COUNT; i++) {
-        off[i] = total;
-        total = api_add_sat(total, align_up(bytes[i]));
-    }
-    if (total == INT64_MAX || (uint64_t)total > SIZE_MAX / 2)
-        return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
-                             "the request's tensors need more memory than can be allocated");
-    char *arena = aligned_alloc(ARENA_ALIGN, (size_t)total);
-    if (!arena)
-        return api_error_set(err, API_ERR_INTERNAL, "",
-                             "out of memory: the request needs %lld bytes", (long long)total);
-
+    int64_t off[P_COUNT];
+    size_t total;
+    char *arena = api_arena_alloc(sizeof(api_attention_request), bytes, off, P_COUNT, &total, err);
+    if (!arena) return api_error_http_status(err->kind);
     api_attention_request *req = (api_attention_request *)arena;
-    memset(req, 0, sizeof *req);
     req->spec = s;
     req->context_shape = ctx;
     req->weights_shape = wts;
-    req->arena_bytes = (size_t)total;
+    req->arena_bytes = total;
 #define PART(type, p) (bytes[p] ? (type *)(arena + off[p]) : NULL)
     req->query = PART(float, P_QUERY);
     req->key = s.has_key ? PART(float, P_KEY) : req->query;
@@ -441,15 +424,9 @@ int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api
 {
     if (!req) return api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
     size_t ws = at_attention_workspace_size(&req->desc, at_pool_threads(pool));
-    void *work = NULL;
-    if (ws) {
-        if (ws > SIZE_MAX - ARENA_ALIGN)
-            return api_error_set(err, API_ERR_INTERNAL, "", "attention workspace too large");
-        work = aligned_alloc(ARENA_ALIGN, (ws + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN);
-        if (!work)
-            return api_error_set(err, API_ERR_INTERNAL, "",
-                                 "out of memory: the attention workspace needs %zu bytes", ws);
-    }
+    void *work;
+    int st = api_workspace_alloc(ws, &work, err);
+    if (st) return st;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = at_attention_forward(&req->desc, &req->out, work, pool, worker);

@@ -1,6 +1,7 @@
 /* Client-facing error kinds: their wire codes and HTTP statuses, generated from API_ERROR_MAP so
  * that the three can never drift apart. */
 #include "api.h"
+#include "error_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,4 +37,17 @@ int api_error_http_status(api_error_kind kind)
 {
     if ((int)kind < 0 || kind >= API_ERR_COUNT) return 500;
     return error_info[kind].http;
+}
+
+int api_path_error(const char *path, char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (!errlen) return rc;
+    int n = snprintf(err, errlen, "%s: ", path);
+    if (n >= 0 && (size_t)n < errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }

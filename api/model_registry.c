@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "../core/status.h"
+#include "error_int.h"
 #include "safetensors.h"
 
 struct api_model {
@@ -38,22 +39,6 @@ static const char *const known_tensors[] = {
     "embedding.weight [V, E], in_proj_weight [3E, E], in_proj_bias [3E], out_proj.weight [E, E], " \
     "out_proj.bias [E], and optionally additive.weight [da, 2E/H], additive.bias [da], "           \
     "additive.v [da]"
-
-static int fail(const char *path, char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int fail(const char *path, char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (!errlen) return rc;
-    int n = snprintf(err, errlen, "%s: ", path);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 static void model_free(api_model *m)
 {
@@ -134,8 +119,8 @@ static int expect_shape(const api_safetensors *st, const char *name, int rank, c
     char ws[96], gs[160];
     at_shape_str(rank, want, ws, sizeof ws);
     at_shape_str(t->rank, t->shape, gs, sizeof gs);
-    return fail(api_safetensors_path(st), err, errlen, AT_ESHAPE,
-                "tensor %s: expected %s (%s), got %s", name, ws, why, gs);
+    return api_path_error(api_safetensors_path(st), err, errlen, AT_ESHAPE,
+                          "tensor %s: expected %s (%s), got %s", name, ws, why, gs);
 }
 
 /* A decimal integer in 1..max, nothing else (no sign, no spaces). */
@@ -159,33 +144,37 @@ static int read_metadata(api_model *m, const api_safetensors *st, char *err, siz
     at_model *c = &m->core;
     const int64_t e = c->mha.embed_dim;
     if (!(v = api_safetensors_metadata(st, "num_heads")))
-        return fail(path, err, errlen, AT_EINVAL,
-                    "metadata num_heads is missing (the number of attention heads, a divisor of "
-                    "the embedding dimension %lld; write it in __metadata__ as a string, e.g. "
-                    "\"num_heads\": \"2\")",
-                    (long long)e);
+        return api_path_error(
+            path, err, errlen, AT_EINVAL,
+            "metadata num_heads is missing (the number of attention heads, a divisor of "
+            "the embedding dimension %lld; write it in __metadata__ as a string, e.g. "
+            "\"num_heads\": \"2\")",
+            (long long)e);
     if (!parse_count(v, e, &c->mha.num_heads) || e % c->mha.num_heads != 0)
-        return fail(path, err, errlen, AT_EINVAL,
-                    "metadata num_heads \"%.32s\" must be a positive integer that divides the "
-                    "embedding dimension %lld",
-                    v, (long long)e);
+        return api_path_error(
+            path, err, errlen, AT_EINVAL,
+            "metadata num_heads \"%.32s\" must be a positive integer that divides the "
+            "embedding dimension %lld",
+            v, (long long)e);
     v = api_safetensors_metadata(st, "positional");
     if (!v || !strcmp(v, "sinusoidal"))
         c->positional = AT_POSITIONAL_SINUSOIDAL;
     else if (!strcmp(v, "none"))
         c->positional = AT_POSITIONAL_NONE;
     else
-        return fail(path, err, errlen, AT_EINVAL,
-                    "metadata positional \"%.32s\": expected \"sinusoidal\" or \"none\"", v);
+        return api_path_error(path, err, errlen, AT_EINVAL,
+                              "metadata positional \"%.32s\": expected \"sinusoidal\" or \"none\"",
+                              v);
     v = api_safetensors_metadata(st, "lowercase");
     if (v && strcmp(v, "true") && strcmp(v, "false"))
-        return fail(path, err, errlen, AT_EINVAL,
-                    "metadata lowercase \"%.32s\": expected \"true\" or \"false\"", v);
+        return api_path_error(path, err, errlen, AT_EINVAL,
+                              "metadata lowercase \"%.32s\": expected \"true\" or \"false\"", v);
     c->lowercase = v && !strcmp(v, "true");
     v = api_safetensors_metadata(st, "max_len");
     if (v && !parse_count(v, INT32_MAX, &c->max_len))
-        return fail(path, err, errlen, AT_EINVAL,
-                    "metadata max_len \"%.32s\": expected an integer from 1 to %d", v, INT32_MAX);
+        return api_path_error(path, err, errlen, AT_EINVAL,
+                              "metadata max_len \"%.32s\": expected an integer from 1 to %d", v,
+                              INT32_MAX);
     return AT_OK;
 }
 
@@ -200,22 +189,23 @@ static int check_tensors(api_model *m, const api_safetensors *st, char *err, siz
         while (k < nknown && strcmp(name, known_tensors[k]))
             k++;
         if (k == nknown)
-            return fail(path, err, errlen, AT_EINVAL,
-                        "unexpected tensor %s (a model holds " TENSOR_LIST ")", name);
+            return api_path_error(path, err, errlen, AT_EINVAL,
+                                  "unexpected tensor %s (a model holds " TENSOR_LIST ")", name);
     }
     for (size_t k = 0; k < N_REQUIRED; k++)
         if (!api_safetensors_find(st, known_tensors[k]))
-            return fail(path, err, errlen, AT_EINVAL,
-                        "missing tensor %s (a model holds " TENSOR_LIST ")", known_tensors[k]);
+            return api_path_error(path, err, errlen, AT_EINVAL,
+                                  "missing tensor %s (a model holds " TENSOR_LIST ")",
+                                  known_tensors[k]);
     const api_st_tensor *emb = api_safetensors_find(st, "embedding.weight");
     char gs[160];
     if (emb->rank != 2 || emb->shape[0] < 1 || emb->shape[1] < 1 ||
         emb->shape[0] > AT_VOCAB_MAX_SIZE || emb->shape[1] > 65536)
-        return fail(path, err, errlen, AT_ESHAPE,
-                    "tensor embedding.weight: expected [V, E] with 1 <= V <= %lld and "
-                    "1 <= E <= 65536, got %s",
-                    (long long)AT_VOCAB_MAX_SIZE,
-                    at_shape_str(emb->rank, emb->shape, gs, sizeof gs));
+        return api_path_error(path, err, errlen, AT_ESHAPE,
+                              "tensor embedding.weight: expected [V, E] with 1 <= V <= %lld and "
+                              "1 <= E <= 65536, got %s",
+                              (long long)AT_VOCAB_MAX_SIZE,
+                              at_shape_str(emb->rank, emb->shape, gs, sizeof gs));
     const int64_t v = emb->shape[0], e = emb->shape[1];
     m->core.vocab_size = v;
     m->core.mha.embed_dim = e;
@@ -237,15 +227,16 @@ static int check_tensors(api_model *m, const api_safetensors *st, char *err, siz
     if (!any) return AT_OK;
     const int64_t hd = e / m->core.mha.num_heads;
     if (!aw)
-        return fail(path, err, errlen, AT_EINVAL,
-                    "additive.bias or additive.v without additive.weight [da, %lld]",
-                    (long long)(2 * hd));
+        return api_path_error(path, err, errlen, AT_EINVAL,
+                              "additive.bias or additive.v without additive.weight [da, %lld]",
+                              (long long)(2 * hd));
     if (aw->rank != 2 || aw->shape[0] < 1 || aw->shape[0] > 65536 || aw->shape[1] != 2 * hd)
-        return fail(path, err, errlen, AT_ESHAPE,
-                    "tensor additive.weight: expected [da, %lld] (2 * head_dim, head_dim = E / "
-                    "num_heads = %lld / %lld) with 1 <= da <= 65536, got %s",
-                    (long long)(2 * hd), (long long)e, (long long)m->core.mha.num_heads,
-                    at_shape_str(aw->rank, aw->shape, gs, sizeof gs));
+        return api_path_error(
+            path, err, errlen, AT_ESHAPE,
+            "tensor additive.weight: expected [da, %lld] (2 * head_dim, head_dim = E / "
+            "num_heads = %lld / %lld) with 1 <= da <= 65536, got %s",
+            (long long)(2 * hd), (long long)e, (long long)m->core.mha.num_heads,
+            at_shape_str(aw->rank, aw->shape, gs, sizeof gs));
     snprintf(why, sizeof why, "da = %lld from additive.weight", (long long)aw->shape[0]);
     if ((api_safetensors_find(st, "additive.bias") &&
          (rc = expect_shape(st, "additive.bias", 1, aw->shape, why, err, errlen))) ||
@@ -285,48 +276,53 @@ static int read_vocab(api_model *m, const char *path, const char *meta, char *er
 {
     char msg[512];
     if (!(m->vocab_path = vocab_path_for(path, meta)))
-        return fail(path, err, errlen, AT_ENOMEM, "out of memory");
+        return api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
     FILE *f = fopen(m->vocab_path, "rb");
     if (!f)
-        return fail(path, err, errlen, AT_EIO,
-                    "vocabulary %s: cannot open: %s (a vocab.txt beside the model, or the "
-                    "file named by metadata vocab)",
-                    m->vocab_path, strerror(errno));
+        return api_path_error(
+            path, err, errlen, AT_EIO,
+            "vocabulary %s: cannot open: %s (a vocab.txt beside the model, or the "
+            "file named by metadata vocab)",
+            m->vocab_path, strerror(errno));
     char *text = NULL;
     long long size = -1;
     int rc = AT_EIO;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        rc = fail(path, err, errlen, AT_EIO, "vocabulary %s: cannot read: %s", m->vocab_path,
-                  strerror(errno));
+        rc = api_path_error(path, err, errlen, AT_EIO, "vocabulary %s: cannot read: %s",
+                            m->vocab_path, strerror(errno));
         goto done;
     }
     if (size > API_VOCAB_MAX_BYTES) {
-        rc = fail(path, err, errlen, AT_ELIMIT, "vocabulary %s: %lld bytes, over the limit of %lld",
-                  m->vocab_path, size, API_VOCAB_MAX_BYTES);
+        rc = api_path_error(path, err, errlen, AT_ELIMIT,
+                            "vocabulary %s: %lld bytes, over the limit of %lld", m->vocab_path,
+                            size, API_VOCAB_MAX_BYTES);
         goto done;
     }
     if (!(text = malloc((size_t)size + 1))) {
-        rc = fail(path, err, errlen, AT_ENOMEM, "vocabulary %s: out of memory", m->vocab_path);
+        rc = api_path_error(path, err, errlen, AT_ENOMEM, "vocabulary %s: out of memory",
+                            m->vocab_path);
         goto done;
     }
     if (fread(text, 1, (size_t)size, f) != (size_t)size) {
-        rc = fail(path, err, errlen, AT_EIO, "vocabulary %s: short read", m->vocab_path);
+        rc = api_path_error(path, err, errlen, AT_EIO, "vocabulary %s: short read", m->vocab_path);
         goto done;
     }
     if ((rc = at_vocab_new(text, (size_t)size, &m->vocab, msg, sizeof msg))) {
-        rc = fail(path, err, errlen, rc, "vocabulary %s: %s", m->vocab_path, msg);
+        rc = api_path_error(path, err, errlen, rc, "vocabulary %s: %s", m->vocab_path, msg);
         goto done;
     }
     if (at_vocab_size(m->vocab) != m->core.vocab_size) {
-        rc = fail(path, err, errlen, AT_ESHAPE,
-                  "vocabulary %s has %lld tokens but embedding.weight has %lld rows", m->vocab_path,
-                  (long long)at_vocab_size(m->vocab), (long long)m->core.vocab_size);
+        rc = api_path_error(path, err, errlen, AT_ESHAPE,
+                            "vocabulary %s has %lld tokens but embedding.weight has %lld rows",
+                            m->vocab_path, (long long)at_vocab_size(m->vocab),
+                            (long long)m->core.vocab_size);
         goto done;
     }
     if ((m->core.unk_id = at_vocab_find(m->vocab, "[UNK]", 5)) < 0) {
-        rc = fail(path, err, errlen, AT_EINVAL,
-                  "vocabulary %s has no [UNK] token (unknown tokens need one)", m->vocab_path);
+        rc = api_path_error(path, err, errlen, AT_EINVAL,
+                            "vocabulary %s has no [UNK] token (unknown tokens need one)",
+                            m->vocab_path);
         goto done;
     }
     m->core.vocab = m->vocab;
@@ -369,20 +365,21 @@ int api_model_registry_load(api_model_registry *r, const char *name, const char 
         name = derived;
     }
     if (!valid_name(name))
-        return fail(path, err, errlen, AT_EINVAL,
-                    "model name \"%.80s\" must be 1 to %d characters of A-Z a-z 0-9 . _ -", name,
-                    API_MODEL_NAME_MAX);
+        return api_path_error(
+            path, err, errlen, AT_EINVAL,
+            "model name \"%.80s\" must be 1 to %d characters of A-Z a-z 0-9 . _ -", name,
+            API_MODEL_NAME_MAX);
     if (api_model_registry_find(r, name))
-        return fail(path, err, errlen, AT_EINVAL,
-                    "model name \"%s\" is already taken; give this file another name "
-                    "(NAME=PATH)",
-                    name);
+        return api_path_error(path, err, errlen, AT_EINVAL,
+                              "model name \"%s\" is already taken; give this file another name "
+                              "(NAME=PATH)",
+                              name);
     api_model *m = calloc(1, sizeof *m);
-    if (!m) return fail(path, err, errlen, AT_ENOMEM, "out of memory");
+    if (!m) return api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
     memcpy(m->name, name, strlen(name) + 1); /* valid_name: at most API_MODEL_NAME_MAX */
     int rc = AT_ENOMEM;
     if (!(m->source = strdup(path))) {
-        fail(path, err, errlen, rc, "out of memory");
+        api_path_error(path, err, errlen, rc, "out of memory");
         goto fail;
     }
     if ((rc = api_safetensors_open(path, &m->file, err, errlen)) ||
@@ -407,7 +404,7 @@ int api_model_registry_load(api_model_registry *r, const char *name, const char 
     if ((rc = read_vocab(m, path, api_safetensors_metadata(m->file, "vocab"), err, errlen)))
         goto fail;
     if ((rc = add_model(r, m)) != AT_OK) {
-        fail(path, err, errlen, rc, "out of memory");
+        api_path_error(path, err, errlen, rc, "out of memory");
         goto fail;
     }
     return AT_OK;
@@ -423,9 +420,9 @@ int api_model_registry_load_spec(api_model_registry *r, const char *spec, char *
     char name[API_MODEL_NAME_MAX + 1];
     size_t n = (size_t)(eq - spec);
     if (n > API_MODEL_NAME_MAX)
-        return fail(eq + 1, err, errlen, AT_EINVAL,
-                    "model name \"%.*s...\" is longer than %d characters", 16, spec,
-                    API_MODEL_NAME_MAX);
+        return api_path_error(eq + 1, err, errlen, AT_EINVAL,
+                              "model name \"%.*s...\" is longer than %d characters", 16, spec,
+                              API_MODEL_NAME_MAX);
     memcpy(name, spec, n);
     name[n] = '\0';
     return api_model_registry_load(r, name, eq + 1, err, errlen);

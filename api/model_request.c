@@ -10,14 +10,7 @@
 #include <time.h>
 
 #include "../core/status.h"
-
-#define ARENA_ALIGN 64
-
-static int64_t align_up(int64_t n)
-{
-    if (n > INT64_MAX - (ARENA_ALIGN - 1)) return INT64_MAX;
-    return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-}
+#include "arena.h"
 
 const char *api_seq_field(api_seq_form form, bool source)
 {
@@ -152,25 +145,15 @@ int api_model_prepare(const api_model *model, const api_model_spec *spec, const 
                 ? 0
                 : api_mul_sat(api_mul_sat(d.average_heads ? 1 : h, api_mul_sat(L, keys)), f),
     };
-    int64_t off[P_COUNT], total = align_up((int64_t)sizeof(api_model_request));
-    for (int i = 0; i < P_COUNT; i++) {
-        off[i] = total;
-        total = api_add_sat(total, align_up(bytes[i]));
-    }
-    if (total == INT64_MAX || (uint64_t)total > SIZE_MAX / 2)
-        return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
-                             "the request needs more memory than can be allocated");
-    char *arena = aligned_alloc(ARENA_ALIGN, (size_t)total);
-    if (!arena)
-        return api_error_set(err, API_ERR_INTERNAL, "",
-                             "out of memory: the request needs %lld bytes", (long long)total);
-
+    int64_t off[P_COUNT];
+    size_t total;
+    char *arena = api_arena_alloc(sizeof(api_model_request), bytes, off, P_COUNT, &total, err);
+    if (!arena) return api_error_http_status(err->kind);
     api_model_request *req = (api_model_request *)arena;
-    memset(req, 0, sizeof *req);
     req->model = model;
     req->spec = *spec;
     req->opts = d;
-    req->arena_bytes = (size_t)total;
+    req->arena_bytes = total;
 #define PART(type, p) (bytes[p] ? (type *)(arena + off[p]) : NULL)
     req->seq = (api_seq){.form = spec->seq.form,
                          .len = L,
@@ -226,12 +209,9 @@ int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, a
     const at_model *m = api_model_core(req->model);
     const int64_t L = req->seq.len, S = req->source.len;
     size_t ws = at_mha_workspace_size(&m->mha, L, S, &req->opts, at_pool_threads(pool));
-    if (ws > SIZE_MAX - ARENA_ALIGN)
-        return api_error_set(err, API_ERR_INTERNAL, "", "attention workspace too large");
-    void *work = aligned_alloc(ARENA_ALIGN, (ws + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN);
-    if (!work)
-        return api_error_set(err, API_ERR_INTERNAL, "",
-                             "out of memory: the attention workspace needs %zu bytes", ws);
+    void *work;
+    int st = api_workspace_alloc(ws, &work, err);
+    if (st) return st;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     at_model_embed(m, req->seq.ids, L, req->seq.x);

@@ -20,6 +20,7 @@
 #include "../core/half.h"
 #include "../core/status.h"
 #include "../core/tensor.h"
+#include "error_int.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian; F32 tensors are used in place on little-endian hosts"
@@ -40,22 +41,6 @@ struct api_safetensors {
     float **copies; /* converted tensors, freed at close */
     size_t ncopies;
 };
-
-static int fail(const char *path, char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int fail(const char *path, char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (!errlen) return rc;
-    int n = snprintf(err, errlen, "%s: ", path);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 const char *api_st_dtype_name(api_st_dtype dtype)
 {
@@ -93,14 +78,15 @@ static int by_name(const void *a, const void *b)
 static int check_metadata(api_safetensors *st, const cJSON *m, char *err, size_t errlen)
 {
     if (!cJSON_IsObject(m))
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "__metadata__ must be an object of strings, got another JSON type");
+        return api_path_error(st->path, err, errlen, AT_EPARSE,
+                              "__metadata__ must be an object of strings, got another JSON type");
     for (const cJSON *kv = m->child; kv; kv = kv->next)
         if (!cJSON_IsString(kv))
-            return fail(st->path, err, errlen, AT_EPARSE,
-                        "__metadata__: the value of \"%s\" must be a string (write \"%s\": "
-                        "\"...\")",
-                        kv->string, kv->string);
+            return api_path_error(
+                st->path, err, errlen, AT_EPARSE,
+                "__metadata__: the value of \"%s\" must be a string (write \"%s\": "
+                "\"...\")",
+                kv->string, kv->string);
     st->metadata = m;
     return AT_OK;
 }
@@ -112,24 +98,27 @@ static int parse_tensor(api_safetensors *st, const cJSON *e, api_st_tensor *t, c
     const char *name = e->string;
     t->name = name;
     if (!cJSON_IsObject(e))
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "tensor %s: expected an object with dtype, shape and data_offsets", name);
+        return api_path_error(st->path, err, errlen, AT_EPARSE,
+                              "tensor %s: expected an object with dtype, shape and data_offsets",
+                              name);
     for (const cJSON *kv = e->child; kv; kv = kv->next)
         if (strcmp(kv->string, "dtype") && strcmp(kv->string, "shape") &&
             strcmp(kv->string, "data_offsets"))
-            return fail(st->path, err, errlen, AT_EPARSE,
-                        "tensor %s: unknown key \"%s\" (expected dtype, shape and data_offsets)",
-                        name, kv->string);
+            return api_path_error(
+                st->path, err, errlen, AT_EPARSE,
+                "tensor %s: unknown key \"%s\" (expected dtype, shape and data_offsets)", name,
+                kv->string);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!dt || !sh || !off)
-        return fail(st->path, err, errlen, AT_EPARSE, "tensor %s: missing %s", name,
-                    !dt   ? "dtype"
-                    : !sh ? "shape"
-                          : "data_offsets");
+        return api_path_error(st->path, err, errlen, AT_EPARSE, "tensor %s: missing %s", name,
+                              !dt   ? "dtype"
+                              : !sh ? "shape"
+                                    : "data_offsets");
     if (!cJSON_IsString(dt))
-        return fail(st->path, err, errlen, AT_EPARSE, "tensor %s: dtype must be a string", name);
+        return api_path_error(st->path, err, errlen, AT_EPARSE, "tensor %s: dtype must be a string",
+                              name);
     if (!strcmp(dt->valuestring, "F32"))
         t->dtype = API_ST_F32;
     else if (!strcmp(dt->valuestring, "F16"))
@@ -137,23 +126,23 @@ static int parse_tensor(api_safetensors *st, const cJSON *e, api_st_tensor *t, c
     else if (!strcmp(dt->valuestring, "BF16"))
         t->dtype = API_ST_BF16;
     else
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "tensor %s: dtype %.32s is not supported (expected F32, F16 or BF16)", name,
-                    dt->valuestring);
+        return api_path_error(st->path, err, errlen, AT_EPARSE,
+                              "tensor %s: dtype %.32s is not supported (expected F32, F16 or BF16)",
+                              name, dt->valuestring);
 
     int rank = cJSON_IsArray(sh) ? cJSON_GetArraySize(sh) : -1;
     if (rank < 0 || rank > API_ST_MAX_RANK)
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "tensor %s: shape must be an array of at most %d integers", name,
-                    API_ST_MAX_RANK);
+        return api_path_error(st->path, err, errlen, AT_EPARSE,
+                              "tensor %s: shape must be an array of at most %d integers", name,
+                              API_ST_MAX_RANK);
     t->rank = rank;
     int i = 0;
     bool empty = false;
     for (const cJSON *d = sh->child; d; d = d->next, i++) {
         uint64_t v;
         if (!get_uint(d, &v))
-            return fail(st->path, err, errlen, AT_EPARSE,
-                        "tensor %s: shape[%d] must be an integer >= 0", name, i);
+            return api_path_error(st->path, err, errlen, AT_EPARSE,
+                                  "tensor %s: shape[%d] must be an integer >= 0", name, i);
         t->shape[i] = (int64_t)v;
         empty = empty || v == 0;
     }
@@ -171,28 +160,28 @@ static int parse_tensor(api_safetensors *st, const cJSON *e, api_st_tensor *t, c
     uint64_t b, en;
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !get_uint(off->child, &b) ||
         !get_uint(off->child->next, &en) || b > en)
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "tensor %s: data_offsets must be [begin, end], integers with "
-                    "0 <= begin <= end",
-                    name);
+        return api_path_error(st->path, err, errlen, AT_EPARSE,
+                              "tensor %s: data_offsets must be [begin, end], integers with "
+                              "0 <= begin <= end",
+                              name);
     t->begin = b, t->end = en;
     char shape[160];
     at_shape_str(rank, t->shape, shape, sizeof shape);
     if (overflow || en - b != need)
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "tensor %s: data_offsets [%llu, %llu] hold %llu bytes but shape %s %s needs "
-                    "%s%llu",
-                    name, (unsigned long long)b, (unsigned long long)en,
-                    (unsigned long long)(en - b), shape, api_st_dtype_name(t->dtype),
-                    overflow ? "more than " : "",
-                    (unsigned long long)(overflow ? UINT64_MAX : need));
+        return api_path_error(
+            st->path, err, errlen, AT_EPARSE,
+            "tensor %s: data_offsets [%llu, %llu] hold %llu bytes but shape %s %s needs "
+            "%s%llu",
+            name, (unsigned long long)b, (unsigned long long)en, (unsigned long long)(en - b),
+            shape, api_st_dtype_name(t->dtype), overflow ? "more than " : "",
+            (unsigned long long)(overflow ? UINT64_MAX : need));
     t->numel = (int64_t)(need / size); /* need <= en < 2^53: fits */
     if (en > st->data_size)
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "tensor %s: data_offsets [%llu, %llu] run past the end of the data, which "
-                    "has %llu bytes",
-                    name, (unsigned long long)b, (unsigned long long)en,
-                    (unsigned long long)st->data_size);
+        return api_path_error(
+            st->path, err, errlen, AT_EPARSE,
+            "tensor %s: data_offsets [%llu, %llu] run past the end of the data, which "
+            "has %llu bytes",
+            name, (unsigned long long)b, (unsigned long long)en, (unsigned long long)st->data_size);
     t->bytes = st->data + b;
     return AT_OK;
 }
@@ -207,35 +196,37 @@ static int check_layout(api_safetensors *st, char *err, size_t errlen)
     for (size_t i = 0; i < st->count; i++) {
         const api_st_tensor *t = &st->tensors[i];
         if (t->begin < at)
-            return fail(st->path, err, errlen, AT_EPARSE,
-                        "tensors %s and %s overlap: data_offsets [%llu, %llu] and [%llu, %llu]",
-                        prev->name, t->name, (unsigned long long)prev->begin,
-                        (unsigned long long)prev->end, (unsigned long long)t->begin,
-                        (unsigned long long)t->end);
+            return api_path_error(
+                st->path, err, errlen, AT_EPARSE,
+                "tensors %s and %s overlap: data_offsets [%llu, %llu] and [%llu, %llu]", prev->name,
+                t->name, (unsigned long long)prev->begin, (unsigned long long)prev->end,
+                (unsigned long long)t->begin, (unsigned long long)t->end);
         if (t->begin > at)
-            return fail(st->path, err, errlen, AT_EPARSE,
-                        "bytes %llu..%llu of the data belong to no tensor (a gap before tensor "
-                        "%s, data_offsets [%llu, %llu])",
-                        (unsigned long long)at, (unsigned long long)t->begin - 1, t->name,
-                        (unsigned long long)t->begin, (unsigned long long)t->end);
+            return api_path_error(
+                st->path, err, errlen, AT_EPARSE,
+                "bytes %llu..%llu of the data belong to no tensor (a gap before tensor "
+                "%s, data_offsets [%llu, %llu])",
+                (unsigned long long)at, (unsigned long long)t->begin - 1, t->name,
+                (unsigned long long)t->begin, (unsigned long long)t->end);
         at = t->end;
         prev = t;
     }
     if (at != st->data_size)
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "the last %llu bytes of the data (from offset %llu) belong to no tensor",
-                    (unsigned long long)(st->data_size - at), (unsigned long long)at);
+        return api_path_error(
+            st->path, err, errlen, AT_EPARSE,
+            "the last %llu bytes of the data (from offset %llu) belong to no tensor",
+            (unsigned long long)(st->data_size - at), (unsigned long long)at);
     /* Names: cJSON keeps duplicate keys, so look for neighbours in name order. */
     const api_st_tensor **names = malloc((st->count ? st->count : 1) * sizeof *names);
-    if (!names) return fail(st->path, err, errlen, AT_ENOMEM, "out of memory");
+    if (!names) return api_path_error(st->path, err, errlen, AT_ENOMEM, "out of memory");
     for (size_t i = 0; i < st->count; i++)
         names[i] = &st->tensors[i];
     qsort(names, st->count, sizeof *names, by_name);
     int rc = AT_OK;
     for (size_t i = 1; i < st->count && rc == AT_OK; i++)
         if (!strcmp(names[i - 1]->name, names[i]->name))
-            rc =
-                fail(st->path, err, errlen, AT_EPARSE, "tensor %s is listed twice", names[i]->name);
+            rc = api_path_error(st->path, err, errlen, AT_EPARSE, "tensor %s is listed twice",
+                                names[i]->name);
     free(names);
     return rc;
 }
@@ -246,26 +237,27 @@ static int parse_header(api_safetensors *st, const char *text, size_t len, char 
     st->header = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!st->header) {
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-        return fail(st->path, err, errlen, AT_EPARSE,
-                    "the header is not valid JSON (error near byte %zu of %zu)", at, len);
+        return api_path_error(st->path, err, errlen, AT_EPARSE,
+                              "the header is not valid JSON (error near byte %zu of %zu)", at, len);
     }
     if (!cJSON_IsObject(st->header))
-        return fail(st->path, err, errlen, AT_EPARSE, "the header is not a JSON object");
+        return api_path_error(st->path, err, errlen, AT_EPARSE, "the header is not a JSON object");
     for (const char *p = end; p < text + len; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-            return fail(st->path, err, errlen, AT_EPARSE,
-                        "the header has data after its JSON object, at byte %zu",
-                        (size_t)(p - text));
+            return api_path_error(st->path, err, errlen, AT_EPARSE,
+                                  "the header has data after its JSON object, at byte %zu",
+                                  (size_t)(p - text));
     size_t n = 0;
     for (const cJSON *e = st->header->child; e; e = e->next)
         n += strcmp(e->string, "__metadata__") != 0;
     st->tensors = calloc(n ? n : 1, sizeof *st->tensors);
-    if (!st->tensors) return fail(st->path, err, errlen, AT_ENOMEM, "out of memory");
+    if (!st->tensors) return api_path_error(st->path, err, errlen, AT_ENOMEM, "out of memory");
     int rc;
     for (const cJSON *e = st->header->child; e; e = e->next) {
         if (!strcmp(e->string, "__metadata__")) {
             if (st->metadata)
-                return fail(st->path, err, errlen, AT_EPARSE, "__metadata__ is listed twice");
+                return api_path_error(st->path, err, errlen, AT_EPARSE,
+                                      "__metadata__ is listed twice");
             if ((rc = check_metadata(st, e, err, errlen))) return rc;
             continue;
         }
@@ -283,44 +275,46 @@ int api_safetensors_open(const char *path, api_safetensors **out, char *err, siz
     api_safetensors *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
         free(st);
-        return fail(path, err, errlen, AT_ENOMEM, "out of memory");
+        return api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
     }
     struct stat sb;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0) {
-        rc = fail(path, err, errlen, AT_EIO, "cannot open: %s", strerror(errno));
+        rc = api_path_error(path, err, errlen, AT_EIO, "cannot open: %s", strerror(errno));
         goto done;
     }
     if (!S_ISREG(sb.st_mode)) {
-        rc = fail(path, err, errlen, AT_EIO, "not a regular file");
+        rc = api_path_error(path, err, errlen, AT_EIO, "not a regular file");
         goto done;
     }
     if (sb.st_size < 8) {
-        rc = fail(path, err, errlen, AT_EPARSE,
-                  "the file has %lld bytes, too few for the 8-byte header length",
-                  (long long)sb.st_size);
+        rc = api_path_error(path, err, errlen, AT_EPARSE,
+                            "the file has %lld bytes, too few for the 8-byte header length",
+                            (long long)sb.st_size);
         goto done;
     }
     st->size = (size_t)sb.st_size;
     st->map = mmap(NULL, st->size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (st->map == MAP_FAILED) {
         st->map = NULL;
-        rc = fail(path, err, errlen, AT_EIO, "cannot map %zu bytes: %s", st->size, strerror(errno));
+        rc = api_path_error(path, err, errlen, AT_EIO, "cannot map %zu bytes: %s", st->size,
+                            strerror(errno));
         goto done;
     }
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | st->map[i];
     if (hlen > API_ST_MAX_HEADER) {
-        rc = fail(path, err, errlen, AT_ELIMIT,
-                  "the header length %llu is over the limit of %llu bytes (100 MiB)",
-                  (unsigned long long)hlen, (unsigned long long)API_ST_MAX_HEADER);
+        rc = api_path_error(path, err, errlen, AT_ELIMIT,
+                            "the header length %llu is over the limit of %llu bytes (100 MiB)",
+                            (unsigned long long)hlen, (unsigned long long)API_ST_MAX_HEADER);
         goto done;
     }
     if (hlen > st->size - 8) {
-        rc = fail(path, err, errlen, AT_EPARSE,
-                  "the header length %llu runs past the end of the file (%zu bytes follow the "
-                  "length field)",
-                  (unsigned long long)hlen, st->size - 8);
+        rc = api_path_error(
+            path, err, errlen, AT_EPARSE,
+            "the header length %llu runs past the end of the file (%zu bytes follow the "
+            "length field)",
+            (unsigned long long)hlen, st->size - 8);
         goto done;
     }
     st->data = st->map + 8 + hlen;
@@ -387,12 +381,12 @@ int api_safetensors_f32(api_safetensors *st, const api_st_tensor *t, const float
         vals = (const float *)(const void *)t->bytes;
     } else {
         float **grown = realloc(st->copies, (st->ncopies + 1) * sizeof *grown);
-        if (!grown) return fail(st->path, err, errlen, AT_ENOMEM, "out of memory");
+        if (!grown) return api_path_error(st->path, err, errlen, AT_ENOMEM, "out of memory");
         st->copies = grown;
         float *copy = malloc(n ? n * sizeof(float) : 1);
         if (!copy)
-            return fail(st->path, err, errlen, AT_ENOMEM, "tensor %s: out of memory for %zu floats",
-                        t->name, n);
+            return api_path_error(st->path, err, errlen, AT_ENOMEM,
+                                  "tensor %s: out of memory for %zu floats", t->name, n);
         st->copies[st->ncopies++] = copy;
         if (t->dtype == API_ST_F16)
             at_f16_to_f32_array(t->bytes, n, copy);
@@ -404,11 +398,11 @@ int api_safetensors_f32(api_safetensors *st, const api_st_tensor *t, const float
     }
     for (size_t i = 0; i < n; i++)
         if (!isfinite(vals[i]))
-            return fail(st->path, err, errlen, AT_EPARSE, "tensor %s: element %zu is %s", t->name,
-                        i,
-                        isnan(vals[i]) ? "nan"
-                        : vals[i] > 0  ? "inf"
-                                       : "-inf");
+            return api_path_error(st->path, err, errlen, AT_EPARSE, "tensor %s: element %zu is %s",
+                                  t->name, i,
+                                  isnan(vals[i]) ? "nan"
+                                  : vals[i] > 0  ? "inf"
+                                                 : "-inf");
     *data = vals;
     return AT_OK;
 }

@@ -1,0 +1,51 @@
+/* The per-request arena: planning offsets with saturating arithmetic and one aligned_alloc. */
+#include "arena.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "shape.h"
+
+int64_t api_arena_align(int64_t n)
+{
+    if (n > INT64_MAX - (API_ARENA_ALIGN - 1)) return INT64_MAX;
+    return (n + API_ARENA_ALIGN - 1) / API_ARENA_ALIGN * API_ARENA_ALIGN;
+}
+
+char *api_arena_alloc(size_t header, const int64_t *bytes, int64_t *off, int nparts, size_t *total,
+                      api_error *err)
+{
+    int64_t t = api_arena_align((int64_t)header);
+    for (int i = 0; i < nparts; i++) {
+        off[i] = t;
+        t = api_add_sat(t, api_arena_align(bytes[i]));
+    }
+    if (t == INT64_MAX || (uint64_t)t > SIZE_MAX / 2) {
+        api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
+                      "the request needs more memory than can be allocated");
+        return NULL;
+    }
+    char *arena = aligned_alloc(API_ARENA_ALIGN, (size_t)t);
+    if (!arena) {
+        api_error_set(err, API_ERR_INTERNAL, "", "out of memory: the request needs %lld bytes",
+                      (long long)t);
+        return NULL;
+    }
+    memset(arena, 0, header);
+    *total = (size_t)t;
+    return arena;
+}
+
+int api_workspace_alloc(size_t bytes, void **out, api_error *err)
+{
+    *out = NULL;
+    if (!bytes) return 0;
+    if (bytes > SIZE_MAX - API_ARENA_ALIGN)
+        return api_error_set(err, API_ERR_INTERNAL, "", "attention workspace too large");
+    *out = aligned_alloc(API_ARENA_ALIGN,
+                         (bytes + API_ARENA_ALIGN - 1) / API_ARENA_ALIGN * API_ARENA_ALIGN);
+    if (!*out)
+        return api_error_set(err, API_ERR_INTERNAL, "",
+                             "out of memory: the attention workspace needs %zu bytes", bytes);
+    return 0;
+}
