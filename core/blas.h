@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include "cpu.h"
+
 /* Pins OpenBLAS to one thread (the pool supplies parallelism). Idempotent, thread-safe. */
 void at_blas_init(void);
 
@@ -12,6 +14,20 @@ void at_blas_init(void);
  * op(X) is X or X^T as trans_a/trans_b say; lda/ldb/ldc are row strides in elements. */
 void at_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
+
+/* The OpenBLAS core (kernel set) the library chose when it loaded, e.g. "SkylakeX", "Haswell",
+ * "Prescott". OpenBLAS picks it once, in a constructor, from OPENBLAS_CORETYPE if set, else from
+ * its table of CPU models. Static storage. */
+const char *at_blas_core(void);
+
+/* The OpenBLAS cores whose kernels fit `cpu`, best first: at most `max` names written to out
+ * (static strings), their count returned. 0 means the CPU has nothing beyond the baseline and
+ * the library's own choice is as good as any. Depends only on the feature bits and the vendor. */
+int at_blas_core_candidates(const at_cpu *cpu, const char **out, int max);
+
+/* The vector level an OpenBLAS core's kernels are written for ("Haswell": AVX2, "Prescott":
+ * baseline), or -1 for a name this table does not know. Case-insensitive. */
+int at_blas_core_level(const char *core);
 
 /* Name and version of the BLAS library, e.g. "OpenBLAS 0.3.21 ...". Static storage. */
 const char *at_blas_version(void);

@@ -16,7 +16,7 @@
 #define ATTND_VERSION "dev"
 #endif
 
-typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_LEVEL, OPT_SECONDS } opt_kind;
+typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_LEVEL, OPT_SECONDS, OPT_BLAS_CORE } opt_kind;
 
 typedef struct opt {
     const char *flag; /* "--port" */
@@ -49,6 +49,9 @@ static const opt options[] = {
      "error, warn, info (default; one access line per request) or debug"},
     {"--shutdown-timeout", "ATTND_SHUTDOWN_TIMEOUT", OPT_SECONDS, OFF(shutdown_timeout), 0, 3600,
      "seconds in-flight requests get to finish on SIGTERM (default 30)"},
+    {"--blas-core", "ATTND_BLAS_CORE", OPT_BLAS_CORE, OFF(blas_core), 0, 0,
+     "OpenBLAS kernels: auto (default: OPENBLAS_CORETYPE if set, else the best for this CPU's "
+     "features), library (OpenBLAS's own choice) or a core name such as SkylakeX, Haswell"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -66,6 +69,8 @@ static void defaults(srv_config *cfg)
     cfg->max_score_elements = INT64_C(64) << 20;
     cfg->log_level = SRV_LOG_INFO;
     cfg->shutdown_timeout = 30.0;
+    snprintf(cfg->blas_core, sizeof cfg->blas_core, "auto");
+    cfg->blas_core_from = "default";
 }
 
 /* Parses one value into the field `o` describes. `source` names the flag or variable. */
@@ -110,6 +115,19 @@ static int set_value(srv_config *cfg, const opt *o, const char *source, const ch
         *(double *)field = v;
         return 0;
     }
+    case OPT_BLAS_CORE:
+        if (!*value || strlen(value) >= sizeof cfg->blas_core ||
+            strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789()_") !=
+                strlen(value)) {
+            snprintf(err, errlen,
+                     "%s: expected auto, library or an OpenBLAS core name such as SkylakeX, "
+                     "got \"%s\"",
+                     source, value);
+            return -1;
+        }
+        snprintf(field, sizeof cfg->blas_core, "%s", value);
+        cfg->blas_core_from = o->flag == source ? o->flag : o->env;
+        return 0;
     case OPT_LEVEL: {
         int level = srv_log_level_parse(value);
         if (level < 0) {

@@ -27,6 +27,8 @@ typedef struct srv_config {
     int64_t max_score_elements; /* B*H*Lq*Lk */
     int log_level;              /* SRV_LOG_* */
     double shutdown_timeout;    /* seconds to let in-flight requests finish */
+    char blas_core[32];         /* "auto", "library" or an OpenBLAS core name */
+    const char *blas_core_from; /* "--blas-core", "ATTND_BLAS_CORE" or "default" */
     /* Models to load at start-up besides the built-in "default": every --model flag, or, when
      * there is none, the specs of ATTND_MODEL (separated by commas or whitespace). */
     srv_model_spec models[SRV_MAX_MODELS];

@@ -13,6 +13,7 @@
 #include "../api/model_registry.h"
 #include "../core/blas.h"
 #include "../core/pool.h"
+#include "blas_core.h"
 #include "config.h"
 #include "healthcheck.h"
 #include "http.h"
@@ -82,6 +83,28 @@ static api_model_registry *load_models(const srv_config *cfg)
     return models;
 }
 
+/* The start-up line that says which BLAS kernels run and why, and a warning when they are older
+ * than what the CPU supports (a user's OPENBLAS_CORETYPE, or a library that lacks newer ones). */
+static void log_blas_core(const srv_blas_core *b)
+{
+    char library[300], note[200];
+    srv_log_quote(library, sizeof library, at_blas_version());
+    srv_log_quote(note, sizeof note, b->note);
+    srv_log(SRV_LOG_INFO, "blas", "core=%s reason=%s by=%s cpu=%s cpu_level=%s library=%s%s%s",
+            b->core, b->reason, b->source, at_cpu_vendor_name(b->cpu.vendor),
+            at_cpu_level_name(b->cpu.level), library, b->note[0] ? " note=" : "",
+            b->note[0] ? note : "");
+    if (b->outdated) {
+        const char *cand[1];
+        int n = at_blas_core_candidates(&b->cpu, cand, 1);
+        srv_log(SRV_LOG_WARN, "blas_core_outdated",
+                "core=%s core_level=%s cpu_level=%s by=%s hint=\"kernels older than this CPU "
+                "supports; --blas-core %s (or unsetting OPENBLAS_CORETYPE) runs faster ones\"",
+                b->core, at_cpu_level_name((at_cpu_level)b->core_level),
+                at_cpu_level_name(b->cpu.level), b->source, n ? cand[0] : "auto");
+    }
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -132,6 +155,14 @@ int main(int argc, char **argv)
     if (healthcheck) return run_healthcheck(&cfg);
     srv_log_set_level(cfg.log_level);
 
+    /* Before anything else: this may re-execute the process so that OpenBLAS loads the kernels
+     * that fit the CPU (blas_core.h). */
+    srv_blas_core blas;
+    if (srv_blas_core_setup(cfg.blas_core, cfg.blas_core_from, argv, &blas, err, sizeof err) != 0) {
+        fprintf(stderr, "attnd: %s\n", err);
+        return 2;
+    }
+
     /* SIGINT/SIGTERM are caught by a handler that only writes to a pipe the main thread waits
      * on. A signal mask alone would not do: libraries start threads of their own (OpenBLAS does
      * at load time), and a signal delivered to one of them would kill the process. SIGPIPE is
@@ -152,7 +183,9 @@ int main(int argc, char **argv)
     api_model_registry *models = load_models(&cfg);
     if (!models) return 1;
     at_blas_init();
-    srv_metrics_init(ATTND_VERSION, at_blas_version());
+    log_blas_core(&blas);
+    srv_metrics_init(ATTND_VERSION, at_blas_version(), blas.core, blas.reason,
+                     at_cpu_level_name(blas.cpu.level));
     at_pool *pool = at_pool_new(cfg.threads, cfg.queue_depth);
     if (!pool) {
         srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"cannot start %d worker threads\"",

@@ -34,6 +34,7 @@ static struct {
     atomic_long in_flight;
     char version[64];
     char blas[128];
+    char blas_core[32], blas_core_reason[16], cpu_level[16];
 } m;
 
 const char *srv_route_label(srv_route r)
@@ -59,10 +60,14 @@ static void label_copy(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
-void srv_metrics_init(const char *version, const char *blas_version)
+void srv_metrics_init(const char *version, const char *blas_version, const char *blas_core,
+                      const char *blas_core_reason, const char *cpu_level)
 {
     label_copy(m.version, sizeof m.version, version);
     label_copy(m.blas, sizeof m.blas, blas_version);
+    label_copy(m.blas_core, sizeof m.blas_core, blas_core);
+    label_copy(m.blas_core_reason, sizeof m.blas_core_reason, blas_core_reason);
+    label_copy(m.cpu_level, sizeof m.cpu_level, cpu_level);
 }
 
 void srv_metrics_request_started(void)
@@ -146,8 +151,9 @@ void srv_metrics_render(api_buf *out, at_pool *pool)
     api_buf_printf(out,
                    "# HELP attnd_build_info Build information; the value is always 1.\n"
                    "# TYPE attnd_build_info gauge\n"
-                   "attnd_build_info{version=\"%s\",blas=\"%s\"} 1\n",
-                   m.version, m.blas);
+                   "attnd_build_info{version=\"%s\",blas=\"%s\",blas_core=\"%s\","
+                   "blas_core_reason=\"%s\",cpu_level=\"%s\"} 1\n",
+                   m.version, m.blas, m.blas_core, m.blas_core_reason, m.cpu_level);
 
     srv_process_stats ps;
     srv_process_stats_read(&ps);

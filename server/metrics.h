@@ -30,8 +30,11 @@ typedef enum srv_route {
 /* The label value of a route ("/v1/attention"). */
 const char *srv_route_label(srv_route r);
 
-/* Records the start time of the process and the build labels. Call once before any request. */
-void srv_metrics_init(const char *version, const char *blas_version);
+/* Records the start time of the process and the build labels of attnd_build_info: the version,
+ * the BLAS library, the OpenBLAS core it runs and why ("chosen", "forced", "detected"), and the
+ * CPU's vector level. Call once before any request. */
+void srv_metrics_init(const char *version, const char *blas_version, const char *blas_core,
+                      const char *blas_core_reason, const char *cpu_level);
 
 /* A request began (in-flight gauge up). */
 void srv_metrics_request_started(void);

@@ -74,6 +74,11 @@ static void track(pid_t pid, pid_t old)
 
 int test_daemon_start(test_daemon *d, const char *const *extra_args)
 {
+    return test_daemon_start_env(d, extra_args, NULL);
+}
+
+int test_daemon_start_env(test_daemon *d, const char *const *extra_args, const char *const *env)
+{
     const char *bin = getenv("ATTND_BIN");
     if (!bin || !*bin) bin = "build/attnd";
     memset(d, 0, sizeof *d);
@@ -93,6 +98,15 @@ int test_daemon_start(test_daemon *d, const char *const *extra_args)
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test runner */
         dup2(fd, STDERR_FILENO);
+        for (int i = 0; env && env[i]; i++) {
+            const char *eq = strchr(env[i], '=');
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - env[i]) : 127, env[i]);
+            if (eq)
+                setenv(name, eq + 1, 1);
+            else
+                unsetenv(name);
+        }
         execv(bin, (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);

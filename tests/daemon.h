@@ -16,6 +16,10 @@ typedef struct test_daemon {
  * waits until it logs that it listens. Returns 0, or -1 (message on stderr). */
 int test_daemon_start(test_daemon *d, const char *const *extra_args);
 
+/* test_daemon_start with the daemon's environment changed: each entry of the NULL-terminated
+ * `env` is "NAME=VALUE" (set) or "NAME" (removed). The test runner's own environment is kept. */
+int test_daemon_start_env(test_daemon *d, const char *const *extra_args, const char *const *env);
+
 /* Sends `sig` (0: none, just wait) and waits for the exit; returns the exit status (or
  * 128+signal), -1 on timeout. The log stays readable until the test runner exits. */
 int test_daemon_stop(test_daemon *d, int sig);

@@ -82,13 +82,15 @@ static void check_response(const cJSON *c, const char *text)
     cJSON_Delete(got);
 }
 
-static void replay_file(const char *file, int min_cases)
+/* Replays every case of `file` through a daemon started with the environment changes `env`
+ * (test_daemon_start_env; NULL: none). */
+static void replay_file(const char *file, int min_cases, const char *const *env)
 {
     cJSON *doc = fx_load(file);
     const cJSON *cases = fx_field(doc, "cases");
     ASSERT(cJSON_GetArraySize(cases) >= min_cases);
     test_daemon d;
-    ASSERT_EQ(test_daemon_start(&d, NULL), 0);
+    ASSERT_EQ(test_daemon_start_env(&d, NULL, env), 0);
     for (const cJSON *c = cases->child; c; c = c->next) {
         char *body = request_body(c, 0);
         char *text = post(&d, fx_case_name(c), body);
@@ -102,12 +104,21 @@ static void replay_file(const char *file, int min_cases)
 
 TEST(fixture_http_attention_basic)
 {
-    replay_file("attention_basic.json", 20);
+    replay_file("attention_basic.json", 20, NULL);
 }
 
 TEST(fixture_http_attention_variants)
 {
-    replay_file("attention_variants.json", 50);
+    replay_file("attention_variants.json", 50, NULL);
+}
+
+/* The same numbers from the OpenBLAS kernels attnd picks for this CPU by itself (the suite
+ * otherwise runs on whatever the environment's OPENBLAS_CORETYPE says). */
+TEST(fixture_http_blas_core_auto)
+{
+    const char *env[] = {"OPENBLAS_CORETYPE", "ATTND_BLAS_CORE", NULL};
+    replay_file("attention_basic.json", 20, env);
+    replay_file("attention_variants.json", 50, env);
 }
 
 /* The response up to meta's compute_ms, the one part that varies between identical requests. */
