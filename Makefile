@@ -14,12 +14,37 @@ CPPFLAGS += -D_GNU_SOURCE -DATTND_VERSION='"$(VERSION)"'
 LDFLAGS ?=
 override LDFLAGS += $(SANFLAGS)
 
-# Debian packages the build needs (make deps installs the missing ones), and what the tests
-# additionally use (promtool from prometheus checks /metrics, and the prometheus server scrapes
-# attnd with deploy/'s config; the README test runs curl; python3-yaml reads deploy/'s YAML).
+# Debian packages the build needs (make deps installs the missing ones), what the README's
+# examples use after `make run` (curl), and what the tests additionally use (promtool from
+# prometheus checks /metrics, and the prometheus server scrapes attnd with deploy/'s config;
+# python3-yaml reads deploy/'s YAML).
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
              libcurl4-openssl-dev
+DEB_RUN   := curl
 DEB_TEST  := prometheus curl python3-yaml
+DEB_LINT  := clang-format
+
+# Parallel jobs for building and for the test runner (one process per test file).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# $(call apt_install,PACKAGES): installs those that are missing, with sudo when not root. Only
+# the programs of a package are used, never its service: a policy-rc.d keeps postinst scripts
+# from starting one (prometheus would start a server on :9090 and enable itself at boot), and
+# an enabled-at-boot link the install made is removed again.
+define apt_install
+missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then echo "make: installing$$missing"; \
+  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+  policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then policy=1; \
+    printf '#!/bin/sh\nexit 101\n' | $$sudo tee /usr/sbin/policy-rc.d >/dev/null && \
+    $$sudo chmod 755 /usr/sbin/policy-rc.d; fi; \
+  $$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+  DEBIAN_FRONTEND=noninteractive $$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends $$missing; rc=$$?; \
+  [ -z "$$policy" ] || $$sudo rm -f /usr/sbin/policy-rc.d; \
+  for p in $$missing; do $$sudo rm -f /etc/systemd/system/multi-user.target.wants/$$p.service; \
+  done; exit $$rc; fi
+endef
 
 # pkg-config is asked lazily (recursive '='), so `make deps` can run on a machine without the
 # libraries before anything needs their flags.
@@ -41,8 +66,11 @@ LIB_OBJ    := $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ)
 ATTND      := $(BUILD)/attnd
 TESTBIN    := $(BUILD)/attnd_tests
 
-HOST ?= 127.0.0.1
-PORT ?= 8080
+# make run HOST=... PORT=...: passed to attnd only when set, so that ATTND_HOST / ATTND_PORT
+# (and every other ATTND_* variable) work through make run too; attnd's default is
+# 127.0.0.1:8080.
+HOST ?=
+PORT ?=
 
 .PHONY: all run test check asan lint format deps deps-test install uninstall clean help \
         docker docker-test
@@ -60,28 +88,34 @@ $(ATTND): $(LIB_OBJ) $(BUILD)/server/main.o
 $(TESTBIN): $(LIB_OBJ) $(TEST_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) $(CURL_LIBS) -lm
 
-# Installs what is missing, then builds and serves on $(HOST):$(PORT) in the foreground.
+# Installs what is missing, then builds and serves in the foreground (127.0.0.1:8080 unless
+# HOST/PORT or ATTND_HOST/ATTND_PORT say otherwise).
 run: deps
-	@$(MAKE) --no-print-directory all
-	$(ATTND) --host $(HOST) --port $(PORT)
+	@$(call apt_install,$(DEB_RUN))
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	$(ATTND)$(if $(HOST), --host $(HOST))$(if $(PORT), --port $(PORT))
 
-# Builds attnd and the test runner, then runs every test against the real daemon.
-test: deps deps-test
-	@$(MAKE) --no-print-directory $(ATTND) $(TESTBIN)
-	ATTND_BIN=$(ATTND) $(TESTBIN) $(TESTS)
+# Builds attnd and the test runner, then runs every test against the real daemon, one process
+# per test file, $(JOBS) at a time.
+test: deps
+	@$(MAKE) --no-print-directory deps-test
+	@$(MAKE) --no-print-directory -j$(JOBS) $(ATTND) $(TESTBIN)
+	ATTND_BIN=$(ATTND) $(TESTBIN) -j $(JOBS) $(TESTS)
 
 check: test
 
 # The same suite built and run with AddressSanitizer and UndefinedBehaviorSanitizer.
-asan: deps deps-test
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+asan: deps
+	@$(MAKE) --no-print-directory deps-test
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/asan OPT=-O1 \
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  build/asan/attnd build/asan/attnd_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ATTND_BIN=build/asan/attnd build/asan/attnd_tests $(TESTS)
+	  ATTND_BIN=build/asan/attnd build/asan/attnd_tests -j $(JOBS) $(TESTS)
 
 # Layering rules of ../shared/STYLE.md: server -> api -> core, one door per library.
 lint:
+	@$(call apt_install,$(DEB_LINT))
 	@fail=0; \
 	bad=$$(grep -l '<cblas.h>' $$(git ls-files '*.c' '*.h') | grep -v '^core/blas.c$$'); \
 	[ -z "$$bad" ] || { echo "lint: only core/blas.c may include <cblas.h>: $$bad"; fail=1; }; \
@@ -93,24 +127,17 @@ lint:
 	[ -z "$$bad" ] || { echo "lint: core/ must not include api/ or server/: $$bad"; fail=1; }; \
 	bad=$$(grep -l '#include "\.\./server/' $$(git ls-files 'api/*')); \
 	[ -z "$$bad" ] || { echo "lint: api/ must not include server/: $$bad"; fail=1; }; \
-	if command -v clang-format >/dev/null; then \
-	  clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') || fail=1; fi; \
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') || fail=1; \
 	[ $$fail -eq 0 ] && echo "lint: ok"; exit $$fail
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 deps:
-	@missing=""; for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "make deps: installing$$missing"; \
-	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
+	@$(call apt_install,$(DEB_BUILD))
 
 deps-test:
-	@missing=""; for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "make deps-test: installing$$missing"; \
-	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
+	@$(call apt_install,$(DEB_TEST))
 
 # The container image from the Dockerfile, with Docker when its daemon answers, else podman
 # (installed from Debian when missing; a missing debian:bookworm-slim is made by debootstrap).
@@ -123,33 +150,33 @@ docker:
 docker-test:
 	bash tests/docker_test.sh
 
-# Side-by-side benchmarks (issue 6): the attention core, the JSON codec, the service and its
-# memory, each beside a peer of $(PEERS) measured in the same run (sequentially: one measurement
-# at a time). Installs what is missing, builds attnd, tests/bench/*.c (same CFLAGS, linked with
-# core/ and api/) and the peers under $(BUILD)/bench/, prints the table, writes $(BUILD)/bench.json.
-PEERS     ?= ../shared/peers
+# Side-by-side benchmarks: the attention core, the JSON codec, the service and its memory, each
+# beside a peer of $(PEERS) measured in the same run (sequentially: one measurement at a time),
+# with the machine's FMA peak and the sgemm ceiling. Installs what is missing, builds attnd,
+# tests/bench/*.c (same CFLAGS, linked with core/ and api/) and the peers under $(BUILD)/bench/,
+# prints the tables, writes $(BUILD)/bench.json. BENCH_ARGS="--compare-core Prescott" adds
+# attnd's figures on another OpenBLAS core, interleaved.
+PEERS     ?= tests/bench/peers
 DEB_BENCH := wrk curl python3-torch python3-fastapi python3-uvicorn python3-numpy
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 PEER_BIN  := $(BUILD)/bench/peer_sgemm_peak $(BUILD)/bench/peer_cjson_speed \
-             $(BUILD)/bench/peer_mhd_hello
+             $(BUILD)/bench/peer_mhd_hello $(BUILD)/bench/peer_fma_peak
 .PHONY: bench
 
 $(BENCH_BIN): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_OBJ) $(API_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) -lm
 
-# The peers are built as their README says (gcc -O2), not with attnd's warnings.
+# The peers are built plainly (-O2, no -march: fma_peak picks its vector width at run time).
 $(PEER_BIN): $(BUILD)/bench/peer_%: $(PEERS)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 $(PKG_CFLAGS) $< -o $@ $(PKG_LIBS)
+	$(CC) -O2 -pthread $(PKG_CFLAGS) $< -o $@ $(PKG_LIBS)
 
 bench: deps
-	@missing=""; for p in $(DEB_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "make bench: installing$$missing"; \
-	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
-	@$(MAKE) --no-print-directory $(ATTND) $(BENCH_BIN) $(PEER_BIN)
-	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) --peers $(PEERS) $(BENCH_ARGS)
+	@$(call apt_install,$(DEB_BENCH))
+	@$(MAKE) --no-print-directory -j$(JOBS) $(ATTND) $(BENCH_BIN) $(PEER_BIN)
+	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) --peers $(abspath $(PEERS)) \
+	  $(BENCH_ARGS)
 
 install: $(ATTND)
 	install -D -m 0755 $(ATTND) $(DESTDIR)$(PREFIX)/bin/attnd
@@ -162,10 +189,10 @@ clean:
 
 help:
 	@echo "make            build $(ATTND)"
-	@echo "make run        install missing packages, build, serve on $(HOST):$(PORT)"
+	@echo "make run        install missing packages, build, serve on 127.0.0.1:8080 (PORT=, HOST=)"
 	@echo "make test       build and run every test (unit and HTTP)"
 	@echo "make asan       the test suite under AddressSanitizer + UBSan"
-	@echo "make lint       layering rules and clang-format"
+	@echo "make lint       layering rules and clang-format (installed when missing)"
 	@echo "make docker     build the container image $(DOCKER_IMAGE) (Docker, else podman)"
 	@echo "make docker-test build the image, run it and check it end to end"
 	@echo "make bench      attnd beside its peers (core, JSON, service, memory): table + $(BUILD)/bench.json"
