@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/reference.h"
 #include "../core/rng.h"
 #include "../core/status.h"
 #include "harness.h"
+#include "reference.h"
 
 /* ---- random numbers ---- */
 

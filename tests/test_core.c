@@ -8,11 +8,11 @@
 
 #include "../core/attention.h"
 #include "../core/blas.h"
-#include "../core/reference.h"
 #include "../core/softmax.h"
 #include "../core/status.h"
 #include "core_support.h"
 #include "harness.h"
+#include "reference.h"
 
 /* ---- the hand-checked case ---- */
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rng.h"
-#include "status.h"
+#include "../core/rng.h"
+#include "../core/status.h"
 
 /* Element (i0, i1, i2, i3) of a rank-4 view; a dimension of size 1 broadcasts. */
 static int64_t ref_offset(const at_tensor *t, int64_t i0, int64_t i1, int64_t i2, int64_t i3)
