@@ -453,21 +453,21 @@ TEST(core_softmax_row)
 
 /* ---- validation ---- */
 
-typedef struct bad_case {
-    const char *field, *needle;
-    int status;
-} bad_case;
-
-static void expect_bad(const at_attention_desc *d, bad_case want)
-{
-    ct_expect_bad_at(d, want.field, want.needle, want.status, __FILE__, __LINE__);
-}
+/* `good` changed by `change` must be refused with `status`, naming `field` and saying `needle`;
+ * a failure reports the line of the case. */
+#define EXPECT_BAD(change, field, needle, status)                                                  \
+    do {                                                                                           \
+        d = good;                                                                                  \
+        m2 = mask;                                                                                 \
+        change;                                                                                    \
+        ct_expect_bad_at(&d, field, needle, status, __FILE__, __LINE__);                           \
+    } while (0)
 
 TEST(core_check_errors_name_the_tensor)
 {
     float buf[4096];
     uint8_t mbuf[256];
-    at_tensor mask = at_tensor_make(AT_BOOL, 4, (int64_t[]){2, 1, 5, 7}, mbuf);
+    at_tensor mask = at_tensor_make(AT_BOOL, 4, (int64_t[]){2, 1, 5, 7}, mbuf), m2;
     const at_attention_desc good = {
         .query = at_tensor_make(AT_F32, 4, (int64_t[]){2, 3, 5, 64}, buf),
         .key = at_tensor_make(AT_F32, 4, (int64_t[]){2, 3, 7, 64}, buf),
@@ -479,89 +479,41 @@ TEST(core_check_errors_name_the_tensor)
     ASSERT_EQ(at_attention_check(&good, &field, err, sizeof err), AT_OK);
     ASSERT_STREQ(field, "unchanged");
 
-    at_attention_desc d = good;
-    d.key.ne[3] = 32;
-    expect_bad(&d,
-               (bad_case){"key", "key: expected last dim 64 to match query's, got 32", AT_ESHAPE});
-    d = good;
-    d.key.ne[0] = 1;
-    expect_bad(&d, (bad_case){"key", "batch size 2", AT_ESHAPE});
-    d = good;
-    d.key.ne[1] = 4;
-    expect_bad(&d, (bad_case){"key", "head count 3", AT_ESHAPE});
-    d = good;
-    d.value.ne[2] = 6;
-    expect_bad(&d, (bad_case){"value", "got 6", AT_ESHAPE});
-    d = good;
-    d.value.ne[1] = 1;
-    expect_bad(&d, (bad_case){"value", "head count 3", AT_ESHAPE});
-    d = good;
-    d.query.rank = 3;
-    expect_bad(&d, (bad_case){"query", "rank 3", AT_ESHAPE});
-    d = good;
-    d.value.dtype = AT_BOOL;
-    expect_bad(&d, (bad_case){"value", "float32", AT_EINVAL});
-    d = good;
-    d.query.ne[2] = 0;
-    expect_bad(&d, (bad_case){"query", "[2, 3, 0, 64]", AT_ESHAPE});
-    d = good;
-    d.key.nb[3] = 2;
-    expect_bad(&d, (bad_case){"key", "innermost stride", AT_EINVAL});
-    d = good;
-    d.query.nb[2] = 63;
-    expect_bad(&d, (bad_case){"query", "row stride 63", AT_EINVAL});
-    d = good;
-    d.value.nb[0] = -1;
-    expect_bad(&d, (bad_case){"value", "strides", AT_EINVAL});
-    d = good;
-    d.key.data = NULL;
-    expect_bad(&d, (bad_case){"key", "no data", AT_EINVAL});
-    d = good;
-    d.query.ne[3] = (int64_t)1 << 33;
-    d.key.ne[3] = d.query.ne[3];
-    d.query.nb[2] = d.query.ne[3];
-    expect_bad(&d, (bad_case){"query", "exceeds", AT_EINVAL});
-    d = good;
-    d.query.ne[0] = (int64_t)1 << 58;
-    expect_bad(&d, (bad_case){"query", "too many", AT_EINVAL});
+    at_attention_desc d;
+    EXPECT_BAD(d.key.ne[3] = 32, "key", "key: expected last dim 64 to match query's, got 32",
+               AT_ESHAPE);
+    EXPECT_BAD(d.key.ne[0] = 1, "key", "batch size 2", AT_ESHAPE);
+    EXPECT_BAD(d.key.ne[1] = 4, "key", "head count 3", AT_ESHAPE);
+    EXPECT_BAD(d.value.ne[2] = 6, "value", "got 6", AT_ESHAPE);
+    EXPECT_BAD(d.value.ne[1] = 1, "value", "head count 3", AT_ESHAPE);
+    EXPECT_BAD(d.query.rank = 3, "query", "rank 3", AT_ESHAPE);
+    EXPECT_BAD(d.value.dtype = AT_BOOL, "value", "float32", AT_EINVAL);
+    EXPECT_BAD(d.query.ne[2] = 0, "query", "[2, 3, 0, 64]", AT_ESHAPE);
+    EXPECT_BAD(d.key.nb[3] = 2, "key", "innermost stride", AT_EINVAL);
+    EXPECT_BAD(d.query.nb[2] = 63, "query", "row stride 63", AT_EINVAL);
+    EXPECT_BAD(d.value.nb[0] = -1, "value", "strides", AT_EINVAL);
+    EXPECT_BAD(d.key.data = NULL, "key", "no data", AT_EINVAL);
+    EXPECT_BAD((d.query.ne[3] = d.key.ne[3] = d.query.nb[2] = (int64_t)1 << 33), "query", "exceeds",
+               AT_EINVAL);
+    EXPECT_BAD(d.query.ne[0] = (int64_t)1 << 58, "query", "too many", AT_EINVAL);
 
-    at_tensor m2 = mask;
-    d = good;
-    d.mask = &m2;
-    m2.ne[1] = 2;
-    expect_bad(&d, (bad_case){"mask",
-                              "[2, 2, 5, 7] does not broadcast to the scores' shape "
-                              "[2, 3, 5, 7]",
-                              AT_ESHAPE});
-    m2 = mask;
-    m2.dtype = AT_F32;
-    expect_bad(&d, (bad_case){"mask", "bool", AT_EINVAL});
-    m2 = mask;
-    m2.rank = 2;
-    expect_bad(&d, (bad_case){"mask", "rank 2", AT_ESHAPE});
+    EXPECT_BAD((d.mask = &m2, m2.ne[1] = 2), "mask",
+               "[2, 2, 5, 7] does not broadcast to the scores' shape [2, 3, 5, 7]", AT_ESHAPE);
+    EXPECT_BAD((d.mask = &m2, m2.dtype = AT_F32), "mask", "bool", AT_EINVAL);
+    EXPECT_BAD((d.mask = &m2, m2.rank = 2), "mask", "rank 2", AT_ESHAPE);
 
-    d = good;
-    d.has_scale = true;
-    d.scale = INFINITY;
-    expect_bad(&d, (bad_case){"scale", "finite", AT_EINVAL});
-    d.scale = NAN;
-    expect_bad(&d, (bad_case){"scale", "finite", AT_EINVAL});
-    d = good;
-    d.score = (at_score)7;
-    expect_bad(&d, (bad_case){"score", "unknown", AT_EINVAL});
-    d = good;
-    d.selection = (at_selection)9;
-    expect_bad(&d, (bad_case){"selection", "unknown selection 9", AT_EINVAL});
+    EXPECT_BAD((d.has_scale = true, d.scale = INFINITY), "scale", "finite", AT_EINVAL);
+    EXPECT_BAD((d.has_scale = true, d.scale = NAN), "scale", "finite", AT_EINVAL);
+    EXPECT_BAD(d.score = (at_score)7, "score", "unknown", AT_EINVAL);
+    EXPECT_BAD(d.selection = (at_selection)9, "selection", "unknown selection 9", AT_EINVAL);
 
     /* key_lengths: one per batch entry, each 0..Lk. */
-    int64_t lengths[2] = {7, 0};
+    int64_t ok_lengths[2] = {7, 0}, too_long[2] = {7, 8}, negative[2] = {7, -1};
     d = good;
-    d.key_lengths = lengths;
+    d.key_lengths = ok_lengths;
     ASSERT_EQ(at_attention_check(&d, NULL, err, sizeof err), AT_OK);
-    lengths[1] = 8;
-    expect_bad(&d, (bad_case){"key_lengths", "entry 1 is 8, expected 0..7", AT_EINVAL});
-    lengths[1] = -1;
-    expect_bad(&d, (bad_case){"key_lengths", "entry 1 is -1", AT_EINVAL});
+    EXPECT_BAD(d.key_lengths = too_long, "key_lengths", "entry 1 is 8, expected 0..7", AT_EINVAL);
+    EXPECT_BAD(d.key_lengths = negative, "key_lengths", "entry 1 is -1", AT_EINVAL);
 
     /* field may be NULL; a short buffer is truncated, never overrun. */
     char tiny[8];
