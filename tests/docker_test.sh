@@ -300,6 +300,21 @@ else
   fail "/metrics counts the requests in attnd_http_requests_total" \
     "$(grep attnd_http_requests_total <<<"$metrics" | head -5)"
 fi
+# The image runs the same binary and library, so it picks OpenBLAS kernels of this CPU's
+# feature level by itself (the host's OPENBLAS_CORETYPE does not reach the container).
+flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+has() { for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
+if has avx512f avx512bw avx512vl avx512dq avx512cd; then fits="SkylakeX Cooperlake SapphireRapids"
+elif has avx2 fma; then fits="Haswell Zen"
+elif has avx; then fits="Sandybridge Bulldozer Piledriver Steamroller"
+else fits=""; fi
+core=$(sed -n 's/^attnd_build_info{.*blas_core="\([^"]*\)".*/\1/p' <<<"$metrics")
+if [ -n "$core" ] && { [ -z "$fits" ] || [[ " $fits " == *" $core "* ]]; }; then
+  pass "the container runs OpenBLAS core $core, which fits this CPU"
+else
+  fail "the container runs an OpenBLAS core that fits this CPU ($fits)" \
+    "$(grep attnd_build_info <<<"$metrics"; engine logs "$NAME" 2>&1 | grep 'msg=blas')"
+fi
 ready=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/readyz" 2>&1)
 [ "$ready" = 200 ] && pass "/readyz is 200" || fail "/readyz is 200" "got $ready"
 

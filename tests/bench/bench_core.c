@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "../../core/attention.h"
+#include "../../core/blas.h"
 #include "../../core/pool.h"
 #include "../../core/status.h"
 
@@ -231,10 +232,11 @@ int main(int argc, char **argv)
 
     double flops = 4.0 * (double)o.b * (double)o.h * (double)o.lq * (double)o.lk * (double)o.d;
     printf("threads=%lld score=%s selection=%s B=%lld H=%lld Lq=%lld Lk=%lld d=%lld da=%lld k=%lld "
-           "weights=%d calls=%ld ms=%.4f gflops=%.2f\n",
+           "weights=%d calls=%ld ms=%.4f gflops=%.2f core=%s\n",
            (long long)o.threads, o.score, o.selection, (long long)o.b, (long long)o.h,
            (long long)o.lq, (long long)o.lk, (long long)o.d, (long long)o.da, (long long)o.k,
-           o.weights ? 1 : 0, job.calls, job.best_mean * 1e3, flops / job.best_mean / 1e9);
+           o.weights ? 1 : 0, job.calls, job.best_mean * 1e3, flops / job.best_mean / 1e9,
+           at_blas_core());
     free(work);
     free(q);
     free(k);

@@ -1,8 +1,9 @@
-"""`make bench` (issue 6): attnd beside its peers, measured one after the other in the same run
-on the same machine, so that every figure comes with a ratio. Four parts:
+"""`make bench`: attnd beside its peers, measured one after the other in the same run on the
+same machine, so that every figure comes with a ratio. Four parts:
 
-1. core attention GFLOP/s beside the OpenBLAS sgemm ceiling and PyTorch (manual attention, and
-   PyTorch formulations of the additive score and top-k selection);
+1. core attention GFLOP/s beside the machine's FMA peak, the OpenBLAS sgemm ceiling and PyTorch
+   (manual attention, and PyTorch formulations of the additive score and top-k selection); every
+   BLAS-backed program runs the OpenBLAS core attnd runs, and says which it ran;
 2. JSON decode/encode of a 1M-float tensor through attnd's codec beside plain cJSON;
 3. requests/s and latency under wrk beside bare libmicrohttpd and FastAPI+uvicorn+PyTorch;
 4. the daemon's peak RSS serving one Lq = Lk = 16384, d = 64 request without weights.
@@ -10,8 +11,9 @@ on the same machine, so that every figure comes with a ratio. Four parts:
 Prints the tables (Markdown) and the goals of the issue with PASS/FAIL, writes build/bench.json.
 Standard library only. The Makefile's bench target installs the packages and builds first.
 
-Usage: python3 tests/bench/run_bench.py [--build build] [--peers ../shared/peers]
+Usage: python3 tests/bench/run_bench.py [--build build] [--peers tests/bench/peers]
                                         [--out build/bench.json] [--quick]
+                                        [--blas-core auto|library|NAME] [--compare-core NAME]...
 """
 import argparse
 import json
@@ -38,10 +40,24 @@ def log(msg):
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def child_env(env):
+    """os.environ with `env` applied: a value of None removes the variable."""
+    full_env = dict(os.environ)
+    for k, v in (env or {}).items():
+        if v is None:
+            full_env.pop(k, None)
+        else:
+            full_env[k] = v
+    return full_env
+
+
+# Set for every BLAS-backed process once the core attnd runs is known (main).
+BLAS_ENV = {}
+
+
 def run(cmd, env=None, cwd=None, timeout=600):
     """Runs cmd, returns its stdout; raises with stderr on failure."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
+    full_env = child_env({**BLAS_ENV, **(env or {})})
     p = subprocess.run(cmd, env=full_env, cwd=cwd, capture_output=True, text=True,
                        timeout=timeout)
     if p.returncode != 0:
@@ -124,16 +140,54 @@ class Quiet:
             self.waited += 1.25
 
 
-def sgemm_once(build, threads):
+def sgemm_once(build, threads, cores):
     out = run([f"{build}/bench/peer_sgemm_peak", "1024"],
               env={"OPENBLAS_NUM_THREADS": str(threads)})
+    cores["sgemm"] = re.search(r"core=(\S+)", out).group(1)
     return float(re.search(r"sgemm ([\d.]+) GFLOP/s", out).group(1))
 
 
-def torch_peer_once(peers, threads):
+def fma_peak_once(build, threads):
+    """{threads: GFLOP/s} of the FMA peak on 1..threads threads, and the vector width used."""
+    got, width = {}, None
+    for _ in range(3):  # best of three short runs: a peak is only ever underestimated
+        out = run([f"{build}/bench/peer_fma_peak", str(threads), "0.3"])
+        for line in out.splitlines():
+            r = kv(line)
+            t = int(r["threads"])
+            got[t] = max(got.get(t, 0.0), r["peak"])
+            width = r["width"]
+    return got, width
+
+
+def attnd_blas_core(build, setting):
+    """The OpenBLAS core the daemon runs with --blas-core `setting` in this environment (for
+    auto, without the environment's own OPENBLAS_CORETYPE, so that attnd decides): (core,
+    reason, by), read from its start-up log line."""
+    env = {"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None} if setting == "auto" else {}
+    p = start([f"{build}/attnd", "--host", "127.0.0.1", "--port", "0", "--blas-core", setting],
+              env=env)
+    try:
+        for _ in range(200):
+            p.errfile.seek(0)
+            text = p.errfile.read().decode(errors="replace")
+            m = re.search(r"msg=blas core=(\S+) reason=(\S+) by=(\S+)", text)
+            if m and "msg=listening" in text:
+                return m.groups()
+            if p.poll() is not None:
+                raise RuntimeError(f"attnd --blas-core {setting} exited: {text[-1000:]}")
+            time.sleep(0.05)
+        raise RuntimeError("attnd did not report its BLAS core within 10 s")
+    finally:
+        stop(p)
+
+
+def torch_peer_once(peers, threads, cores):
     """One run of the peer on `threads` threads: {shape: GFLOP/s} of its manual attention."""
     out = run([PY, os.path.join(peers, "torch_attention_bench.py"), str(threads)],
               env={"OMP_NUM_THREADS": str(threads)})
+    m = re.search(r"^core=(\S+)", out, re.M)
+    cores["PyTorch"] = m.group(1) if m else "unknown"
     got = {}
     for m in re.finditer(r"B=(\d+) H=(\d+) N=(\d+) D=(\d+): manual sdpa ([\d.]+) ms = "
                          r"([\d.]+) GFLOP/s", out):
@@ -147,10 +201,14 @@ def torch_variants_once(threads, seconds):
     return {kv(line)["variant"]: kv(line)["ms"] for line in out.splitlines() if line.strip()}
 
 
-def attnd_core(build, threads, extra, seconds):
-    """One round of bench_core (a warm-up call, then calls for >= seconds): its key=values."""
+def attnd_core(build, threads, extra, seconds, core=None):
+    """One round of bench_core (a warm-up call, then calls for >= seconds): its key=values.
+    `core` runs it on another OpenBLAS core than attnd's (the comparison columns)."""
     args = [f"{build}/bench/bench_core", f"threads={threads}", f"seconds={seconds}", "rounds=1"]
-    out = run(args + extra, env={"OPENBLAS_NUM_THREADS": "1"})
+    env = {"OPENBLAS_NUM_THREADS": "1"}
+    if core:
+        env["OPENBLAS_CORETYPE"] = core
+    out = run(args + extra, env=env)
     return kv(out.strip().splitlines()[-1])
 
 
@@ -181,8 +239,7 @@ def wait_http(url, proc, timeout):
 
 def start(cmd, cwd=None, env=None):
     """Starts a server in its own process group (so its workers stop with it)."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
+    full_env = child_env({**BLAS_ENV, **(env or {})})
     err = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=err,
                             start_new_session=True)
@@ -278,6 +335,10 @@ def rx(x):
     return "n/a" if x is None else f"{x:.2f}x"
 
 
+def pct(a, b):
+    return "n/a" if a is None or not b else f"{100 * a / b:.0f}%"
+
+
 def verdict(ok):
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
@@ -285,7 +346,12 @@ def verdict(ok):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
-    ap.add_argument("--peers", default="../shared/peers")
+    ap.add_argument("--peers", default=os.path.join(HERE, "peers"))
+    ap.add_argument("--blas-core", default="auto",
+                    help="attnd's --blas-core; every BLAS-backed peer runs the core it picks")
+    ap.add_argument("--compare-core", action="append", default=[],
+                    help="also time the core table on this OpenBLAS core (e.g. Prescott), "
+                         "interleaved, and print attnd's speed-up over it")
     ap.add_argument("--out", default=None)
     ap.add_argument("--quick", action="store_true", help="short runs, to check the script")
     a = ap.parse_args()
@@ -307,6 +373,19 @@ def main():
                "date": time.strftime("%Y-%m-%d")}
     log(f"machine: {machine}")
 
+    # The OpenBLAS core attnd runs here; every BLAS-backed peer runs it too.
+    blas_core, blas_reason, blas_by = attnd_blas_core(build, a.blas_core)
+    BLAS_ENV.update({"OPENBLAS_CORETYPE": blas_core, "OPENBLAS_L2_SIZE": None})
+    cores = {"attnd": blas_core}
+    machine["blas_core"] = {"core": blas_core, "reason": blas_reason, "by": blas_by}
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if var in os.environ and a.blas_core == "auto":
+            notes.append(f"the environment sets {var}={os.environ[var]}; the bench measures attnd "
+                         f"as it chooses without it ({blas_core}, {blas_reason} by {blas_by}) and "
+                         "runs every BLAS-backed peer on that core.")
+    log(f"BLAS core: {blas_core} ({blas_reason} by {blas_by})")
+    res["peak"], peak_width = {}, None
+
     # 1. Core attention ------------------------------------------------------------------------
     # Rounds interleave attnd and its peers in time, so that a burst of load from another
     # process hits both sides alike; each figure is the best of its rounds.
@@ -320,19 +399,29 @@ def main():
             for s_, t, w, _ in cases}
     variants = {(n, t): {"variant": n, "shape": sh, "threads": t, "ms": None, "torch_ms": None}
                 for n, sh, _ in variant_cases for t in THREADS}
+    compare = {c: {k: 0.0 for k in core} for c in a.compare_core}
     for r in range(rounds):
+        quiet()
+        got, peak_width = fma_peak_once(build, max(THREADS))
+        for t, g in got.items():
+            res["peak"][t] = max(res["peak"].get(t, 0.0), g)
         for t in THREADS:
             quiet()
-            res["sgemm"][t] = max(res["sgemm"].get(t, 0.0), sgemm_once(build, t))
+            res["sgemm"][t] = max(res["sgemm"].get(t, 0.0), sgemm_once(build, t, cores))
         if have_torch:
             for t in THREADS:
                 quiet()
-                for k, g in torch_peer_once(peers, t).items():
+                for k, g in torch_peer_once(peers, t, cores).items():
                     res["torch"].setdefault(t, {})[k] = max(res["torch"].get(t, {}).get(k, 0), g)
         for s_, t, w, args in cases:
             quiet()
-            g = attnd_core(build, t, args, secs)["gflops"]
-            core[(s_, t, w)]["gflops"] = max(core[(s_, t, w)]["gflops"], g)
+            out = attnd_core(build, t, args, secs)
+            cores["attnd core"] = out["core"]
+            core[(s_, t, w)]["gflops"] = max(core[(s_, t, w)]["gflops"], out["gflops"])
+            for c in a.compare_core:
+                quiet()
+                g = attnd_core(build, t, args, secs, core=c)["gflops"]
+                compare[c][(s_, t, w)] = max(compare[c][(s_, t, w)], g)
         if have_torch:
             for t in THREADS:
                 quiet()
@@ -348,6 +437,9 @@ def main():
                 v["ms"] = ms if v["ms"] is None else min(v["ms"], ms)
         log(f"core round {r + 1}/{rounds}: attnd {[round(c['gflops'], 1) for c in core.values()]}"
             f", PyTorch {res['torch']}, sgemm {res['sgemm']}")
+    for c in a.compare_core:
+        for k, g in compare[c].items():
+            core[k][f"gflops_on_{c}"] = g
     core, variants = list(core.values()), list(variants.values())
 
     # 2. JSON ------------------------------------------------------------------------------------
@@ -383,7 +475,7 @@ def main():
         write_lua(lua[name], os.path.join(tmp, name + ".json"))
     svc = {}
     attnd_cmd = [f"{build}/attnd", "--host", "127.0.0.1", "--threads", "2", "--http-threads",
-                 "2", "--log-level", "warn"]
+                 "2", "--log-level", "warn", "--blas-core", blas_core]
     port = free_port()
     p = start(attnd_cmd + ["--port", str(port)])
     try:
@@ -407,6 +499,7 @@ def main():
         stop(p)
     if have_fastapi:
         port = free_port()
+        cores["FastAPI"] = blas_core + " (OPENBLAS_CORETYPE)"
         p = start([PY, "fastapi_torch_server.py", str(port), "2"], cwd=peers,
                   env={"OMP_NUM_THREADS": "1"})
         try:
@@ -469,12 +562,43 @@ def main():
         if not c["weights"] and c["threads"] == 2 and c["shape"] == "B1 H8 L2048 d64":
             g = ">= 150: " + goal("B1 H8 L2048 d64 no weights 2 threads >= 150 GFLOP/s",
                                   c["gflops"] >= 150, f"{c['gflops']:.1f} GFLOP/s")
-        c.update(sgemm=res["sgemm"][c["threads"]], torch_same=tt, torch_best=best)
+        c.update(sgemm=res["sgemm"][c["threads"]], torch_same=tt, torch_best=best,
+                 peak=res["peak"].get(c["threads"]))
+        cmp_cols = []
+        for cc in a.compare_core:
+            sp = ratio(c["gflops"], c[f"gflops_on_{cc}"])
+            cmp_cols += [num(c[f"gflops_on_{cc}"]), rx(sp)]
+            if cc.lower() == "prescott":
+                wl = "weights" if c["weights"] else "no weights"
+                g = (g + "; " if g else "") + ">= 3x Prescott: " + goal(
+                    f"{c['shape']} {wl} {c['threads']} thread(s) >= 3x attnd on Prescott",
+                    None if sp is None else sp >= 3, rx(sp))
         rows1.append([c["shape"], "yes" if c["weights"] else "no", c["threads"],
-                      num(c["gflops"]), f"{100 * c['gflops'] / c['sgemm']:.0f}%", num(tt),
-                      rx(ratio(c["gflops"], tt)), num(best), rx(ratio(c["gflops"], best)), g])
-    t1 = table(["shape", "weights", "threads", "attnd GFLOP/s", "of sgemm", "PyTorch same thr",
-                "ratio", "PyTorch best", "ratio", "goal"], rows1)
+                      num(c["gflops"]), pct(c["gflops"], c["peak"]), pct(c["gflops"], c["sgemm"]),
+                      num(tt), pct(tt, c["peak"]), rx(ratio(c["gflops"], tt)), num(best),
+                      rx(ratio(c["gflops"], best)), *cmp_cols, g])
+    t1 = table(["shape", "weights", "threads", "attnd GFLOP/s", "of peak", "of sgemm",
+                "PyTorch same thr", "of peak", "ratio", "PyTorch best", "ratio",
+                *[h for cc in a.compare_core for h in (f"attnd on {cc}", "speed-up")], "goal"],
+               rows1)
+    rows0 = []
+    for t in THREADS:
+        pk, sg = res["peak"].get(t), res["sgemm"].get(t)
+        f = ratio(sg, pk)
+        g = ">= 60% of peak: " + goal(f"sgemm >= 60% of the FMA peak at {t} thread(s)",
+                                       None if f is None else f >= 0.6, pct(sg, pk))
+        if f is not None and f > 1.0:
+            notes.append(f"sgemm measured above the FMA peak at {t} thread(s) ({pct(sg, pk)}): "
+                         "the peak's runs were slowed by other processes; the ratios to the "
+                         "peak are overstated in this run.")
+        if f is not None and f < 0.5:
+            notes.append(f"sgemm reaches only {pct(sg, pk)} of the FMA peak at {t} thread(s): "
+                         f"the ceiling itself is broken (OpenBLAS core {cores.get('sgemm')}); "
+                         "ratios to it mean little.")
+            g += " (BELOW 50%: a broken ceiling)"
+        rows0.append([t, num(pk), peak_width, num(sg), pct(sg, pk), g])
+    t0 = table(["threads", "FMA peak GFLOP/s", "vector width", "sgemm n=1024 GFLOP/s",
+                "sgemm of peak", "goal"], rows0)
     rows1v = [[v["variant"], v["shape"], v["threads"], num(v["ms"], 2), num(v["torch_ms"], 2),
                rx(ratio(v["torch_ms"], v["ms"]))] for v in variants]
     t1v = table(["variant (weights returned)", "shape", "threads", "attnd ms", "PyTorch ms",
@@ -530,6 +654,11 @@ def main():
     runtime = time.time() - t_start
     print(f"\nattnd benchmarks, {machine['date']}, {machine['cores']} cores, {machine['cpu']}; "
           f"load average {machine['load_at_start']} at start, {machine['load_at_end']} at end")
+    print("\n0. Ceilings: the FMA peak (fma_peak.c: independent FMA chains in the widest vector "
+          "registers, per thread, summed over threads) and OpenBLAS sgemm; best of the rounds. "
+          "OpenBLAS cores: " + ", ".join(f"{k} {v}" for k, v in cores.items()) +
+          f"; attnd's was {blas_reason} by {blas_by}.\n")
+    print(t0)
     print(f"\n1. Core attention, GFLOP/s = 4*B*H*Lq*Lk*d / time (scaled dot, soft). attnd: mean "
           f"time of calls over >= {secs:g} s after a warm-up call; PyTorch: the peer's manual "
           f"attention (always returns the weights), its mean over 1 s. Best of {rounds} round(s) "
@@ -558,6 +687,7 @@ def main():
           f"bench time {runtime:.0f} s; wrote {out_path}")
 
     doc = {"machine": machine, "runtime_s": round(runtime, 1), "notes": notes,
+           "blas_cores": cores, "fma_peak_gflops": res["peak"], "fma_peak_width": peak_width,
            "sgemm_gflops": res["sgemm"], "torch_sdpa_gflops": res["torch"], "core": core,
            "variants": variants, "json": {"attnd": js, "cjson": {
                k: {"mbps": v[0], "mfloats": v[1]} for k, v in cj.items()}},
