@@ -33,10 +33,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 18080, threads = argc > 2 ? atoi(argv[2]) : 2;
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, (uint16_t)port, NULL, NULL, handler, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, 10000u,
-        MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, (uint16_t)port, NULL, NULL,
+                         handler, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                         MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "mhd_hello: cannot listen on port %d\n", port);
         return 1;
