@@ -20,8 +20,8 @@ override LDFLAGS += $(SANFLAGS)
 # python3-yaml reads deploy/'s YAML).
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
              libcurl4-openssl-dev
-DEB_RUN   := curl
-DEB_TEST  := prometheus curl python3-yaml
+DEB_RUN   := curl python3-requests
+DEB_TEST  := prometheus curl python3-yaml python3-requests
 DEB_LINT  := clang-format
 
 # Parallel jobs for building and for the test runner (one process per test file).

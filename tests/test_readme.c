@@ -1,14 +1,15 @@
-/* Keeps README.md honest: every ```sh block with a curl command that is followed by a ```json
- * block is run verbatim (with 127.0.0.1:8080 pointed at a test daemon started, from the repo
- * root, with --model tiny=tests/fixtures/models/tiny.safetensors) and its output compared with
- * the documented JSON: same structure and strings, numbers to 1e-6 relative, meta's compute_ms
- * ignored. */
+/* Keeps README.md honest: every ```sh block with a curl command, and every ```python block, that
+ * is followed by a ```json block is run verbatim (with 127.0.0.1:8080 pointed at a test daemon
+ * started, from the repo root, with --model tiny=tests/fixtures/models/tiny.safetensors) and its
+ * output compared with the documented JSON: same structure and strings, numbers to 1e-6 relative,
+ * meta's compute_ms ignored. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "harness.h"
@@ -79,6 +80,77 @@ static char *block_body(const char **p)
     return strndup(start, (size_t)(end - start + 1));
 }
 
+/* Runs `cmd` through the shell with Debian's python3 first on PATH (the one whose python3-*
+ * packages make run installs) and compares what it prints with the documented JSON. */
+static void check_example(const char *cmd, const char *doc_text, int port)
+{
+    char *run = with_port(cmd, port);
+    FILE *f = popen(run, "r");
+    ASSERT(f);
+    char out[65536];
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    cJSON *doc = cJSON_Parse(doc_text), *got = cJSON_Parse(out);
+    if (!doc)
+        harness_fail(__FILE__, __LINE__, "README's documented output is not JSON: %s", doc_text);
+    if (!got) harness_fail(__FILE__, __LINE__, "%s\nprinted non-JSON: %s", cmd, out);
+    char why[512];
+    const char *diff = json_differs(doc, got, NULL, why, sizeof why);
+    if (diff) harness_fail(__FILE__, __LINE__, "%s\n  %s\n  printed %s", cmd, diff, out);
+    cJSON_Delete(doc);
+    cJSON_Delete(got);
+    free(run);
+}
+
+/* The Python examples: a ```python block followed by a ```json block of what it prints. */
+TEST(readme_python_examples_give_documented_output)
+{
+    const char *path = getenv("ATTND_README");
+    char *readme = test_read_file(path && *path ? path : "README.md", NULL);
+    ASSERT(readme);
+    test_daemon d;
+    ASSERT_EQ(test_daemon_start(&d, NULL), 0);
+    int checked = 0;
+    const char *p = readme;
+    while ((p = strstr(p, "```python\n"))) {
+        char *code = block_body(&p);
+        ASSERT(code);
+        const char *next = p;
+        while (*next == '\n')
+            next++;
+        if (strncmp(next, "```json\n", 8) != 0) {
+            free(code);
+            continue;
+        }
+        p = next;
+        char *doc_text = block_body(&p);
+        char script[] = "/tmp/attnd-readme-XXXXXX";
+        int fd = mkstemp(script);
+        ASSERT(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        fputs(code, f);
+        fclose(f);
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "PATH=/usr/bin:$PATH python3 %s 2>&1", script);
+        /* The port is in the code, not the command: rewrite the file's text. */
+        char *text = test_read_file(script, NULL), *ported = with_port(text, d.port);
+        f = fopen(script, "w");
+        fputs(ported, f);
+        fclose(f);
+        check_example(cmd, doc_text, d.port);
+        unlink(script);
+        free(text);
+        free(ported);
+        free(doc_text);
+        free(code);
+        checked++;
+    }
+    free(readme);
+    ASSERT(checked >= 1);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}
+
 TEST(readme_curl_examples_give_documented_output)
 {
     const char *path = getenv("ATTND_README");
@@ -102,25 +174,8 @@ TEST(readme_curl_examples_give_documented_output)
         }
         p = next;
         char *doc_text = block_body(&p);
-        char *run = with_port(cmd, d.port);
-        FILE *f = popen(run, "r");
-        ASSERT(f);
-        char out[65536];
-        size_t n = fread(out, 1, sizeof out - 1, f);
-        out[n] = '\0';
-        pclose(f);
-        cJSON *doc = cJSON_Parse(doc_text), *got = cJSON_Parse(out);
-        if (!doc)
-            harness_fail(__FILE__, __LINE__, "README's documented output is not JSON: %s",
-                         doc_text);
-        if (!got) harness_fail(__FILE__, __LINE__, "%s\nprinted non-JSON: %s", cmd, out);
-        char why[512];
-        const char *diff = json_differs(doc, got, NULL, why, sizeof why);
-        if (diff) harness_fail(__FILE__, __LINE__, "%s\n  %s\n  printed %s", cmd, diff, out);
-        cJSON_Delete(doc);
-        cJSON_Delete(got);
+        check_example(cmd, doc_text, d.port);
         free(doc_text);
-        free(run);
         free(cmd);
         checked++;
     }
