@@ -178,8 +178,20 @@ esac
 
 # --- run --------------------------------------------------------------------------------------
 # podman runs on the host's network (this host offers no other), so the daemon gets a free port
-# through ATTND_PORT; Docker maps a free host port to the image's 8080.
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# through ATTND_PORT; Docker maps a free host port to the image's 8080. The port is drawn below
+# the kernel's ephemeral range (32768+), where other programs' port-0 binds (a test suite running
+# beside this one) cannot take it between this check and the container's bind.
+port=$($PY -c '
+import random, socket
+for _ in range(500):
+    p = random.randint(20000, 29999)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+    print(p)
+    break')
 limits=()
 if [ "$ENGINE" = podman ]; then
   limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
