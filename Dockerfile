@@ -7,7 +7,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      gcc libc6-dev make pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
+      gcc libc6-dev make pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev xxd \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what `make` reads: a change to tests/, deploy/ or the README does not rebuild.
@@ -15,6 +15,9 @@ COPY Makefile ./
 COPY core core
 COPY api api
 COPY server server
+# Compiled into the binary: the built-in trained model, and the script that embeds files.
+COPY tools tools
+COPY models/zh-en/zh-en.safetensors models/zh-en/vocab.txt models/zh-en/
 RUN make -j"$(nproc)" build/attnd && ./build/attnd --version
 
 FROM debian:bookworm-slim

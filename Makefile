@@ -19,7 +19,7 @@ override LDFLAGS += $(SANFLAGS)
 # prometheus checks /metrics, and the prometheus server scrapes attnd with deploy/'s config;
 # python3-yaml reads deploy/'s YAML).
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
-             libcurl4-openssl-dev
+             libcurl4-openssl-dev xxd
 DEB_RUN   := curl python3-requests
 DEB_TEST  := prometheus curl python3-yaml python3-requests
 DEB_LINT  := clang-format
@@ -61,7 +61,11 @@ CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 API_OBJ    := $(API_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
-LIB_OBJ    := $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ)
+# Files compiled into attnd as byte arrays by tools/embed_files.sh: the built-in trained model
+# (models/zh-en/, made by its train.py).
+MODEL_FILES := models/zh-en/zh-en.safetensors models/zh-en/vocab.txt
+GEN_OBJ    := $(BUILD)/gen/builtin_models_data.o
+LIB_OBJ    := $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(GEN_OBJ)
 
 ATTND      := $(BUILD)/attnd
 TESTBIN    := $(BUILD)/attnd_tests
@@ -81,6 +85,13 @@ all: $(ATTND)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/builtin_models_data.c: $(MODEL_FILES) tools/embed_files.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_files.sh $@ api_builtin $(MODEL_FILES)
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(ATTND): $(LIB_OBJ) $(BUILD)/server/main.o
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) -lm

@@ -272,9 +272,29 @@ static char *vocab_path_for(const char *path, const char *meta)
     return out;
 }
 
-static int read_vocab(api_model *m, const char *path, const char *meta, char *err, size_t errlen)
+/* The vocabulary text[0..size) of the model `path` names (for messages), whose file, or origin,
+ * `where` names: parsed, checked against the embedding table, and [UNK] looked up. */
+static int set_vocab(api_model *m, const char *path, const char *where, const char *text,
+                     size_t size, char *err, size_t errlen)
 {
     char msg[512];
+    int rc;
+    if ((rc = at_vocab_new(text, size, &m->vocab, msg, sizeof msg)))
+        return api_path_error(path, err, errlen, rc, "vocabulary %s: %s", where, msg);
+    if (at_vocab_size(m->vocab) != m->core.vocab_size)
+        return api_path_error(path, err, errlen, AT_ESHAPE,
+                              "vocabulary %s has %lld tokens but embedding.weight has %lld rows",
+                              where, (long long)at_vocab_size(m->vocab),
+                              (long long)m->core.vocab_size);
+    if ((m->core.unk_id = at_vocab_find(m->vocab, "[UNK]", 5)) < 0)
+        return api_path_error(path, err, errlen, AT_EINVAL,
+                              "vocabulary %s has no [UNK] token (unknown tokens need one)", where);
+    m->core.vocab = m->vocab;
+    return AT_OK;
+}
+
+static int read_vocab(api_model *m, const char *path, const char *meta, char *err, size_t errlen)
+{
     if (!(m->vocab_path = vocab_path_for(path, meta)))
         return api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
     FILE *f = fopen(m->vocab_path, "rb");
@@ -308,25 +328,7 @@ static int read_vocab(api_model *m, const char *path, const char *meta, char *er
         rc = api_path_error(path, err, errlen, AT_EIO, "vocabulary %s: short read", m->vocab_path);
         goto done;
     }
-    if ((rc = at_vocab_new(text, (size_t)size, &m->vocab, msg, sizeof msg))) {
-        rc = api_path_error(path, err, errlen, rc, "vocabulary %s: %s", m->vocab_path, msg);
-        goto done;
-    }
-    if (at_vocab_size(m->vocab) != m->core.vocab_size) {
-        rc = api_path_error(path, err, errlen, AT_ESHAPE,
-                            "vocabulary %s has %lld tokens but embedding.weight has %lld rows",
-                            m->vocab_path, (long long)at_vocab_size(m->vocab),
-                            (long long)m->core.vocab_size);
-        goto done;
-    }
-    if ((m->core.unk_id = at_vocab_find(m->vocab, "[UNK]", 5)) < 0) {
-        rc = api_path_error(path, err, errlen, AT_EINVAL,
-                            "vocabulary %s has no [UNK] token (unknown tokens need one)",
-                            m->vocab_path);
-        goto done;
-    }
-    m->core.vocab = m->vocab;
-    rc = AT_OK;
+    rc = set_vocab(m, path, m->vocab_path, text, (size_t)size, err, errlen);
 done:
     free(text);
     fclose(f);
@@ -356,35 +358,11 @@ static void name_from_path(const char *path, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), base);
 }
 
-int api_model_registry_load(api_model_registry *r, const char *name, const char *path, char *err,
-                            size_t errlen)
+/* The tensors of m->file checked, and the core model pointed at them. */
+static int use_weights(api_model *m, char *err, size_t errlen)
 {
-    char derived[API_MODEL_NAME_MAX + 2];
-    if (!name) {
-        name_from_path(path, derived, sizeof derived);
-        name = derived;
-    }
-    if (!valid_name(name))
-        return api_path_error(
-            path, err, errlen, AT_EINVAL,
-            "model name \"%.80s\" must be 1 to %d characters of A-Z a-z 0-9 . _ -", name,
-            API_MODEL_NAME_MAX);
-    if (api_model_registry_find(r, name))
-        return api_path_error(path, err, errlen, AT_EINVAL,
-                              "model name \"%s\" is already taken; give this file another name "
-                              "(NAME=PATH)",
-                              name);
-    api_model *m = calloc(1, sizeof *m);
-    if (!m) return api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
-    memcpy(m->name, name, strlen(name) + 1); /* valid_name: at most API_MODEL_NAME_MAX */
-    int rc = AT_ENOMEM;
-    if (!(m->source = strdup(path))) {
-        api_path_error(path, err, errlen, rc, "out of memory");
-        goto fail;
-    }
-    if ((rc = api_safetensors_open(path, &m->file, err, errlen)) ||
-        (rc = check_tensors(m, m->file, err, errlen)))
-        goto fail;
+    int rc;
+    if ((rc = check_tensors(m, m->file, err, errlen))) return rc;
     at_model *c = &m->core;
     m->dtype = api_st_dtype_name(api_safetensors_find(m->file, "in_proj_weight")->dtype);
     c->embedding = weights(m->file, "embedding.weight", &rc, err, errlen);
@@ -400,8 +378,79 @@ int api_model_registry_load(api_model_registry *r, const char *name, const char 
         c->additive.v = weights(m->file, "additive.v", &rc, err, errlen);
         c->mha.additive = &c->additive;
     }
-    if (rc != AT_OK) goto fail;
-    if ((rc = read_vocab(m, path, api_safetensors_metadata(m->file, "vocab"), err, errlen)))
+    return rc;
+}
+
+/* A new model called `name` (valid and free), or NULL with err set; `path` starts messages. */
+static api_model *new_model(const api_model_registry *r, const char *name, const char *path,
+                            int *rc, char *err, size_t errlen)
+{
+    *rc = AT_EINVAL;
+    if (!valid_name(name)) {
+        api_path_error(path, err, errlen, AT_EINVAL,
+                       "model name \"%.80s\" must be 1 to %d characters of A-Z a-z 0-9 . _ -", name,
+                       API_MODEL_NAME_MAX);
+        return NULL;
+    }
+    if (api_model_registry_find(r, name)) {
+        api_path_error(path, err, errlen, AT_EINVAL,
+                       "model name \"%s\" is already taken; give this file another name "
+                       "(NAME=PATH)",
+                       name);
+        return NULL;
+    }
+    api_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        *rc = api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(m->name, name, strlen(name) + 1); /* valid_name: at most API_MODEL_NAME_MAX */
+    *rc = AT_OK;
+    return m;
+}
+
+int api_model_registry_add_memory(api_model_registry *r, const char *name,
+                                  const unsigned char *file, size_t file_len, const char *vocab,
+                                  size_t vocab_len, char *err, size_t errlen)
+{
+    char label[API_MODEL_NAME_MAX + 16];
+    snprintf(label, sizeof label, "built-in %s", name);
+    int rc;
+    api_model *m = new_model(r, name, label, &rc, err, errlen);
+    if (!m) return rc;
+    if ((rc = api_safetensors_open_memory(label, file, file_len, &m->file, err, errlen)) ||
+        (rc = use_weights(m, err, errlen)) ||
+        (rc = set_vocab(m, label, "vocab.txt", vocab, vocab_len, err, errlen)))
+        goto fail;
+    if ((rc = add_model(r, m)) != AT_OK) {
+        api_path_error(label, err, errlen, rc, "out of memory");
+        goto fail;
+    }
+    return AT_OK;
+fail:
+    model_free(m);
+    return rc;
+}
+
+int api_model_registry_load(api_model_registry *r, const char *name, const char *path, char *err,
+                            size_t errlen)
+{
+    char derived[API_MODEL_NAME_MAX + 2];
+    if (!name) {
+        name_from_path(path, derived, sizeof derived);
+        name = derived;
+    }
+    int rc;
+    api_model *m = new_model(r, name, path, &rc, err, errlen);
+    if (!m) return rc;
+    rc = AT_ENOMEM;
+    if (!(m->source = strdup(path))) {
+        api_path_error(path, err, errlen, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = api_safetensors_open(path, &m->file, err, errlen)) ||
+        (rc = use_weights(m, err, errlen)) ||
+        (rc = read_vocab(m, path, api_safetensors_metadata(m->file, "vocab"), err, errlen)))
         goto fail;
     if ((rc = add_model(r, m)) != AT_OK) {
         api_path_error(path, err, errlen, rc, "out of memory");

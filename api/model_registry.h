@@ -13,6 +13,7 @@
 
 #define API_MODEL_NAME_MAX  63 /* bytes in a model name */
 #define API_MODEL_DEFAULT   "default"
+#define API_MODEL_ZH_EN     "zh-en"
 #define API_VOCAB_MAX_BYTES ((long long)256 << 20) /* largest vocab.txt read */
 
 typedef struct api_model api_model;
@@ -59,6 +60,20 @@ void api_model_registry_free(api_model_registry *r);
  * Not thread-safe: load every model before serving. */
 int api_model_registry_load(api_model_registry *r, const char *name, const char *path, char *err,
                             size_t errlen);
+
+/* api_model_registry_load for a model held in memory (compiled into attnd): the safetensors
+ * bytes file[0..file_len) and the vocabulary text vocab[0..vocab_len), neither copied; both
+ * must stay valid until api_model_registry_free. The same checks; messages start with
+ * "built-in NAME". Its source and vocab_path are NULL. Same returns. */
+int api_model_registry_add_memory(api_model_registry *r, const char *name,
+                                  const unsigned char *file, size_t file_len, const char *vocab,
+                                  size_t vocab_len, char *err, size_t errlen);
+
+/* Adds the trained models compiled into attnd (api/builtin_models.c): "zh-en", a Chinese to
+ * English word aligner made by models/zh-en/train.py, whose cross-attention links each English
+ * word (query) to the Chinese characters it translates (source). Returns AT_OK, or the error
+ * of api_model_registry_add_memory (a name taken: load built-ins before --model files). */
+int api_model_registry_add_builtins(api_model_registry *r, char *err, size_t errlen);
 
 /* api_model_registry_load for a command-line argument "NAME=PATH" or "PATH" (the name then
  * comes from the file name). Same returns. */

@@ -32,6 +32,7 @@ struct api_safetensors {
     char *path;
     unsigned char *map;
     size_t size;               /* file size */
+    bool borrowed;             /* map is the caller's memory (api_safetensors_open_memory) */
     const unsigned char *data; /* the data section */
     uint64_t data_size;
     cJSON *header;
@@ -267,6 +268,27 @@ static int parse_header(api_safetensors *st, const char *text, size_t len, char 
     return check_layout(st, err, errlen);
 }
 
+/* The header length, then the header, of st->map[0..st->size) (at least 8 bytes). */
+static int parse_mapped(api_safetensors *st, char *err, size_t errlen)
+{
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | st->map[i];
+    if (hlen > API_ST_MAX_HEADER)
+        return api_path_error(st->path, err, errlen, AT_ELIMIT,
+                              "the header length %llu is over the limit of %llu bytes (100 MiB)",
+                              (unsigned long long)hlen, (unsigned long long)API_ST_MAX_HEADER);
+    if (hlen > st->size - 8)
+        return api_path_error(
+            st->path, err, errlen, AT_EPARSE,
+            "the header length %llu runs past the end of the file (%zu bytes follow the "
+            "length field)",
+            (unsigned long long)hlen, st->size - 8);
+    st->data = st->map + 8 + hlen;
+    st->data_size = st->size - 8 - hlen;
+    return parse_header(st, (const char *)st->map + 8, (size_t)hlen, err, errlen);
+}
+
 int api_safetensors_open(const char *path, api_safetensors **out, char *err, size_t errlen)
 {
     int rc, fd = -1;
@@ -300,29 +322,36 @@ int api_safetensors_open(const char *path, api_safetensors **out, char *err, siz
                             strerror(errno));
         goto done;
     }
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | st->map[i];
-    if (hlen > API_ST_MAX_HEADER) {
-        rc = api_path_error(path, err, errlen, AT_ELIMIT,
-                            "the header length %llu is over the limit of %llu bytes (100 MiB)",
-                            (unsigned long long)hlen, (unsigned long long)API_ST_MAX_HEADER);
-        goto done;
-    }
-    if (hlen > st->size - 8) {
-        rc = api_path_error(
-            path, err, errlen, AT_EPARSE,
-            "the header length %llu runs past the end of the file (%zu bytes follow the "
-            "length field)",
-            (unsigned long long)hlen, st->size - 8);
-        goto done;
-    }
-    st->data = st->map + 8 + hlen;
-    st->data_size = st->size - 8 - hlen;
-    rc = parse_header(st, (const char *)st->map + 8, (size_t)hlen, err, errlen);
+    rc = parse_mapped(st, err, errlen);
 
 done:
     if (fd >= 0) close(fd);
+    if (rc == AT_OK)
+        *out = st;
+    else
+        api_safetensors_close(st);
+    return rc;
+}
+
+int api_safetensors_open_memory(const char *name, const unsigned char *bytes, size_t size,
+                                api_safetensors **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (errlen) err[0] = '\0';
+    api_safetensors *st = calloc(1, sizeof *st);
+    if (!st || !(st->path = strdup(name))) {
+        free(st);
+        return api_path_error(name, err, errlen, AT_ENOMEM, "out of memory");
+    }
+    if (size < 8) {
+        api_safetensors_close(st);
+        return api_path_error(name, err, errlen, AT_EPARSE,
+                              "%zu bytes, too few for the 8-byte header length", size);
+    }
+    st->map = (unsigned char *)bytes; /* never written: tensors are read or copied */
+    st->size = size;
+    st->borrowed = true;
+    int rc = parse_mapped(st, err, errlen);
     if (rc == AT_OK)
         *out = st;
     else
@@ -338,7 +367,7 @@ void api_safetensors_close(api_safetensors *st)
     free(st->copies);
     free(st->tensors);
     cJSON_Delete(st->header);
-    if (st->map) munmap(st->map, st->size);
+    if (st->map && !st->borrowed) munmap(st->map, st->size);
     free(st->path);
     free(st);
 }

@@ -43,6 +43,13 @@ typedef struct api_safetensors api_safetensors;
  * [0, 100] hold 100 bytes but shape [192, 64] F32 needs 49152". Thread-safe (no globals). */
 int api_safetensors_open(const char *path, api_safetensors **out, char *err, size_t errlen);
 
+/* api_safetensors_open for a file already in memory, bytes[0..size), e.g. one compiled into
+ * the binary: the same checks, and `name` stands for the path in messages and in
+ * api_safetensors_path. The bytes are not copied and must stay valid and unchanged until
+ * api_safetensors_close (which does not free them). Same returns as api_safetensors_open. */
+int api_safetensors_open_memory(const char *name, const unsigned char *bytes, size_t size,
+                                api_safetensors **out, char *err, size_t errlen);
+
 /* Unmaps the file and frees it and every converted tensor. NULL is a no-op. */
 void api_safetensors_close(api_safetensors *st);
 

@@ -38,13 +38,20 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* The built-in model and every model of the configuration, or NULL after logging why one could
+/* The built-in models and every model of the configuration, or NULL after logging why one could
  * not be loaded (the message starts with the file's path and says what is wrong with it). */
 static api_model_registry *load_models(const srv_config *cfg)
 {
     api_model_registry *models = api_model_registry_new();
     if (!models) {
         srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"out of memory\"");
+        return NULL;
+    }
+    char berr[1024], qberr[2048];
+    if (api_model_registry_add_builtins(models, berr, sizeof berr) != 0) {
+        srv_log_quote(qberr, sizeof qberr, berr);
+        srv_log(SRV_LOG_ERROR, "start_failed", "reason=%s", qberr);
+        api_model_registry_free(models);
         return NULL;
     }
     for (int i = 0; i < cfg->nmodels; i++) {

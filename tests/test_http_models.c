@@ -119,8 +119,8 @@ TEST(http_models_listing_and_routes)
     ASSERT_CONTAINS(r.headers, "Content-Type: application/json");
     cJSON *j = parse(&r);
     const cJSON *models = cJSON_GetObjectItem(j, "models");
-    ASSERT_EQ(cJSON_GetArraySize(models), 4);
-    static const char *const names[] = {"default", "tiny", "tiny_f16", "tiny_bf16"};
+    ASSERT_EQ(cJSON_GetArraySize(models), 5);
+    static const char *const names[] = {"default", "zh-en", "tiny", "tiny_f16", "tiny_bf16"};
     static const char *const keys[] = {"name",      "source",    "embedding", "vocab_size",
                                        "embed_dim", "num_heads", "head_dim",  "positional",
                                        "lowercase", "max_len",   "additive",  "dtype"};
@@ -132,7 +132,7 @@ TEST(http_models_listing_and_routes)
         for (const cJSON *f = m->child; f; f = f->next, k++)
             ASSERT_STREQ(f->string, keys[k]);
     }
-    const cJSON *dflt = models->child, *tiny = dflt->next;
+    const cJSON *dflt = models->child, *tiny = dflt->next->next;
     ASSERT(cJSON_IsNull(cJSON_GetObjectItem(dflt, "source")));
     ASSERT_STREQ(cJSON_GetObjectItem(dflt, "embedding")->valuestring, "hashing");
     ASSERT_EQ(cJSON_GetObjectItem(dflt, "embed_dim")->valueint, 64);
@@ -141,7 +141,7 @@ TEST(http_models_listing_and_routes)
     ASSERT_CONTAINS(cJSON_GetObjectItem(tiny, "source")->valuestring, "models/tiny.safetensors");
     ASSERT_EQ(cJSON_GetObjectItem(tiny, "max_len")->valueint, 32);
     ASSERT_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(tiny, "additive"), "dim")->valueint, 6);
-    ASSERT_STREQ(cJSON_GetObjectItem(models->child->next->next, "dtype")->valuestring, "F16");
+    ASSERT_STREQ(cJSON_GetObjectItem(tiny->next, "dtype")->valuestring, "F16");
 
     /* One model is the same object as in the listing. */
     test_response one;
@@ -167,8 +167,8 @@ TEST(http_models_listing_and_routes)
             0);
         ASSERT_EQ(r.status, 404);
         ASSERT_CONTAINS(r.body, "\"code\":\"not_found\"");
-        ASSERT_CONTAINS(r.body, "no model \\\"nope\\\" is loaded; the models are: default, tiny, "
-                                "tiny_f16, tiny_bf16");
+        ASSERT_CONTAINS(r.body, "no model \\\"nope\\\" is loaded; the models are: default, zh-en, "
+                                "tiny, tiny_f16, tiny_bf16");
         test_response_free(&r);
     }
     /* Other paths under /v1/models are not routes; methods are checked per route. */
@@ -448,8 +448,8 @@ TEST(http_models_env_and_flags)
     ASSERT_EQ(test_http(&d, "GET", "/v1/models", NULL, NULL, 0, &r), 0);
     cJSON *j = parse(&r);
     const cJSON *m = cJSON_GetObjectItem(j, "models")->child;
-    const char *want[] = {"default", "a", "b", "tiny"};
-    for (int i = 0; i < 4; i++, m = m->next) {
+    const char *want[] = {"default", "zh-en", "a", "b", "tiny"};
+    for (int i = 0; i < 5; i++, m = m->next) {
         ASSERT(m != NULL);
         ASSERT_STREQ(cJSON_GetObjectItem(m, "name")->valuestring, want[i]);
     }
@@ -458,7 +458,7 @@ TEST(http_models_env_and_flags)
     test_response_free(&r);
     char *log = test_daemon_log(&d);
     ASSERT_CONTAINS(log, "msg=model_loaded name=b source=\"");
-    ASSERT_CONTAINS(log, "models=4");
+    ASSERT_CONTAINS(log, "models=5");
     free(log);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 
