@@ -62,9 +62,10 @@ API_OBJ    := $(API_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 # Files compiled into attnd as byte arrays by tools/embed_files.sh: the built-in trained model
-# (models/zh-en/, made by its train.py).
+# (models/zh-en/, made by its train.py), and the explorer page and OpenAPI description.
 MODEL_FILES := models/zh-en/zh-en.safetensors models/zh-en/vocab.txt
-GEN_OBJ    := $(BUILD)/gen/builtin_models_data.o
+UI_FILES   := server/ui/index.html server/ui/app.js server/ui/style.css server/ui/openapi.json
+GEN_OBJ    := $(BUILD)/gen/builtin_models_data.o $(BUILD)/gen/ui_data.o
 LIB_OBJ    := $(CORE_OBJ) $(API_OBJ) $(SERVER_OBJ) $(GEN_OBJ)
 
 ATTND      := $(BUILD)/attnd
@@ -77,7 +78,7 @@ HOST ?=
 PORT ?=
 
 .PHONY: all run test check asan lint format deps deps-test install uninstall clean help \
-        docker docker-test
+        docker docker-test test-ui
 .DEFAULT_GOAL := all
 
 all: $(ATTND)
@@ -89,6 +90,10 @@ $(BUILD)/%.o: %.c
 $(BUILD)/gen/builtin_models_data.c: $(MODEL_FILES) tools/embed_files.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed_files.sh $@ api_builtin $(MODEL_FILES)
+
+$(BUILD)/gen/ui_data.c: $(UI_FILES) tools/embed_files.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_files.sh $@ srv_ui $(UI_FILES)
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -114,6 +119,21 @@ test: deps
 	ATTND_BIN=$(ATTND) $(TESTBIN) -j $(JOBS) $(TESTS)
 
 check: test
+
+# The explorer page (GET /) in a real browser against the real daemon: Debian's chromium driven
+# by playwright-core, with @apidevtools/swagger-parser validating /openapi.json; both from npm at
+# the versions of tests/ui/package.json, installed under $(UI_TEST_DIR) (`make test` never needs
+# them; npm comes from Debian unless nodejs brought its own). Screenshots go to $(BUILD)/ui/.
+# Ends with "N passed, N failed".
+DEB_UI      := chromium nodejs fonts-wqy-microhei
+UI_TEST_DIR := $(BUILD)/ui-test
+test-ui: deps
+	@$(call apt_install,$(DEB_UI) $(if $(shell command -v npm),,npm))
+	@$(MAKE) --no-print-directory -j$(JOBS) $(ATTND)
+	@mkdir -p $(UI_TEST_DIR)
+	@cmp -s tests/ui/package.json $(UI_TEST_DIR)/package.json || cp tests/ui/package.json $(UI_TEST_DIR)/
+	cd $(UI_TEST_DIR) && npm install --no-audit --no-fund --loglevel=error
+	NODE_PATH=$(abspath $(UI_TEST_DIR))/node_modules node tests/ui/explorer_test.js $(ATTND) $(BUILD)/ui
 
 # The same suite built and run with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps
@@ -205,6 +225,7 @@ help:
 	@echo "make run        install missing packages, build, serve on 127.0.0.1:8080 (PORT=, HOST=)"
 	@echo "make test       build and run every test (unit and HTTP)"
 	@echo "make asan       the test suite under AddressSanitizer + UBSan"
+	@echo "make test-ui    the explorer page in chromium (playwright-core from npm) and the OpenAPI check"
 	@echo "make lint       layering rules and clang-format (installed when missing)"
 	@echo "make docker     build the container image $(DOCKER_IMAGE) (Docker, else podman)"
 	@echo "make docker-test build the image, run it and check it end to end"

@@ -23,6 +23,7 @@
 #include "../core/status.h"
 #include "log.h"
 #include "metrics.h"
+#include "ui.h"
 
 struct srv_http {
     struct MHD_Daemon *daemon;
@@ -103,6 +104,30 @@ static enum MHD_Result answer_text(srv_request *r, int status, const char *text,
     if (!copy) return MHD_NO;
     memcpy(copy, text, len + 1);
     return answer(r, status, copy, len, content_type, NULL, NULL);
+}
+
+/* Answers with a file compiled into attnd (server/ui.h): the explorer page may load nothing
+ * from elsewhere (its Content-Security-Policy says so), and clients revalidate each time. */
+static enum MHD_Result answer_asset(srv_request *r)
+{
+    srv_asset a;
+    if (!srv_ui_find(r->path, &a)) return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(a.len, (void *)a.data, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a.content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (a.is_page)
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data: blob:; "
+                                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    r->status = 200;
+    r->bytes = a.len;
+    r->state = REQ_ANSWERED;
+    return ret;
 }
 
 /* Answers an api_error as {"error": {...}} with its HTTP status and an optional header. */
@@ -207,6 +232,9 @@ static srv_route route_of(const char *url, char *name, size_t namelen)
     if (strcmp(url, "/healthz") == 0) return SRV_ROUTE_HEALTHZ;
     if (strcmp(url, "/readyz") == 0) return SRV_ROUTE_READYZ;
     if (strcmp(url, "/metrics") == 0) return SRV_ROUTE_METRICS;
+    srv_asset asset;
+    if (srv_ui_find(url, &asset)) /* the explorer page (its files count as "/") and the spec */
+        return strcmp(url, "/openapi.json") == 0 ? SRV_ROUTE_OPENAPI : SRV_ROUTE_UI;
     if (strncmp(url, MODELS_PREFIX, strlen(MODELS_PREFIX)) != 0) return SRV_ROUTE_UNMATCHED;
     const char *seg = url + strlen(MODELS_PREFIX), *rest = seg + strcspn(seg, "/");
     if (rest == seg) return SRV_ROUTE_UNMATCHED;
@@ -263,6 +291,8 @@ static enum MHD_Result serve_get(srv_request *r)
         api_buf out = {0};
         return answer_encoded(r, api_json_codec.encode_model(r->model, &out), &out);
     }
+    case SRV_ROUTE_UI:
+    case SRV_ROUTE_OPENAPI: return answer_asset(r);
     case SRV_ROUTE_METRICS: {
         api_buf out = {0};
         srv_metrics_render(&out, h->pool);
@@ -284,7 +314,7 @@ static bool check_headers(srv_request *r, const char *method, const char *model_
         *ret = fail(r, API_ERR_NOT_FOUND, NULL, NULL,
                     "no route %s; the routes are POST /v1/attention, GET /v1/models, "
                     "GET /v1/models/{name}, POST /v1/models/{name}/attention, GET /healthz, "
-                    "/readyz, /metrics",
+                    "/readyz, /metrics, / (the explorer page), /openapi.json",
                     r->path);
         return true;
     }

@@ -18,6 +18,8 @@
     X(HEALTHZ, "/healthz")                                                                         \
     X(READYZ, "/readyz")                                                                           \
     X(METRICS, "/metrics")                                                                         \
+    X(UI, "/")                                                                                     \
+    X(OPENAPI, "/openapi.json")                                                                    \
     X(UNMATCHED, "unmatched")
 
 typedef enum srv_route {
