@@ -91,11 +91,11 @@ TEST(ui_openapi_lists_every_route)
     static const struct {
         const char *path, *method;
     } routes[] = {
-        {"/v1/attention", "post"},     {"/v1/models", "get"},
-        {"/v1/models/{name}", "get"},  {"/v1/models/{name}/attention", "post"},
-        {"/healthz", "get"},           {"/readyz", "get"},
-        {"/metrics", "get"},           {"/", "get"},
-        {"/ui/app.js", "get"},         {"/ui/style.css", "get"},
+        {"/v1/attention", "post"},    {"/v1/models", "get"},
+        {"/v1/models/{name}", "get"}, {"/v1/models/{name}/attention", "post"},
+        {"/healthz", "get"},          {"/readyz", "get"},
+        {"/metrics", "get"},          {"/", "get"},
+        {"/ui/app.js", "get"},        {"/ui/style.css", "get"},
         {"/openapi.json", "get"},
     };
     const size_t n = sizeof routes / sizeof routes[0];
@@ -116,8 +116,8 @@ TEST(ui_openapi_lists_every_route)
         else
             snprintf(url, sizeof url, "%s", p->string);
         bool post = !strcmp(operation(paths, p->string), "post");
-        const char *body = strstr(url, "/v1/models/") ? "{\"text\": \"welcome\"}"
-                                                      : "{\"query\": [[1.0]]}";
+        const char *body =
+            strstr(url, "/v1/models/") ? "{\"text\": \"welcome\"}" : "{\"query\": [[1.0]]}";
         ASSERT_EQ(test_http(&d, post ? "POST" : "GET", url, post ? "application/json" : NULL,
                             post ? body : NULL, post ? strlen(body) : 0, &r),
                   0);
