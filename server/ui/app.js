@@ -44,6 +44,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   mode: 'model', model: '', text: '', source: '', raw: '', causal: false, score: 'scaled_dot',
   selection: 'soft', k: 1, serverAvg: false, view: 'heatmap', layer: 0, heads: null, cell: null,
+  stretch: false,
 };
 let models = [];
 let data = null; /* the normalised response: see normalise() */
@@ -60,6 +61,7 @@ function readUrl() {
     if (str(k) !== null) state[k] = str(k);
   state.causal = str('causal') === '1';
   state.serverAvg = str('server_avg') === '1';
+  state.stretch = str('stretch') === '1';
   if (str('k')) state.k = Math.max(1, parseInt(str('k'), 10) || 1);
   if (str('layer')) state.layer = Math.max(0, parseInt(str('layer'), 10) || 0);
   if (str('heads')) state.heads = str('heads').split(',').map((x) => parseInt(x, 10))
@@ -90,6 +92,7 @@ function writeUrl() {
   if (state.layer) p.set('layer', String(state.layer));
   if (state.heads) p.set('heads', state.heads.join(','));
   if (state.cell) p.set('cell', state.cell.join(','));
+  if (state.stretch) p.set('stretch', '1');
   history.replaceState(null, '', '#' + p.toString());
 }
 
@@ -117,6 +120,7 @@ function stateToForm() {
   $('selection').value = state.selection;
   $('k').value = String(state.k);
   $('server_avg').checked = state.serverAvg;
+  $('stretch').checked = state.stretch;
   document.body.className = 'mode-' + state.mode;
 }
 
@@ -312,8 +316,16 @@ function caption() {
   return `${layer}${heads}: ${data.lq} queries × ${data.lk} keys, ${kind}${data.note ? ' (' + data.note + ')' : ''}`;
 }
 
-/* A raster of lq x lk pixels, one per cell. */
-function raster(m, lq, lk, hard, allowed) {
+/* The weight at the top of the colour scale: 1, or the largest one shown with "stretch". */
+function colourTop(m) {
+  if (!state.stretch || data.hard) return 1;
+  let top = 0;
+  for (let i = 0; i < m.length; i++) if (m[i] > top) top = m[i];
+  return top > 0 ? top : 1;
+}
+
+/* A raster of lq x lk pixels, one per cell, colours spanning 0..top. */
+function raster(m, lq, lk, hard, allowed, top = 1) {
   const c = document.createElement('canvas');
   c.width = lk;
   c.height = lq;
@@ -321,7 +333,7 @@ function raster(m, lq, lk, hard, allowed) {
   const img = ctx.createImageData(lk, lq);
   for (let i = 0; i < lq; i++)
     for (let j = 0; j < lk; j++) {
-      const rgb = allowed(i, j) ? colourOf(m[i * lk + j], hard) : MASKED_RGB;
+      const rgb = allowed(i, j) ? colourOf(m[i * lk + j] / top, hard) : MASKED_RGB;
       const o = (i * lk + j) * 4;
       img.data[o] = rgb[0];
       img.data[o + 1] = rgb[1];
@@ -364,7 +376,7 @@ function computeLayout(ctx) {
   return { left, top, c, w: c * data.lk, h: c * data.lq, W, H, legendY: top + c * data.lq + 14, upright: upright(c) };
 }
 
-function drawLegend(ctx, L) {
+function drawLegend(ctx, L, top) {
   const x0 = L.left, y = L.legendY, w = Math.min(260, L.W - L.left - 110);
   ctx.font = FONT;
   ctx.fillStyle = '#1d1d1f';
@@ -389,7 +401,7 @@ function drawLegend(ctx, L) {
       const x = x0 + t * (w - 1);
       ctx.fillRect(Math.round(x), y + 12, 1, 4);
       ctx.textAlign = t === 0 ? 'left' : (t === 1 ? 'right' : 'center');
-      ctx.fillText(String(t), x, y + 18);
+      ctx.fillText(String(+(t * top).toPrecision(3)), x, y + 18);
     }
     ctx.textAlign = 'left';
   }
@@ -424,7 +436,8 @@ function labelStep(c) {
 function drawHeatmap(ctx, L, m) {
   const { lq, lk } = data;
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(raster(m, lq, lk, data.hard, data.allowed), L.left, L.top, L.w, L.h);
+  const top = colourTop(m);
+  ctx.drawImage(raster(m, lq, lk, data.hard, data.allowed, top), L.left, L.top, L.w, L.h);
   if (L.c >= 8) {
     for (let i = 0; i < lq; i++)
       for (let j = 0; j < lk; j++)
@@ -447,7 +460,7 @@ function drawHeatmap(ctx, L, m) {
     ctx.restore();
   }
   ctx.restore();
-  drawLegend(ctx, L);
+  drawLegend(ctx, L, top);
 }
 
 function clip(s) {
@@ -531,6 +544,7 @@ function render() {
   canvas.dataset.rows = String(data.lq);
   canvas.dataset.cols = String(data.lk);
   canvas.dataset.view = state.view;
+  $('layer').value = String(state.layer);
   renderHeadButtons();
   renderGrid();
   overlay();
@@ -686,7 +700,8 @@ function renderGrid() {
       if (l === state.layer && hs.size === 1 && hs.has(h)) c.className = 'selected';
       const ctx = c.getContext('2d');
       ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(raster(data.layers[l][h], data.lq, data.lk, data.hard, data.allowed), 0, 0, cw, ch);
+      const m = data.layers[l][h];
+      ctx.drawImage(raster(m, data.lq, data.lk, data.hard, data.allowed, colourTop(m)), 0, 0, cw, ch);
       const open = () => {
         state.layer = l;
         state.heads = [h];
@@ -812,14 +827,15 @@ function svgText() {
     }
   } else {
     const m = shownMatrix();
+    const top = colourTop(m);
     if (data.lq * data.lk > 65536) {
-      const r = raster(m, data.lq, data.lk, data.hard, data.allowed);
+      const r = raster(m, data.lq, data.lk, data.hard, data.allowed, top);
       out.push(`<image x="${L.left}" y="${L.top}" width="${L.w}" height="${L.h}" preserveAspectRatio="none" style="image-rendering:pixelated" href="${r.toDataURL('image/png')}"/>`);
     } else {
       for (let i = 0; i < data.lq; i++)
         for (let j = 0; j < data.lk; j++) {
           const ok = data.allowed(i, j), w = m[i * data.lk + j];
-          out.push(`<rect x="${L.left + j * L.c}" y="${L.top + i * L.c}" width="${L.c}" height="${L.c}" fill="${ok ? hex(colourOf(w, data.hard)) : 'url(#masked)'}"><title>${esc(data.qLabels[i])} → ${esc(data.kLabels[j])}: ${w}</title></rect>`);
+          out.push(`<rect x="${L.left + j * L.c}" y="${L.top + i * L.c}" width="${L.c}" height="${L.c}" fill="${ok ? hex(colourOf(w / top, data.hard)) : 'url(#masked)'}"><title>${esc(data.qLabels[i])} → ${esc(data.kLabels[j])}: ${w}</title></rect>`);
         }
     }
     const step = labelStep(L.c);
@@ -829,7 +845,7 @@ function svgText() {
     if (!data.hard) {
       out.push('<defs><linearGradient id="scale">' + Array.from({ length: 11 }, (_, k) => `<stop offset="${k / 10}" stop-color="${hex(colourOf(k / 10, false))}"/>`).join('') + '</linearGradient></defs>');
       out.push(`<rect x="${L.left}" y="${y}" width="260" height="12" fill="url(#scale)"/>`);
-      for (const t of [0, 0.5, 1]) out.push(`<text x="${L.left + t * 259}" y="${y + 28}" text-anchor="${t === 0 ? 'start' : (t === 1 ? 'end' : 'middle')}">${t}</text>`);
+      for (const t of [0, 0.5, 1]) out.push(`<text x="${L.left + t * 259}" y="${y + 28}" text-anchor="${t === 0 ? 'start' : (t === 1 ? 'end' : 'middle')}">${+(t * top).toPrecision(3)}</text>`);
     } else {
       out.push(`<rect x="${L.left}" y="${y}" width="14" height="14" fill="${hex(colourOf(0, true))}"/><text x="${L.left + 18}" y="${y + 11}">not selected (0)</text>`);
       out.push(`<rect x="${L.left + 130}" y="${y}" width="14" height="14" fill="${hex(colourOf(1, true))}"/><text x="${L.left + 148}" y="${y + 11}">selected (1)</text>`);
@@ -882,6 +898,10 @@ function bind() {
   $('view-lines').addEventListener('click', () => {
     state.view = 'lines';
     setView();
+  });
+  $('stretch').addEventListener('change', () => {
+    state.stretch = $('stretch').checked;
+    render();
   });
   $('avg').addEventListener('click', () => {
     state.heads = null;
@@ -971,6 +991,7 @@ window.attndExplorer = {
   get layout() { return layout; },
   shownMatrix: () => shownMatrix(),
   svgText: () => svgText(),
+  colourTop: () => colourTop(shownMatrix()),
   cellCenter: (i, j) => [layout.left + (j + 0.5) * layout.c, layout.top + (i + 0.5) * layout.c],
 };
 

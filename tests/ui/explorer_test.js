@@ -94,6 +94,7 @@ async function run(page) {
 async function cellPixel(page, i, j) {
   return page.evaluate(([i, j]) => {
     const c = document.getElementById('plot');
+    c.scrollIntoView({ block: 'nearest' });
     const [x, y] = attndExplorer.cellCenter(i, j);
     const r = c.getBoundingClientRect();
     const d = c.getContext('2d').getImageData(Math.floor(x), Math.floor(y), 1, 1).data;
@@ -139,6 +140,11 @@ async function main() {
     const page = await openPage(ctx, base + '/', errors);
     await waitRuns(page, 1);
     await page.screenshot({ path: path.join(outDir, 'explorer-zh-en.png'), fullPage: true });
+    /* The README's picture (docs/explorer-zh-en.png is a copy): the result, a cell hovered. */
+    const at = await cellPixel(page, 2, 3);
+    await page.mouse.move(at.x, at.y);
+    await (await page.$('#result')).screenshot({ path: path.join(outDir, 'explorer-readme.png') });
+    await page.mouse.move(5, 5);
     const body = { text: 'welcome to Beijing', source: { text: '欢迎来北京' }, score: 'scaled_dot', selection: 'soft', causal: false };
     const api = await post(base, '/v1/models/zh-en/attention', body);
     const apiAvg = await post(base, '/v1/models/zh-en/attention', Object.assign({ average_heads: true }, body));
@@ -279,6 +285,19 @@ async function main() {
     check('causal: exactly the upper triangle is drawn masked', bad.length === 0, bad.slice(0, 4).join('; '));
     await page.screenshot({ path: path.join(outDir, 'explorer-causal.png'), fullPage: true });
 
+    /* Stretched colours: the largest weight shown at the top of the scale. */
+    await page.check('#stretch');
+    const maxW = Math.max(...capi.weights.map((r) => Math.max(...r)));
+    const top = await page.evaluate(() => attndExplorer.colourTop());
+    bad = [];
+    for (const [i, j] of [[1, 0], [3, 2], [5, 5]]) {
+      const { rgb } = await cellPixel(page, i, j);
+      const want = await colourOf(page, (await hoverWeight(page, i, j)).weight / top, false);
+      if (!near(rgb, want, 2)) bad.push(`(${i},${j}) ${rgb} vs ${want}`);
+    }
+    check('stretch colours: the scale spans 0 to the largest weight', Math.abs(top - maxW) < 1e-6 && bad.length === 0, `${top} vs ${maxW}; ${bad.join('; ')}`);
+    await page.uncheck('#stretch');
+
     /* Hard attention: 0/1 cells. */
     await page.uncheck('#causal');
     await page.fill('#source', '欢迎来北京');
@@ -331,6 +350,41 @@ async function main() {
     check(`1024 × 1024: drawn (request + draw ${drawMs} ms), hover exact (${hoverMs.toFixed(0)} ms per move)`, dims[0] === n && dims[1] === n && bad.length === 0, bad.join('; '));
     await page.screenshot({ path: path.join(outDir, 'explorer-1024.png'), fullPage: true });
     await page.close();
+
+    /* Multi-layer models (issue 13's BERT and GPT-2) answer "attentions" [layers, H, L, L]. No
+     * model of this daemon does yet, so the browser's request routing answers in that shape,
+     * with numbers that identify each (layer, head, row, column). */
+    const pageM = await openPage(ctx, base + '/', errors);
+    await waitRuns(pageM, 1);
+    const NL = 3, NH = 2, LL = 4;
+    const att = [];
+    for (let l = 0; l < NL; l++) {
+      att.push([]);
+      for (let h = 0; h < NH; h++) {
+        const m = [];
+        for (let i = 0; i < LL; i++) {
+          const row = [];
+          for (let j = 0; j < LL; j++) row.push(j > i ? 0 : (l * 100 + h * 10 + i + j + 1) / 1000);
+          m.push(row);
+        }
+        att[l].push(m);
+      }
+    }
+    await pageM.route('**/v1/models/*/attention', (r) => r.fulfill({ status: 200, contentType: 'application/json',
+      body: JSON.stringify({ tokens: ['[CLS]', 'a', 'b', '[SEP]'], attentions: att, meta: { model: 'bert', layers: [0, 1, 2], heads: [0, 1], causal: true } }) }));
+    await pageM.fill('#source', '');
+    await run(pageM);
+    const grid = await pageM.evaluate(() => [...document.querySelectorAll('#grid canvas')].map((c) => [+c.dataset.layer, +c.dataset.head, +c.dataset.rows * +c.dataset.cols]));
+    const layerBox = await pageM.evaluate(() => !document.getElementById('layer-box').hidden && document.getElementById('layer').options.length);
+    check('multi-layer: a layers × heads grid of thumbnails, cells = layers × H × L × L',
+      grid.length === NL * NH && grid.reduce((a, g) => a + g[2], 0) === NL * NH * LL * LL && layerBox === NL, JSON.stringify(grid));
+    await pageM.click('#grid canvas[data-layer="2"][data-head="1"]');
+    const tm = await hoverWeight(pageM, 3, 1);
+    const capM = await pageM.textContent('#caption');
+    const layerSel = await pageM.evaluate(() => document.getElementById('layer').value);
+    check('multi-layer: a thumbnail opens that layer and head', tm.weight === att[2][1][3][1] && capM.startsWith('layer 2, head 1') && layerSel === '2', `${tm.text} | ${capM} | layer select ${layerSel}`);
+    await pageM.screenshot({ path: path.join(outDir, 'explorer-layers.png'), fullPage: true });
+    await pageM.close();
 
     check('no console errors', errors.length === 0, errors.join(' | '));
 
