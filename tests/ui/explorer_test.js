@@ -399,6 +399,22 @@ async function main() {
     await page3.fill('#apikey', 'k-123');
     await run(page3);
     check('with a key, API requests carry Authorization: Bearer KEY', seen.length >= 2 && seen[0] === '' && seen[seen.length - 1] === 'Bearer k-123', seen.join(','));
+    /* Bad input: the API's error shown as it is, the page still usable (console errors of the
+     * 400 are expected here). */
+    await page3.selectOption('#mode', 'raw');
+    await page3.fill('#raw', '{"query": [[1,2],[3]]}');
+    await page3.click('#run');
+    await page3.waitForSelector('#error:not([hidden])');
+    const e400 = await page3.textContent('#error');
+    await page3.fill('#raw', '{"query": [[1,2]');
+    await page3.click('#run');
+    const eParse = await page3.textContent('#error');
+    await page3.fill('#raw', '{"query": [[1,2],[3,4]]}');
+    await run(page3);
+    const cleared = await page3.evaluate(() => document.getElementById('error').hidden);
+    check('bad input: the API\'s 400 and a JSON syntax error are shown; a good request clears them',
+      e400.startsWith('400 invalid_shape: query[1]: expected 2 elements') && eParse.startsWith('The JSON body does not parse') && cleared, `${e400} | ${eParse}`);
+    await page3.selectOption('#mode', 'model');
     await page3.route('**/v1/**', (r) => r.fulfill({ status: 401, contentType: 'application/json', headers: { 'WWW-Authenticate': 'Bearer' }, body: '{"error":{"code":"unauthorized","message":"a valid API key is required"}}' }));
     await page3.click('#run');
     await page3.waitForSelector('#error:not([hidden])');
