@@ -381,6 +381,7 @@ function drawLegend(ctx, L, top) {
   ctx.font = FONT;
   ctx.fillStyle = '#1d1d1f';
   ctx.textBaseline = 'top';
+  ctx.textAlign = 'left';
   if (data.hard) {
     const sw = [[colourOf(0, true), 'not selected (0)'], [colourOf(1, true), 'selected (1)']];
     let x = x0;
