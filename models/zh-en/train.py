@@ -354,8 +354,11 @@ def main():
            "cases": [{"source": e["source"], "target": e["target"], "align": e["align"]}
                      for e in held]}
     with open(os.path.join(HERE, "heldout.json"), "w", encoding="utf-8") as f:
-        json.dump(doc, f, ensure_ascii=False, indent=0)
-        f.write("\n")
+        cases = doc.pop("cases")  # one case a line
+        head = json.dumps(doc, ensure_ascii=False)[:-1]
+        f.write(head + ', "cases": [\n')
+        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
+        f.write("\n]}\n")
 
 
 if __name__ == "__main__":
