@@ -265,6 +265,14 @@ async function main() {
     await page.click('#view-lines');
     await page.screenshot({ path: path.join(outDir, 'explorer-lines.png'), fullPage: true });
     check('line view drawn', await page.evaluate(() => document.getElementById('plot').dataset.view === 'lines'));
+    const lsvg = (await download(page, '#export-svg')).toString('utf8');
+    let wantLines = 0;
+    for (let h = 0; h < H; h++) for (const row of api.weights[h]) for (const w of row) if (w >= 0.01) wantLines++;
+    const gotLines = await page.evaluate((s) => {
+      const doc = new DOMParser().parseFromString(s, 'image/svg+xml');
+      return doc.querySelector('parsererror') ? -1 : doc.querySelectorAll('line[stroke-opacity]').length;
+    }, lsvg);
+    check('line view SVG: one line per (head, query, key) of weight >= 0.01', gotLines === wantLines, `${gotLines} vs ${wantLines}`);
     await page.click('#view-heatmap');
 
     /* Causal self-attention: the upper triangle masked. */
