@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/cancel.h"
 #include "../core/pool.h"
 #include "buf.h"
 
@@ -27,6 +28,8 @@
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415)                                       \
     X(OVERLOADED, "overloaded", 503)                                                               \
     X(SHUTTING_DOWN, "shutting_down", 503)                                                         \
+    X(TIMEOUT, "timeout", 504)                                                                     \
+    X(CANCELED, "canceled", 499)                                                                   \
     X(INTERNAL, "internal", 500)
 
 typedef enum api_error_kind {
@@ -63,10 +66,15 @@ int api_error_http_status(api_error_kind kind);
  * weights are returned (return_weights true), because only then is the matrix materialised.
  * Without weights the core never holds Lq x Lk: soft selection streams over key tiles (the
  * flash path) and top-k and sampling keep one block of rows per worker, so long sequences are
- * bounded by max_elements alone (Lq = Lk = 16384, d = 64 fits the defaults of 64Mi each). */
+ * bounded by max_elements alone (Lq = Lk = 16384, d = 64 fits the defaults of 64Mi each).
+ *
+ * max_flops bounds the work: core/cost.h's estimate of the request's floating-point operations
+ * (scores, selection, weighted sum, additive projections, a model's embeddings and
+ * projections), whether or not the weights are returned. */
 typedef struct api_limits {
     int64_t max_elements;       /* inputs + outputs (+ additive key projections) */
     int64_t max_score_elements; /* B*H*Lq*Lk, only when the weights are returned */
+    int64_t max_flops;          /* estimated FLOPs of the whole request */
 } api_limits;
 
 /* A decoded, validated request. Owns its tensors (one arena). Opaque outside api/. */
@@ -156,6 +164,11 @@ typedef struct api_job {
     const api_codec *codec;
     api_attention_request *attention; /* POST /v1/attention */
     api_model_request *model;         /* POST /v1/models/{name}/attention */
+    /* Set by the caller after api_job_decode, both optional: what stops the computation (a
+     * deadline or a client that went away), and the deadline in seconds for the 504's
+     * message. Not owned; `cancel` must outlive api_job_run. */
+    const at_cancel *cancel;
+    double timeout;
 } api_job;
 
 /* Decodes body[0..len) with `codec` into *job: a /v1/attention request when model is NULL,
@@ -164,9 +177,15 @@ typedef struct api_job {
 int api_job_decode(api_job *job, const api_codec *codec, const api_model *model, const char *body,
                    size_t len, const api_limits *limits, api_error *err);
 
+/* The "timeout" the client sent (seconds, > 0), or 0 when it sent none or the job is empty. */
+double api_job_requested_timeout(const api_job *job);
+
 /* Computes the job on worker `worker` of `pool` and appends its encoded response to out.
  * Returns 0, or the HTTP status of a failure with *err filled (out then holds nothing worth
- * sending). Call from a worker. The job keeps its request: free it with api_job_free. */
+ * sending). When job->cancel holds a status, before or while it runs, the computation stops
+ * between items and this returns 504 timeout (AT_ETIMEDOUT, naming job->timeout) or 499
+ * canceled (AT_ECANCELED: nobody is left to read it). Call from a worker. The job keeps its
+ * request: free it with api_job_free. */
 int api_job_run(api_job *job, at_pool *pool, int worker, api_buf *out, api_error *err);
 
 /* Frees the job's request and empties the job. An empty job is a no-op. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/cost.h"
 #include "../core/status.h"
 #include "arena.h"
 #include "request.h"
@@ -193,6 +194,43 @@ typedef struct request_sizes {
     int64_t key_lengths, additive, projections; /* 0 unless the request has them */
 } request_sizes;
 
+/* The work, by core/cost.h's model, against max_flops: checked whether or not the weights are
+ * returned, since the context alone can take minutes of every core. */
+static int check_flops(const api_attention_spec *s, const int64_t dims[6], const api_limits *lim,
+                       api_error *err)
+{
+    if (lim->max_flops <= 0) return 0;
+    int64_t B = dims[0], H = dims[1], Lq = dims[2], d = dims[3], Lk = dims[4], dv = dims[5];
+    int r = s->query.rank;
+    int64_t dk = s->has_key ? s->key.ne[r - 1] : d;
+    at_additive add = {0};
+    at_attention_desc desc = {
+        .query = {.dtype = AT_F32, .rank = 4, .ne = {B, H, Lq, d}},
+        .key = {.dtype = AT_F32, .rank = 4, .ne = {B, H, Lk, dk}},
+        .value = {.dtype = AT_F32, .rank = 4, .ne = {B, H, Lk, dv}},
+        .score = s->score,
+        .selection = s->selection,
+        .need_weights = s->return_weights,
+        .average_heads = s->return_weights && s->average_heads,
+    };
+    if (s->has_additive) {
+        add.weight = (at_tensor){.dtype = AT_F32, .rank = 2, .ne = {s->additive_weight.ne[0]}};
+        desc.additive = &add;
+    }
+    double flops = at_attention_flops(&desc);
+    if (flops <= (double)lim->max_flops) return 0;
+    char extra[64] = "";
+    if (s->has_additive)
+        snprintf(extra, sizeof extra, ", additive da %lld", (long long)s->additive_weight.ne[0]);
+    return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
+                         "the request needs about %.3g floating-point operations (B*H*Lq*Lk = "
+                         "%lld*%lld*%lld*%lld scores, d %lld, dv %lld%s), more than this "
+                         "server's limit of %.3g per request (--max-request-flops); send shorter "
+                         "sequences or fewer heads per request",
+                         flops, (long long)B, (long long)H, (long long)Lq, (long long)Lk,
+                         (long long)d, (long long)dv, extra, (double)lim->max_flops);
+}
+
 static int check_limits(const api_attention_spec *s, const int64_t dims[6], const api_limits *lim,
                         api_error *err)
 {
@@ -232,7 +270,7 @@ static int check_limits(const api_attention_spec *s, const int64_t dims[6], cons
                              n.weights, n.key_lengths, n.additive, n.projections};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         total = api_add_sat(total, parts[i]);
-    if (lim->max_elements <= 0 || total <= lim->max_elements) return 0;
+    if (lim->max_elements <= 0 || total <= lim->max_elements) return check_flops(s, dims, lim, err);
 
     char extra[192] = "";
     size_t len = 0;
@@ -432,6 +470,9 @@ int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api
     int rc = at_attention_forward(&req->desc, &req->out, work, pool, worker);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     free(work);
+    if (rc == AT_ETIMEDOUT || rc == AT_ECANCELED)
+        return api_error_set(err, rc == AT_ETIMEDOUT ? API_ERR_TIMEOUT : API_ERR_CANCELED, "",
+                             "stopped before it finished: %s", at_strerror(rc));
     if (rc != AT_OK)
         return api_error_set(err, API_ERR_INTERNAL, "", "attention failed: %s", at_strerror(rc));
     req->compute_seconds =

@@ -189,6 +189,25 @@ static int read_scale(const cJSON *node, float *out, api_error *err)
     return 0;
 }
 
+/* The longest "timeout" a client may ask for: a day (the server's own deadline is shorter). */
+#define MAX_TIMEOUT_SECONDS 86400.0
+
+/* "timeout": seconds, a number > 0. */
+static int read_timeout(const cJSON *node, double *out, api_error *err)
+{
+    if (!cJSON_IsNumber(node))
+        return api_error_set(err, API_ERR_INVALID_TYPE, "timeout",
+                             "timeout: expected a number of seconds, got %s",
+                             api_json_type_name(node));
+    double v = node->valuedouble;
+    if (!(v > 0.0 && v <= MAX_TIMEOUT_SECONDS))
+        return api_error_set(err, API_ERR_INVALID_VALUE, "timeout",
+                             "timeout: expected seconds > 0 and at most %g, got %g",
+                             MAX_TIMEOUT_SECONDS, v);
+    *out = v;
+    return 0;
+}
+
 /* The seed, from the digits in the body so that every 64-bit value is exact. */
 static int read_seed(const cJSON *node, int index, const char *body, size_t len, uint64_t *out,
                      api_error *err)
@@ -301,6 +320,10 @@ int api_json_read_options(const cJSON *const *o, int seed_index, const char *bod
     if (o[API_OPT_AVERAGE_HEADS] &&
         (rc = want_bool(o[API_OPT_AVERAGE_HEADS], "average_heads", &s->average_heads, err)))
         return rc;
+    if (o[API_OPT_TIMEOUT]) {
+        if ((rc = read_timeout(o[API_OPT_TIMEOUT], &s->timeout, err))) return rc;
+        s->has_timeout = true;
+    }
     return 0;
 }
 

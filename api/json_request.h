@@ -23,7 +23,8 @@
     X(SEED, "seed")                                                                                \
     X(CAUSAL, "causal")                                                                            \
     X(RETURN_WEIGHTS, "return_weights")                                                            \
-    X(AVERAGE_HEADS, "average_heads")
+    X(AVERAGE_HEADS, "average_heads")                                                              \
+    X(TIMEOUT, "timeout")
 
 typedef enum api_json_option {
 #define API_JSON_OPTION_ENUM(name, str) API_OPT_##name,
@@ -52,7 +53,8 @@ int api_json_collect_members(const cJSON *obj, const char *where, const char *co
 
 /* Reads the options o[0..API_OPT_COUNT) (each the member's value, or NULL when absent) into the
  * option fields of *s: score, has_scale and scale, selection, has_k and k, has_normalize and
- * normalize, has_seed and seed, causal, return_weights (true when absent) and average_heads;
+ * normalize, has_seed and seed, causal, return_weights (true when absent), average_heads,
+ * has_timeout and timeout;
  * the other fields of *s are not touched (the caller zeroes it first). `seed_index` is the seed
  * member's position in the top-level object of body[0..len), whose digits give a 64-bit seed
  * exactly. Only types and ranges are checked here; whether the options fit together is

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/cost.h"
 #include "../core/status.h"
 #include "arena.h"
 
@@ -56,7 +57,17 @@ static int check_limits(const at_model *m, const api_model_spec *spec, const at_
         additive = api_mul_sat(api_mul_sat(h, keys), m->additive.weight.ne[0]);
     int64_t total = api_add_sat(
         api_add_sat(api_add_sat(embeddings, projections), api_add_sat(outputs, weights)), additive);
-    if (lim->max_elements <= 0 || total <= lim->max_elements) return 0;
+    if (lim->max_elements <= 0 || total <= lim->max_elements) {
+        double flops = at_model_flops(m, L, S, d);
+        if (lim->max_flops <= 0 || flops <= (double)lim->max_flops) return 0;
+        return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
+                             "the request needs about %.3g floating-point operations (embeddings, "
+                             "projections and H*L*S = %lld*%lld*%lld scores of head dim %lld), "
+                             "more than this server's limit of %.3g per request "
+                             "(--max-request-flops); send shorter sequences",
+                             flops, (long long)h, (long long)L, (long long)keys, (long long)(e / h),
+                             (double)lim->max_flops);
+    }
     return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
                          "the request needs %lld elements (embeddings %lld, projections %lld, "
                          "context per head and projected %lld, weights %lld, additive key "
@@ -220,6 +231,9 @@ int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, a
                             &req->out, work, pool, worker);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     free(work);
+    if (rc == AT_ETIMEDOUT || rc == AT_ECANCELED)
+        return api_error_set(err, rc == AT_ETIMEDOUT ? API_ERR_TIMEOUT : API_ERR_CANCELED, "",
+                             "stopped before it finished: %s", at_strerror(rc));
     if (rc != AT_OK)
         return api_error_set(err, API_ERR_INTERNAL, "", "attention failed: %s", at_strerror(rc));
     req->compute_seconds =

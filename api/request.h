@@ -39,6 +39,9 @@ typedef struct api_attention_spec {
 
     bool has_key_lengths;
     int64_t key_lengths_count; /* elements the client sent; must be the batch size B */
+
+    bool has_timeout; /* the client gave "timeout" */
+    double timeout;   /* seconds, > 0: a deadline shorter than the server's */
 } api_attention_spec;
 
 struct api_attention_request {

@@ -396,7 +396,7 @@ static void additive_keys(void *arg, int64_t begin, int64_t end, int worker)
     const attn_plan *p = &c->plan;
     const at_tensor *k = &c->d->key;
     (void)worker;
-    for (int64_t bh = begin; bh < end; bh++) {
+    for (int64_t bh = begin; bh < end && !at_cancel_status(c->d->cancel); bh++) {
         int64_t b = bh / p->heads, h = bh % p->heads;
         const float *kb = (const float *)k->data + b * k->nb[0] + h * k->nb[1];
         at_additive_keys(c->d->additive, p->dq, kb, k->nb[2], p->lk, c->keys + bh * p->da * p->ldr,
@@ -452,7 +452,7 @@ static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
     float *pq = l->queries ? (float *)(slice + l->scores) : NULL;
     int32_t *heap = l->heap ? (int32_t *)(slice + l->scores + l->queries) : NULL;
 
-    for (int64_t item = begin; item < end; item++) {
+    for (int64_t item = begin; item < end && !at_cancel_status(d->cancel); item++) {
         int64_t bh = item / p->nblocks, b = bh / p->heads, h = bh % p->heads;
         int64_t i0 = (item % p->nblocks) * p->block_rows;
         int64_t rows = min64(p->block_rows, p->lq - i0);
@@ -552,10 +552,12 @@ int at_attention_forward(const at_attention_desc *d, const at_attention_out *out
     int64_t items = p->batch * p->heads * p->nblocks;
     at_pool_parallel_for(pool, worker, items, 1, attention_items, &c);
 
+    int rc = at_cancel_status(d->cancel);
+    if (rc != AT_OK) return rc;
     if (c.per_head) {
         int64_t rows = p->batch * p->lq;
         int64_t grain = max64(1, rows / (4 * (int64_t)at_pool_threads(pool)));
         at_pool_parallel_for(pool, worker, rows, grain, average_rows, &c);
     }
-    return AT_OK;
+    return at_cancel_status(d->cancel);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cancel.h"
 #include "pool.h"
 #include "tensor.h"
 
@@ -56,6 +57,9 @@ typedef struct at_attention_desc {
     bool causal;        /* query i may attend key j only if j <= i (top-left aligned) */
     bool need_weights;  /* write the attention weights to the output */
     bool average_heads; /* with need_weights: weights averaged over H, shape [B, Lq, Lk] */
+    /* Optional: read between items and key tiles; once it holds a status the forward pass
+     * skips the rest of its work and returns that status (outputs are then garbage). */
+    const at_cancel *cancel;
 } at_attention_desc;
 
 /* Caller-allocated outputs, contiguous row-major. */
@@ -81,8 +85,10 @@ size_t at_attention_workspace_size(const at_attention_desc *d, int threads);
  * at_attention_workspace_size(d, at_pool_threads(pool)) bytes. Called on worker `worker` of
  * `pool` (or pool == NULL, worker 0, to run on the calling thread); splits the work over the
  * pool with at_pool_parallel_for. A query row whose keys are all masked gets zero weights and a
- * zero context, never NaN. `d` must have passed at_attention_check. Returns AT_OK. Reentrant:
- * inputs are only read, and nothing global is written. */
+ * zero context, never NaN. `d` must have passed at_attention_check. Returns AT_OK, or the
+ * status of d->cancel (AT_ETIMEDOUT, AT_ECANCELED) when it was cancelled before it finished,
+ * within about one item's time of the request. Reentrant: inputs are only read, and nothing
+ * global is written. */
 int at_attention_forward(const at_attention_desc *d, const at_attention_out *out, void *workspace,
                          at_pool *pool, int worker);
 

@@ -141,7 +141,7 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
      * last row's is the tile's: key tiles past it are all masked and never computed. */
     int64_t keys = at_row_key_limit(d, b, i0 + rows - 1);
 
-    for (int64_t j0 = 0; j0 < keys; j0 += ld) {
+    for (int64_t j0 = 0; j0 < keys && !at_cancel_status(d->cancel); j0 += ld) {
         int64_t cols = min64(ld, keys - j0);
         at_sgemm(false, true, (int)rows, (int)cols, (int)p->dk, c->scale, qt, (int)q->nb[2],
                  kb + j0 * k->nb[2], (int)k->nb[2], 0.0f, scores, (int)ld);
@@ -178,7 +178,7 @@ static void flash_items(void *arg, int64_t begin, int64_t end, int worker)
     float *run_max = scores + align_floats((size_t)(p->tile_rows * p->tile_keys));
     float *run_sum = run_max + align_floats((size_t)p->tile_rows);
 
-    for (int64_t item = begin; item < end; item++) {
+    for (int64_t item = begin; item < end && !at_cancel_status(c->d->cancel); item++) {
         int64_t bh = item / p->ntiles, b = bh / p->heads, h = bh % p->heads;
         int64_t i0 = (p->ntiles - 1 - item % p->ntiles) * p->tile_rows;
         int64_t rows = min64(p->tile_rows, p->lq - i0);
@@ -199,5 +199,5 @@ int at_flash_forward(const at_attention_desc *d, float *context, void *workspace
     if (!pool) worker = 0;
     int64_t items = c.plan.batch * c.plan.heads * c.plan.ntiles;
     at_pool_parallel_for(pool, worker, items, 1, flash_items, &c);
-    return AT_OK;
+    return at_cancel_status(d->cancel);
 }

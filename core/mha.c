@@ -141,6 +141,7 @@ typedef struct proj_ctx {
     const mha_layout *l;
     const float *heads; /* out-projection: per-head context [H, L, hd] */
     float *context;     /* out-projection: [L, E] */
+    const at_cancel *cancel;
 } proj_ctx;
 
 /* out[r, 0..n) = bias[0..n) (or 0) + in[r, :] W^T for rows r < rows, W [n, E]. */
@@ -193,8 +194,9 @@ static void aligned_blocks(const proj_ctx *c, int64_t begin, int64_t end,
 
 static void in_projection(void *arg, int64_t begin, int64_t end, int worker)
 {
+    const proj_ctx *c = arg;
     (void)worker;
-    aligned_blocks(arg, begin, end, in_projection_block);
+    if (!at_cancel_status(c->cancel)) aligned_blocks(c, begin, end, in_projection_block);
 }
 
 /* context[r] = out_bias + sum over heads h of heads[h, r, :] W_o[:, h*hd..(h+1)*hd]^T. */
@@ -215,8 +217,9 @@ static void out_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
 
 static void out_projection(void *arg, int64_t begin, int64_t end, int worker)
 {
+    const proj_ctx *c = arg;
     (void)worker;
-    aligned_blocks(arg, begin, end, out_projection_block);
+    if (!at_cancel_status(c->cancel)) aligned_blocks(c, begin, end, out_projection_block);
 }
 
 int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const float *src,
@@ -229,8 +232,10 @@ int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const f
     float *heads = (float *)((char *)workspace + l.proj_bytes);
     void *attn_ws = (char *)workspace + l.proj_bytes + l.heads_bytes;
 
-    proj_ctx c = {.w = w, .x = x, .src = src, .len = len, .proj = proj, .l = &l};
+    proj_ctx c = {
+        .w = w, .x = x, .src = src, .len = len, .proj = proj, .l = &l, .cancel = opts->cancel};
     at_pool_parallel_for(pool, worker, len + src_len, ROW_GRAIN, in_projection, &c);
+    if (at_cancel_status(opts->cancel)) return at_cancel_status(opts->cancel);
 
     at_attention_desc d = make_desc(w, len, src_len, opts, &l, proj);
     at_attention_out ao = {.context = heads, .weights = opts->need_weights ? out->weights : NULL};
@@ -240,5 +245,5 @@ int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const f
     c.heads = heads;
     c.context = out->context;
     at_pool_parallel_for(pool, worker, len, ROW_GRAIN, out_projection, &c);
-    return AT_OK;
+    return at_cancel_status(opts->cancel);
 }

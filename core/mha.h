@@ -61,7 +61,8 @@ size_t at_mha_workspace_size(const at_mha_weights *w, int64_t len, int64_t src_l
  * at_pool_threads(pool)) bytes. Runs on worker `worker` of `pool` (pool NULL: on the calling
  * thread, worker 0) and spreads the projections and the attention over the pool; the
  * projections are cut into fixed blocks of rows, so the results are the same bits on any
- * number of threads. The request must have passed at_mha_check. Returns AT_OK. Reentrant:
+ * number of threads. The request must have passed at_mha_check. Returns AT_OK, or the status
+ * of opts->cancel when it was cancelled before it finished (see at_attention_forward). Reentrant:
  * weights and inputs are only read. */
 int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const float *src,
                    int64_t src_len, const at_attention_desc *opts, const at_mha_out *out,

@@ -15,7 +15,9 @@
     X(ERANGE, -7, "value out of range")                                                            \
     X(EPARSE, -8, "malformed input")                                                               \
     X(ETYPE, -9, "wrong type")                                                                     \
-    X(EIO, -10, "input/output error")
+    X(EIO, -10, "input/output error")                                                              \
+    X(ETIMEDOUT, -11, "deadline exceeded")                                                         \
+    X(ECANCELED, -12, "canceled")
 
 typedef enum at_status {
 #define AT_STATUS_ENUM(name, value, msg) AT_##name = value,

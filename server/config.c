@@ -45,6 +45,11 @@ static const opt options[] = {
      "input + output tensor elements per request, else 413 (default 67108864)"},
     {"--max-score-elements", "ATTND_MAX_SCORE_ELEMENTS", OPT_I64, OFF(max_score_elements), 1,
      INT64_C(1) << 40, "B*H*Lq*Lk of returned weights, else 413 (default 67108864)"},
+    {"--max-request-flops", "ATTND_MAX_REQUEST_FLOPS", OPT_I64, OFF(max_request_flops), 1,
+     INT64_C(1) << 60,
+     "estimated floating-point operations per request, else 413 (default 100000000000)"},
+    {"--request-timeout", "ATTND_REQUEST_TIMEOUT", OPT_SECONDS, OFF(request_timeout), 0, 86400,
+     "seconds a request may take, else 504; 0 = none (default 30)"},
     {"--log-level", "ATTND_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0,
      "error, warn, info (default; one access line per request) or debug"},
     {"--shutdown-timeout", "ATTND_SHUTDOWN_TIMEOUT", OPT_SECONDS, OFF(shutdown_timeout), 0, 3600,
@@ -67,6 +72,8 @@ static void defaults(srv_config *cfg)
     cfg->max_body_bytes = INT64_C(64) << 20;
     cfg->max_elements = INT64_C(64) << 20;
     cfg->max_score_elements = INT64_C(64) << 20;
+    cfg->max_request_flops = INT64_C(100000000000);
+    cfg->request_timeout = 30.0;
     cfg->log_level = SRV_LOG_INFO;
     cfg->shutdown_timeout = 30.0;
     snprintf(cfg->blas_core, sizeof cfg->blas_core, "auto");

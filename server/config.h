@@ -25,6 +25,8 @@ typedef struct srv_config {
     int64_t max_body_bytes;
     int64_t max_elements;       /* input + output elements of one request */
     int64_t max_score_elements; /* B*H*Lq*Lk */
+    int64_t max_request_flops;  /* estimated FLOPs of one request (core/cost.h) */
+    double request_timeout;     /* seconds a request may take from arrival to answer; 0: none */
     int log_level;              /* SRV_LOG_* */
     double shutdown_timeout;    /* seconds to let in-flight requests finish */
     char blas_core[32];         /* "auto", "library" or an OpenBLAS core name */

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ui.h"
+#include "watch.h"
 
 struct srv_http {
     struct MHD_Daemon *daemon;
@@ -31,6 +32,8 @@ struct srv_http {
     const api_model_registry *models;
     api_limits limits;
     int64_t max_body_bytes;
+    double request_timeout; /* --request-timeout, 0: none */
+    srv_watch *watch;       /* deadlines and hang-ups of suspended requests */
     int port;
     atomic_bool draining;
 };
@@ -58,6 +61,8 @@ typedef struct srv_request {
     bool body_too_large;
 
     api_job job;
+    at_cancel cancel;      /* set by the watcher: deadline passed or client gone */
+    srv_watch_entry watch; /* while the job is queued or running */
     /* Left by the worker for the polling thread. */
     int resp_status;
     char *resp_body;
@@ -162,6 +167,7 @@ static void run_job(void *arg, int worker)
     api_buf out = {0};
     const api_codec *codec = r->job.codec;
     int status = api_job_run(&r->job, r->http->pool, worker, &out, &err);
+    srv_watch_remove(r->http->watch, &r->watch);
     api_job_free(&r->job); /* the inputs are not needed to send the answer */
     if (status == 0) {
         r->resp_status = 200;
@@ -194,12 +200,25 @@ static enum MHD_Result start_job(srv_request *r)
     r->body = NULL;
     if (status != 0) return answer_error(r, &err, NULL, NULL);
 
+    /* The deadline counts from the request's arrival; the client may ask for a shorter one. */
+    double timeout = h->request_timeout, asked = api_job_requested_timeout(&r->job);
+    if (asked > 0 && (timeout <= 0 || asked < timeout)) timeout = asked;
+    at_cancel_init(&r->cancel);
+    r->job.cancel = &r->cancel;
+    r->job.timeout = timeout;
+    double start = (double)r->start.tv_sec + (double)r->start.tv_nsec / 1e9;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    srv_watch_add(h->watch, &r->watch, ci ? (int)ci->connect_fd : -1,
+                  timeout > 0 ? start + timeout : 0, &r->cancel);
+
     r->state = REQ_COMPUTING;
     MHD_suspend_connection(r->conn);
     /* A request that got this far was received before any drain began: it is finished even
      * while draining. The pool only refuses once it is being freed. */
     int rc = at_pool_submit(h->pool, run_job, r);
     if (rc != AT_OK) {
+        srv_watch_remove(h->watch, &r->watch);
         api_job_free(&r->job);
         api_error e;
         if (rc == AT_EBUSY)
@@ -498,6 +517,13 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_r
     h->max_body_bytes = cfg->max_body_bytes;
     h->limits.max_elements = cfg->max_elements;
     h->limits.max_score_elements = cfg->max_score_elements;
+    h->limits.max_flops = cfg->max_request_flops;
+    h->request_timeout = cfg->request_timeout;
+    h->watch = srv_watch_new(err, errlen);
+    if (!h->watch) {
+        free(h);
+        return NULL;
+    }
 
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -508,6 +534,7 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_r
     int gai = getaddrinfo(cfg->host, port, &hints, &ai);
     if (gai != 0) {
         snprintf(err, errlen, "cannot resolve --host %s: %s", cfg->host, gai_strerror(gai));
+        srv_watch_free(h->watch);
         free(h);
         return NULL;
     }
@@ -529,6 +556,7 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_r
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
                  cfg->host, cfg->port);
+        srv_watch_free(h->watch);
         free(h);
         return NULL;
     }
@@ -553,5 +581,6 @@ void srv_http_stop(srv_http *h)
 {
     if (!h) return;
     MHD_stop_daemon(h->daemon);
+    srv_watch_free(h->watch);
     free(h);
 }
