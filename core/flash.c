@@ -26,6 +26,12 @@
  * split never depends on the thread count), without making tiles thinner than the minimum. */
 #define FLASH_TARGET_ITEMS 16
 #define FLASH_MIN_ROWS     16
+/* Scores one item may compute (query rows x keys): with long key rows the item gets fewer
+ * query rows (not fewer than FLASH_MIN_ROWS), so that an item takes a few ms whatever Lk is.
+ * The pool hands out work and checks for cancellation between items, so this bounds how long a
+ * tiny request waits behind a big one and how long a cancelled one keeps its worker. 256 rows
+ * of up to 2048 keys keep the tile size measured best above for the usual lengths. */
+#define FLASH_ITEM_SCORES (256 * 2048)
 /* Alignment of every buffer carved out of the workspace. */
 #define FLASH_ALIGN 64
 
@@ -79,6 +85,8 @@ static flash_plan make_plan(const at_attention_desc *d)
         .dv = d->value.ne[3],
     };
     int64_t rows = FLASH_TILE_ROWS, bh = p.batch * p.heads;
+    if (rows * p.lk > FLASH_ITEM_SCORES)
+        rows = max64(FLASH_MIN_ROWS, FLASH_ITEM_SCORES / p.lk / FLASH_MIN_ROWS * FLASH_MIN_ROWS);
     if (bh * ceil_div(p.lq, rows) < FLASH_TARGET_ITEMS) {
         int64_t want_tiles = ceil_div(FLASH_TARGET_ITEMS, bh);
         rows = min64(rows, max64(FLASH_MIN_ROWS, ceil_div(p.lq, want_tiles)));

@@ -1,6 +1,12 @@
 /* The worker pool: N threads, a bounded FIFO of jobs, and parallel-for "regions" that a running
  * job opens so that idle workers help it. One mutex guards the queue and the list of open
- * regions; chunks of a region are handed out with an atomic counter, so taking work is cheap. */
+ * regions; chunks of a region are handed out with an atomic counter, so taking work is cheap.
+ *
+ * Fairness: a queued job never waits for a running one to finish. Between two chunks, a worker
+ * that helps a region leaves it when a job is queued and takes the job; when every worker is
+ * running a job of its own (nobody helps, nobody idles), the owner of a region runs one queued
+ * job inline, between two of its own chunks, and then goes on. So a tiny request waits at most
+ * about one chunk (one item of a big request) however big the running requests are. */
 #include "pool.h"
 
 #include <assert.h>
@@ -35,6 +41,7 @@ typedef struct pool_region {
 typedef struct pool_worker {
     at_pool *pool;
     int index;
+    int depth; /* jobs on this worker's stack: 0 idle or helping, 2 when one runs inline */
     pthread_t thread;
 } pool_worker;
 
@@ -48,17 +55,53 @@ struct at_pool {
     pool_region *regions; /* open regions, oldest first */
     int threads, started;
     pool_worker *workers;
+    /* Read between chunks without the mutex (written under it): jobs waiting, and workers
+     * with no job of their own (idle or helping), who will take a queued job themselves. */
+    atomic_int queued_hint;
+    atomic_int spare;
 };
 
-/* Runs chunks of `r` until none is left to take. */
-static void run_chunks(pool_region *r, int worker)
+/* Takes the oldest queued job and runs it on `self`. Caller holds the mutex, which is released
+ * while the job runs and held again on return. */
+static void run_queued_job(at_pool *pool, pool_worker *self)
+{
+    pool_job job = pool->queue[pool->head];
+    pool->head = (pool->head + 1) % pool->capacity;
+    pool->queued--;
+    pool->running++;
+    atomic_store_explicit(&pool->queued_hint, pool->queued, memory_order_relaxed);
+    if (self->depth++ == 0) atomic_fetch_sub_explicit(&pool->spare, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&pool->mu);
+    job.fn(job.arg, self->index);
+    pthread_mutex_lock(&pool->mu);
+    if (--self->depth == 0) atomic_fetch_add_explicit(&pool->spare, 1, memory_order_relaxed);
+    pool->running--;
+}
+
+/* Between two chunks: true when a job waits that this worker should take now. A helper
+ * (owner false) leaves the region for it; an owner takes it inline only when no worker is
+ * spare and it has not done so already (one job inline at most, so stacks stay shallow). */
+static bool job_waits(at_pool *pool, pool_worker *self, bool owner)
+{
+    if (atomic_load_explicit(&pool->queued_hint, memory_order_relaxed) == 0) return false;
+    if (!owner) return true;
+    return self->depth < 2 && atomic_load_explicit(&pool->spare, memory_order_relaxed) == 0;
+}
+
+/* Runs chunks of `r` until none is left to take or, for a helper, until a job is queued. */
+static void run_chunks(at_pool *pool, pool_region *r, pool_worker *self, bool owner)
 {
     for (;;) {
         int64_t c = atomic_fetch_add(&r->next_chunk, 1);
         if (c >= r->nchunks) return;
         int64_t begin = c * r->grain;
         int64_t end = r->n - begin < r->grain ? r->n : begin + r->grain;
-        r->fn(r->ctx, begin, end, worker);
+        r->fn(r->ctx, begin, end, self->index);
+        if (!job_waits(pool, self, owner)) continue;
+        if (!owner) return;
+        pthread_mutex_lock(&pool->mu);
+        if (pool->queued > 0) run_queued_job(pool, self);
+        pthread_mutex_unlock(&pool->mu);
     }
 }
 
@@ -77,27 +120,19 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&pool->mu);
     for (;;) {
-        /* Helping a running request first keeps its latency low and finishes it sooner. */
+        /* A waiting job first: it starts now instead of after the running ones, which go on
+         * on their own workers. Then help a running request. */
+        if (pool->queued > 0) {
+            run_queued_job(pool, self);
+            continue;
+        }
         pool_region *r = region_with_work(pool);
         if (r) {
             r->helpers++;
-            /* This worker may have been the one woken for a queued job: pass that on. */
-            if (pool->queued > 0) pthread_cond_signal(&pool->wake);
             pthread_mutex_unlock(&pool->mu);
-            run_chunks(r, self->index);
+            run_chunks(pool, r, self, false);
             pthread_mutex_lock(&pool->mu);
             if (--r->helpers == 0) pthread_cond_signal(&r->helpers_left);
-            continue;
-        }
-        if (pool->queued > 0) {
-            pool_job job = pool->queue[pool->head];
-            pool->head = (pool->head + 1) % pool->capacity;
-            pool->queued--;
-            pool->running++;
-            pthread_mutex_unlock(&pool->mu);
-            job.fn(job.arg, self->index);
-            pthread_mutex_lock(&pool->mu);
-            pool->running--;
             continue;
         }
         if (pool->stopping) break;
@@ -132,6 +167,8 @@ at_pool *at_pool_new(int threads, int queue_depth)
     if (!pool) goto fail;
     pool->threads = threads;
     pool->capacity = queue_depth;
+    atomic_init(&pool->queued_hint, 0);
+    atomic_init(&pool->spare, threads);
     pool->queue = calloc((size_t)queue_depth, sizeof *pool->queue);
     pool->workers = calloc((size_t)threads, sizeof *pool->workers);
     if (!pool->queue || !pool->workers) goto fail;
@@ -191,6 +228,7 @@ int at_pool_submit(at_pool *pool, at_job_fn fn, void *arg)
         int tail = (pool->head + pool->queued) % pool->capacity;
         pool->queue[tail] = (pool_job){.fn = fn, .arg = arg};
         pool->queued++;
+        atomic_store_explicit(&pool->queued_hint, pool->queued, memory_order_relaxed);
         pthread_cond_signal(&pool->wake);
     }
     pthread_mutex_unlock(&pool->mu);
@@ -227,7 +265,7 @@ void at_pool_parallel_for(at_pool *pool, int worker, int64_t n, int64_t grain, a
 
     /* The caller works too, and runs every chunk nobody else took: a busy pool only means
      * this region runs on one thread, never that it waits. */
-    run_chunks(&r, worker);
+    run_chunks(pool, &r, &pool->workers[worker], true);
 
     pthread_mutex_lock(&pool->mu);
     if (r.prev)

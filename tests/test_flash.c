@@ -372,12 +372,13 @@ TEST(flash_workspace_does_not_grow_with_lengths)
     at_attention_desc e = shape_desc(4, 16, 16384, 16384, 64);
     size_t one = at_flash_workspace_size(&a, 1);
     ASSERT(one > 0);
-    ASSERT_EQ(at_flash_workspace_size(&b, 1), one);
-    ASSERT_EQ(at_flash_workspace_size(&c, 1), one);
-    ASSERT_EQ(at_flash_workspace_size(&e, 1), one);
+    /* Long key rows get thinner tiles (short items), so the tiles may only shrink. */
+    ASSERT(at_flash_workspace_size(&b, 1) <= one);
+    ASSERT(at_flash_workspace_size(&c, 1) <= one);
+    ASSERT_EQ(at_flash_workspace_size(&e, 1), at_flash_workspace_size(&c, 1));
     ASSERT(one <= 1024 * 1024); /* a few tiles, not a row of scores per query */
-    ASSERT_EQ(at_flash_workspace_size(&c, 4), 4 * one);
-    ASSERT_EQ(at_flash_workspace_size(&c, 0), one);
+    ASSERT_EQ(at_flash_workspace_size(&c, 4), 4 * at_flash_workspace_size(&c, 1));
+    ASSERT_EQ(at_flash_workspace_size(&c, 0), at_flash_workspace_size(&c, 1));
     /* Small problems need smaller tiles. */
     at_attention_desc s = shape_desc(1, 1, 3, 5, 64);
     ASSERT(at_flash_workspace_size(&s, 1) < one);

@@ -227,3 +227,42 @@ TEST(http_compute_client_gone_frees_worker)
     free(log);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+TEST(http_compute_tiny_request_not_stuck_behind_big_one)
+{
+    const char *args[] = {"--threads", "2", NULL};
+    test_daemon d;
+    ASSERT_EQ(test_daemon_start(&d, args), 0);
+    char *body = long_request(LONG_ROWS, NULL);
+    int fd = send_raw(&d, body);
+    ASSERT(fd >= 0);
+    ASSERT(wait_busy(&d, 1, 30.0)); /* the big job holds both workers */
+    enum { N = 40 };
+    double lat[N];
+    for (int i = 0; i < N; i++) {
+        test_response r;
+        double t0 = now();
+        ASSERT_EQ(test_post_json(&d, "/v1/attention", "{\"query\": [[1, 2], [3, 4]]}", &r), 0);
+        lat[i] = now() - t0;
+        ASSERT_EQ(r.status, 200);
+        test_response_free(&r);
+    }
+    /* Every tiny request was answered while the big one was still running... */
+    ASSERT(gauge(&d, "attnd_workers_busy") >= 1);
+    close(fd); /* ...which is then cancelled, so the test does not wait for it */
+    ASSERT(wait_busy(&d, 0, 20.0));
+    qsort(lat, N, sizeof lat[0], cmp_double);
+    double p50 = lat[N / 2], p99 = lat[N - 1];
+    fprintf(stderr, "    tiny requests during a big one: p50 %.1f ms, p99 %.1f ms\n", p50 * 1e3,
+            p99 * 1e3);
+    /* ...each within a few of the big job's items (tens of ms here), far from its seconds. */
+    ASSERT(p99 < 1.0);
+    free(body);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}
