@@ -29,9 +29,13 @@ int at_pool_submit(at_pool *pool, at_job_fn fn, void *arg);
 
 /* Splits [0, n) into chunks of at most `grain` items and runs fn over them on the calling worker
  * plus any idle workers; returns when all chunks are done. `worker` is the caller's index. Idle
- * workers help before they take a new job, so a big request uses every core; the caller itself
- * runs every chunk nobody took, so this never waits on a busy pool. With pool == NULL it runs
- * fn(ctx, 0, n, worker) inline (used by tests and tools that have no pool). */
+ * workers help, so a big request uses every core while nothing else waits; the caller itself
+ * runs every chunk nobody took, so this never waits on a busy pool. Between two chunks, a
+ * queued job goes first: a helper leaves to take it, and when no worker is spare the caller
+ * runs one queued job itself (fn's `worker` index is the same for it; its own chunks resume
+ * after). So a new request waits about one chunk, not for the running ones to finish. With
+ * pool == NULL it runs fn(ctx, 0, n, worker) inline (used by tests and tools that have no
+ * pool). */
 void at_pool_parallel_for(at_pool *pool, int worker, int64_t n, int64_t grain, at_range_fn fn,
                           void *ctx);
 
@@ -41,7 +45,8 @@ int at_pool_threads(const at_pool *pool);
 /* Jobs waiting for a worker now (a snapshot, for metrics). */
 int at_pool_queued(at_pool *pool);
 
-/* Jobs running on a worker now (a snapshot, for metrics). */
+/* Jobs running now (a snapshot, for metrics): at most 2 per worker, since a worker may run a
+ * queued job between two chunks of its own. */
 int at_pool_running(at_pool *pool);
 
 /* The queue's capacity (queue_depth given to at_pool_new). */

@@ -2,9 +2,11 @@
  * media type and Content-Length checked at once), the body is collected up to --max-body-bytes,
  * the codec decodes and validates it on the polling thread, the connection is suspended and a
  * job queued; a worker computes and encodes, then resumes the connection, and the polling
- * thread sends the bytes the worker made. Both attention endpoints (/v1/attention and
- * /v1/models/{name}/attention) go through that one job path; the model listings are answered
- * on the polling thread. Every answer, error or not, is counted and logged once. */
+ * thread sends the bytes the worker made. While suspended, the request is on the watcher
+ * (watch.h), which cancels its job at its deadline or when its client hangs up. Both attention
+ * endpoints (/v1/attention and /v1/models/{name}/attention) go through that one job path; the
+ * model listings are answered on the polling thread. Every answer, error or not, is counted
+ * and logged once. */
 #include "http.h"
 
 #include <microhttpd.h>

@@ -1,7 +1,9 @@
 /* The job watcher (watch.h). The thread builds a poll set from the entries under the mutex,
  * polls without it, and takes it again to act: entries are matched by id, never by pointer or
  * fd, so an entry removed (and its socket closed, its fd reused) while the thread polled is
- * simply not found. A pipe wakes the thread when an entry is added or the watcher stops. */
+ * simply not found. While it has entries it rebuilds the set every WATCH_TICK_MS, which picks
+ * up new sockets; a pipe wakes it early only when an entry arrives to an empty watcher or
+ * with a deadline before its next wake-up, so a stream of small requests costs no wake-ups. */
 #include "watch.h"
 
 #include <errno.h>
@@ -17,12 +19,17 @@
 
 #include "../core/status.h"
 
+/* How often the set is rebuilt while requests are watched: the delay before a hang-up of a
+ * newly added request can be seen. */
+#define WATCH_TICK_MS 20
+
 struct srv_watch {
     pthread_mutex_t mu;
     srv_watch_entry *entries;
     uint64_t next_id;
     bool stopping;
-    int wake[2]; /* read end polled by the thread, write end poked by add and free */
+    double wake_at; /* when the thread wakes up next (CLOCK_MONOTONIC), or 0: not before a poke */
+    int wake[2];    /* read end polled by the thread, write end poked by add and free */
     pthread_t thread;
 };
 
@@ -79,11 +86,15 @@ static void *watch_main(void *arg)
                 fds[k++] = (struct pollfd){.fd = e->fd, .events = POLLRDHUP};
             }
         }
-        pthread_mutex_unlock(&w->mu);
 
         int timeout = -1;
         if (next > 0) timeout = next <= now ? 0 : (int)((next - now) * 1000.0) + 1;
-        if (!cap) timeout = 10; /* out of memory for the set: fall back to ticking */
+        /* Ticking also covers a set that could not be allocated (the pipe is then unpolled). */
+        if ((w->entries || !cap) && (timeout < 0 || timeout > WATCH_TICK_MS))
+            timeout = WATCH_TICK_MS;
+        w->wake_at = timeout < 0 ? 0 : now + timeout / 1000.0;
+        pthread_mutex_unlock(&w->mu);
+
         int ready = k ? poll(fds, (nfds_t)k, timeout) : poll(NULL, 0, timeout);
         if (ready > 0 && (fds[0].revents & POLLIN)) {
             char buf[64];
@@ -160,12 +171,13 @@ void srv_watch_free(srv_watch *w)
 void srv_watch_add(srv_watch *w, srv_watch_entry *e, int fd, double deadline, at_cancel *cancel)
 {
     pthread_mutex_lock(&w->mu);
+    bool early = !w->entries || w->wake_at == 0 || (deadline > 0 && deadline < w->wake_at);
     *e = (srv_watch_entry){
         .fd = fd, .deadline = deadline, .cancel = cancel, .id = ++w->next_id, .next = w->entries};
     if (w->entries) w->entries->prev = e;
     w->entries = e;
     pthread_mutex_unlock(&w->mu);
-    poke(w);
+    if (early) poke(w);
 }
 
 void srv_watch_remove(srv_watch *w, srv_watch_entry *e)
