@@ -113,3 +113,29 @@ TEST(cost_default_limit_between_bench_and_abuse)
     ASSERT(at_model_flops(&m, 20000, 0, &opts) > limit);
     free(storage);
 }
+
+TEST(cost_limit_and_timeout_configuration)
+{
+    srv_config cfg;
+    char err[256];
+    char *plain[] = {"attnd", NULL};
+    setenv("ATTND_MAX_REQUEST_FLOPS", "1234", 1);
+    setenv("ATTND_REQUEST_TIMEOUT", "2.5", 1);
+    ASSERT_EQ(srv_config_load(&cfg, 1, plain, err, sizeof err), SRV_CONFIG_RUN);
+    ASSERT_EQ(cfg.max_request_flops, 1234);
+    ASSERT_NEAR(cfg.request_timeout, 2.5, 0);
+    char *flags[] = {"attnd", "--max-request-flops", "99", "--request-timeout=0", NULL};
+    ASSERT_EQ(srv_config_load(&cfg, 4, flags, err, sizeof err), SRV_CONFIG_RUN);
+    ASSERT_EQ(cfg.max_request_flops, 99); /* the flag wins */
+    ASSERT_NEAR(cfg.request_timeout, 0, 0);
+    unsetenv("ATTND_MAX_REQUEST_FLOPS");
+    unsetenv("ATTND_REQUEST_TIMEOUT");
+    ASSERT_EQ(srv_config_load(&cfg, 1, plain, err, sizeof err), SRV_CONFIG_RUN);
+    ASSERT_NEAR(cfg.request_timeout, 30, 0);
+    char *bad[] = {"attnd", "--request-timeout", "-1", NULL};
+    ASSERT_EQ(srv_config_load(&cfg, 3, bad, err, sizeof err), SRV_CONFIG_ERROR);
+    ASSERT_CONTAINS(err, "--request-timeout");
+    char *zero[] = {"attnd", "--max-request-flops", "0", NULL};
+    ASSERT_EQ(srv_config_load(&cfg, 3, zero, err, sizeof err), SRV_CONFIG_ERROR);
+    ASSERT_CONTAINS(err, "--max-request-flops");
+}
