@@ -567,7 +567,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    if (!h->daemon) snprintf(h->tls_err, sizeof h->tls_err, "%s", msg); /* still starting */
+    /* While starting, keep the first message: the cause (the ones after it say what failed). */
+    if (!h->daemon && !*h->tls_err) snprintf(h->tls_err, sizeof h->tls_err, "%s", msg);
     srv_log(SRV_LOG_WARN, "libmicrohttpd", "detail=\"%s\"", msg);
 }
 

@@ -153,6 +153,40 @@ static void raw_read_all(int fd, char *buf, size_t cap)
     buf[n] = '\0';
 }
 
+static void settled_metrics(const test_daemon *d, const char *const *headers, test_response *r);
+
+/* Waits until the daemon has read the headers of a request sent in pieces: it then counts it
+ * in flight, besides the metrics request that asks. Call settled_metrics before sending it, so
+ * that no earlier request is still being counted out. */
+static void wait_headers_in(const test_daemon *d)
+{
+    const char *none[] = {NULL};
+    for (int tries = 0;; tries++) {
+        ASSERT(tries < 3000);
+        test_response r;
+        req(d, "GET", "/metrics", none, NULL, &r);
+        double inflight = metric(r.body, "attnd_http_requests_in_flight");
+        test_response_free(&r);
+        if (inflight >= 2) return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* GET /metrics once every earlier request is fully counted: a client has its response before
+ * the daemon's completion callback counts it, so ask until only this request is in flight. */
+static void settled_metrics(const test_daemon *d, const char *const *headers, test_response *r)
+{
+    for (int tries = 0;; tries++) {
+        ASSERT(tries < 3000);
+        ASSERT_EQ(req(d, "GET", "/metrics", headers, NULL, r), 200);
+        if (metric(r->body, "attnd_http_requests_in_flight") == 1) return;
+        test_response_free(r);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void expect_401(const test_response *r)
 {
     ASSERT_EQ(r->status, 401);
@@ -206,7 +240,7 @@ TEST(http_ops_api_keys)
     test_response_free(&r);
     ASSERT_EQ(req(&d, "GET", "/readyz", none, NULL, &r), 200);
     test_response_free(&r);
-    ASSERT_EQ(req(&d, "GET", "/metrics", none, NULL, &r), 200);
+    settled_metrics(&d, none, &r);
     ASSERT_EQ(metric(r.body, "attnd_auth_failures_total{route=\"/v1/models\"}"), 2);
     ASSERT_EQ(metric(r.body, "attnd_auth_failures_total{route=\"/v1/attention\"}"), 1);
     ASSERT_EQ(metric(r.body, "attnd_auth_failures_total{route=\"unmatched\"}"), 1);
@@ -215,6 +249,8 @@ TEST(http_ops_api_keys)
 
     /* SIGHUP re-reads the file. A request whose body is still arriving meanwhile is not
      * dropped: it was let in with the keys of its headers' time and finishes. */
+    settled_metrics(&d, none, &r);
+    test_response_free(&r);
     int fd = raw_connect(d.port);
     char head[512];
     size_t half = strlen(ATTENTION_BODY) / 2;
@@ -225,17 +261,8 @@ TEST(http_ops_api_keys)
                       "\r\n%.*s",
                       strlen(ATTENTION_BODY), (int)half, ATTENTION_BODY);
     ASSERT_EQ(write(fd, head, (size_t)hn), hn);
-    /* The headers are in once the daemon counts the request in flight (besides the metrics
-     * request itself); only then is the key checked, so only then may the file change. */
-    for (int tries = 0;; tries++) {
-        ASSERT(tries < 3000);
-        req(&d, "GET", "/metrics", none, NULL, &r);
-        double inflight = metric(r.body, "attnd_http_requests_in_flight");
-        test_response_free(&r);
-        if (inflight >= 2) break;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    /* Only once the headers are in is the key checked, so only then may the file change. */
+    wait_headers_in(&d);
     write_text(keys, "k-third-0003\n");
     kill(d.pid, SIGHUP);
     wait_log(&d, "msg=api_keys_reloaded keys=1", 1);
@@ -310,7 +337,7 @@ TEST(http_ops_metrics_auth_and_env)
     req(&d, "GET", "/metrics", none, NULL, &r);
     expect_401(&r);
     test_response_free(&r);
-    ASSERT_EQ(req(&d, "GET", "/metrics", key, NULL, &r), 200);
+    settled_metrics(&d, key, &r);
     ASSERT_EQ(metric(r.body, "attnd_auth_failures_total{route=\"/metrics\"}"), 1);
     test_response_free(&r);
     ASSERT_EQ(req(&d, "GET", "/healthz", none, NULL, &r), 200);
@@ -484,7 +511,7 @@ TEST(http_ops_metrics)
     ASSERT_EQ(req(&d, "GET", "/v1/models/nope", json, NULL, &r), 404);
     test_response_free(&r);
 
-    ASSERT_EQ(req(&d, "GET", "/metrics", NULL, NULL, &r), 200);
+    settled_metrics(&d, NULL, &r);
     const char *m = r.body;
     ASSERT_EQ(metric(m, "attnd_compute_duration_seconds_count{route=\"/v1/attention\"}"), 3);
     ASSERT(metric(m, "attnd_compute_duration_seconds_sum{route=\"/v1/attention\"}") > 0);
@@ -518,4 +545,239 @@ TEST(http_ops_metrics)
     if (st != 0) harness_fail(__FILE__, __LINE__, "promtool check metrics failed: %s", out);
     test_response_free(&r);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}
+
+/* Runs a shell command; fails the test with its output when it does not exit 0. */
+static void sh(const char *cmd)
+{
+    char full[2048], out[4096];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    ASSERT(p != NULL);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    if (pclose(p) != 0) harness_fail(__FILE__, __LINE__, "%s failed:\n%s", cmd, out);
+}
+
+TEST(http_ops_tls)
+{
+    char dir[256], cert[512], key[512], cmd[2048];
+    mt_tmpdir(dir, sizeof dir);
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    /* A self-signed certificate for 127.0.0.1, made now (EC P-256: quick to generate). */
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s -out %s -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1",
+             key, cert);
+    sh(cmd);
+    test_daemon d;
+    const char *args[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    ASSERT_EQ(test_daemon_start(&d, args), 0);
+    char *log = test_daemon_log(&d);
+    ASSERT_CONTAINS(log, "msg=listening url=https://127.0.0.1:");
+    free(log);
+
+    /* HTTPS, verified against the certificate: the probes, a computation, the metrics. */
+    CURL *c = curl_easy_init();
+    test_response r;
+    const char *json[] = {"Content-Type: application/json", NULL};
+    ASSERT_EQ(ops_request(c, "https", d.port, "GET", "/healthz", NULL, NULL, cert, &r, NULL), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STREQ(r.body, "{\"status\":\"ok\"}\n");
+    test_response_free(&r);
+    ASSERT_EQ(ops_request(c, "https", d.port, "POST", "/v1/attention", json, ATTENTION_BODY, cert,
+                          &r, NULL),
+              0);
+    ASSERT_EQ(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "weights"), 0);
+    ASSERT_NEAR(cJSON_GetArrayItem(w, 0)->valuedouble, 0.5, 1e-5);
+    ASSERT_NEAR(cJSON_GetArrayItem(w, 2)->valuedouble, 0.2, 1e-5);
+    cJSON_Delete(j);
+    test_response_free(&r);
+    ASSERT_EQ(ops_request(c, "https", d.port, "GET", "/metrics", NULL, NULL, cert, &r, NULL), 0);
+    ASSERT_EQ(metric(r.body, "attnd_compute_duration_seconds_count{route=\"/v1/attention\"}"), 1);
+    test_response_free(&r);
+    curl_easy_cleanup(c);
+    /* Plain HTTP on the HTTPS port gets no HTTP answer; an unverified peer is refused. */
+    c = curl_easy_init();
+    ASSERT(ops_request(c, "http", d.port, "GET", "/healthz", NULL, NULL, NULL, &r, NULL) != 0 ||
+           r.status != 200);
+    test_response_free(&r);
+    curl_easy_cleanup(c);
+    c = curl_easy_init();
+    ASSERT_EQ(
+        ops_request(c, "https", d.port, "GET", "/healthz", NULL, NULL, "/dev/null", &r, NULL) != 0,
+        1);
+    test_response_free(&r);
+    curl_easy_cleanup(c);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+
+    /* Start-up errors name the flag, the file and the problem. */
+    char out[8192], a[2048], other[512];
+    snprintf(a, sizeof a, "--tls-cert %s", cert);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--tls-cert given without --tls-key");
+    snprintf(a, sizeof a, "--tls-cert %s/missing.pem --tls-key %s", dir, key);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
+    ASSERT_CONTAINS(out, "missing.pem: cannot open: No such file or directory");
+    snprintf(a, sizeof a, "--tls-cert %s --tls-key %s", key, key);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
+    ASSERT_CONTAINS(out, "no PEM certificate in it");
+    snprintf(a, sizeof a, "--tls-cert %s --tls-key %s", cert, cert);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
+    ASSERT_CONTAINS(out, "no PEM private key in it");
+    /* A well-formed key that is not the certificate's: GnuTLS's verdict, reported. */
+    snprintf(other, sizeof other, "%s/other.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out %s", other);
+    sh(cmd);
+    snprintf(a, sizeof a, "--tls-cert %s --tls-key %s", cert, other);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
+    ASSERT_CONTAINS(out, "msg=start_failed reason=\"cannot start HTTPS on 127.0.0.1:0 with "
+                         "--tls-cert ");
+    ASSERT_CONTAINS(out, "The certificate and the given key do not match.");
+    ASSERT(!strstr(out, "msg=listening"));
+    /* A truncated certificate. */
+    snprintf(cmd, sizeof cmd, "head -c 200 %s > %s/cut.pem", cert, dir);
+    sh(cmd);
+    snprintf(a, sizeof a, "--tls-cert %s/cut.pem --tls-key %s", dir, key);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
+    ASSERT_CONTAINS(out, "cannot start HTTPS");
+    mt_tmpdir_remove(dir);
+}
+
+/* The object of GET /v1/models/{name} (cJSON_Delete it). */
+static cJSON *model_info(const test_daemon *d, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/models/%s", name);
+    test_response r;
+    ASSERT_EQ(req(d, "GET", path, NULL, NULL, &r), 200);
+    cJSON *j = cJSON_Parse(r.body);
+    ASSERT(j != NULL);
+    test_response_free(&r);
+    const char *at = cJSON_GetStringValue(cJSON_GetObjectItem(j, "loaded_at"));
+    struct tm tm = {0};
+    ASSERT(at != NULL && strlen(at) == 20);
+    const char *end = strptime(at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ASSERT(end != NULL && *end == '\0');
+    return j;
+}
+
+typedef struct hammer {
+    const test_daemon *d;
+    int ok, failed;
+    char last[512];
+} hammer;
+
+/* Model requests, one after another, while the main thread reloads the model under them. */
+static void *hammer_run(void *arg)
+{
+    hammer *h = arg;
+    const char *json[] = {"Content-Type: application/json", NULL};
+    for (int i = 0; i < 40; i++) {
+        test_response r;
+        CURL *c = curl_easy_init();
+        int rc = ops_request(c, "http", h->d->port, "POST", "/v1/models/m/attention", json,
+                             "{\"text\": \"the cat sat on the mat\"}", NULL, &r, NULL);
+        curl_easy_cleanup(c);
+        if (rc == 0 && r.status == 200 && strstr(r.body, "\"weights\""))
+            h->ok++;
+        else
+            h->failed++, snprintf(h->last, sizeof h->last, "%d %ld %.300s", rc, r.status, r.body);
+        test_response_free(&r);
+    }
+    return NULL;
+}
+
+TEST(http_ops_model_reload)
+{
+    char dir[256], live[512], spec[600], path[512];
+    mt_tmpdir(dir, sizeof dir);
+    mt_write_tiny_variant(dir, "m.safetensors", NULL, NULL, NULL, live, sizeof live);
+    snprintf(spec, sizeof spec, "m=%s", live);
+    test_daemon d;
+    const char *args[] = {"--model", spec, NULL};
+    ASSERT_EQ(test_daemon_start(&d, args), 0);
+    cJSON *j = model_info(&d, "m");
+    ASSERT_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "additive"), "dim")->valueint, 6);
+    cJSON_Delete(j);
+
+    /* A new file put in place (renamed over the old one, as a deploy would), then SIGHUP: the
+     * new model serves. This one has no additive score parameters. A request whose headers
+     * came before the reload finishes on the model it started with, which has them. */
+    static const char body[] = "{\"text\": \"the cat\", \"score\": \"additive\"}";
+    test_response r0;
+    settled_metrics(&d, NULL, &r0);
+    test_response_free(&r0);
+    int fd = raw_connect(d.port);
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "POST /v1/models/m/attention HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: "
+                      "close\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%.10s",
+                      strlen(body), body);
+    ASSERT_EQ(write(fd, head, (size_t)hn), hn);
+    wait_headers_in(&d);
+    mt_write_tiny_variant(dir, "next.safetensors", "additive.", NULL, NULL, path, sizeof path);
+    ASSERT_EQ(rename(path, live), 0);
+    kill(d.pid, SIGHUP);
+    wait_log(&d, "msg=reloaded models_failed=0", 1);
+    ASSERT_EQ(write(fd, body + 10, strlen(body) - 10), (long long)strlen(body) - 10);
+    char resp[8192];
+    raw_read_all(fd, resp, sizeof resp);
+    close(fd);
+    ASSERT_CONTAINS(resp, "HTTP/1.1 200 OK");
+    ASSERT_CONTAINS(resp, "\"score\":\"additive\"");
+    j = model_info(&d, "m");
+    ASSERT(cJSON_IsNull(cJSON_GetObjectItem(j, "additive")));
+    cJSON_Delete(j);
+    const char *json0[] = {"Content-Type: application/json", NULL};
+    ASSERT_EQ(req(&d, "POST", "/v1/models/m/attention", json0, body, &r0), 400);
+    ASSERT_CONTAINS(r0.body, "has no additive score parameters");
+    test_response_free(&r0);
+    char *log = test_daemon_log(&d);
+    ASSERT_CONTAINS(log, "msg=model_reloaded name=m source=\"");
+    free(log);
+
+    /* A corrupt file and SIGHUP: the model of before keeps serving, and the log says why. */
+    mt_write_file(dir, "bad.safetensors", "hello\n", 6, path, sizeof path);
+    ASSERT_EQ(rename(path, live), 0);
+    kill(d.pid, SIGHUP);
+    wait_log(&d, "msg=reloaded models_failed=1", 1);
+    j = model_info(&d, "m");
+    ASSERT(cJSON_IsNull(cJSON_GetObjectItem(j, "additive")));
+    ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(j, "source")), live);
+    cJSON_Delete(j);
+    test_response r;
+    const char *json[] = {"Content-Type: application/json", NULL};
+    ASSERT_EQ(req(&d, "POST", "/v1/models/m/attention", json, "{\"text\": \"the cat\"}", &r), 200);
+    test_response_free(&r);
+    log = test_daemon_log(&d);
+    ASSERT_CONTAINS(log, "level=error msg=model_reload_failed model=\"m=");
+    ASSERT_CONTAINS(log, "too few for the 8-byte header length");
+    ASSERT_CONTAINS(log, "kept=previous");
+    free(log);
+
+    /* Requests keep being answered while the model is swapped under them, six times over:
+     * each finishes on the model it started with (under ASan, a freed model would show). */
+    hammer h = {.d = &d};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, hammer_run, &h), 0);
+    for (int i = 0; i < 6; i++) {
+        mt_write_tiny_variant(dir, "next.safetensors", i % 2 ? "additive." : NULL, NULL, NULL, path,
+                              sizeof path);
+        ASSERT_EQ(rename(path, live), 0);
+        kill(d.pid, SIGHUP);
+        wait_log(&d, "msg=reloaded models_failed=0", 2 + i);
+    }
+    pthread_join(t, NULL);
+    if (h.failed) harness_fail(__FILE__, __LINE__, "%d of 40 failed, last: %s", h.failed, h.last);
+    ASSERT_EQ(h.ok, 40);
+    j = model_info(&d, "m"); /* the last file written (i = 5) has no additive parameters */
+    ASSERT(cJSON_IsNull(cJSON_GetObjectItem(j, "additive")));
+    cJSON_Delete(j);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+    mt_tmpdir_remove(dir);
 }
