@@ -48,8 +48,9 @@ endef
 
 # pkg-config is asked lazily (recursive '='), so `make deps` can run on a machine without the
 # libraries before anything needs their flags.
-PKG_CFLAGS = $(shell pkg-config --cflags libmicrohttpd libcjson openblas)
-PKG_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson openblas)
+# gnutls (which libmicrohttpd-dev depends on) is for attnd --healthcheck against HTTPS.
+PKG_CFLAGS = $(shell pkg-config --cflags libmicrohttpd libcjson openblas gnutls)
+PKG_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson openblas gnutls)
 CURL_LIBS  = $(shell pkg-config --libs libcurl)
 
 CORE_SRC   := $(wildcard core/*.c)

@@ -270,8 +270,9 @@ static void usage(void)
            "let browser pages of ORIGIN (scheme://host[:port], or * for any) call attnd, "
            "repeatable; the variable holds origins separated by commas or whitespace");
     printf("  %-22s %-26s %s\n", "--healthcheck", "",
-           "probe the daemon at --host/--port: GET /healthz, exit 0 on HTTP 200 within 2 s, "
-           "else 1 (for container HEALTHCHECKs; 0.0.0.0 and :: mean loopback)");
+           "probe the daemon at --host/--port: GET /healthz (HTTPS with --tls-cert), exit 0 on "
+           "HTTP 200 within 2 s, else 1 (for container HEALTHCHECKs; 0.0.0.0 and :: mean "
+           "loopback)");
     printf("  %-22s %-26s %s\n", "--help", "", "print this help and exit");
     printf("  %-22s %-26s %s\n", "--version", "", "print the version and exit");
 }

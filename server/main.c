@@ -112,7 +112,8 @@ static void reload(srv_auth *auth, srv_models *models)
 static int run_healthcheck(const srv_config *cfg)
 {
     char err[512];
-    if (srv_healthcheck(cfg->host, cfg->port, HEALTHCHECK_TIMEOUT_MS, err, sizeof err) != 0) {
+    if (srv_healthcheck(cfg->host, cfg->port, *cfg->tls_cert != '\0', HEALTHCHECK_TIMEOUT_MS, err,
+                        sizeof err) != 0) {
         fprintf(stderr, "attnd --healthcheck: unhealthy: %s\n", err);
         return 1;
     }

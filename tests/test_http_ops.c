@@ -612,10 +612,23 @@ TEST(http_ops_tls)
         1);
     test_response_free(&r);
     curl_easy_cleanup(c);
+    /* attnd --healthcheck speaks HTTPS when configured with the daemon's TLS files. */
+    char out[8192], a[2048], other[512];
+    snprintf(a, sizeof a, "--healthcheck --host 127.0.0.1 --port %d --tls-cert %s --tls-key %s",
+             d.port, cert, key);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 0);
+    snprintf(a, sizeof a, "--healthcheck --host 127.0.0.1 --port %d", d.port);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
+    ASSERT_CONTAINS(out, "attnd --healthcheck: unhealthy: ");
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+    ASSERT_EQ(test_daemon_start(&d, NULL), 0); /* and says so when the daemon serves HTTP */
+    snprintf(a, sizeof a, "--healthcheck --host 127.0.0.1 --port %d --tls-cert %s --tls-key %s",
+             d.port, cert, key);
+    ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
+    ASSERT_CONTAINS(out, "(does it serve HTTPS?)");
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 
     /* Start-up errors name the flag, the file and the problem. */
-    char out[8192], a[2048], other[512];
     snprintf(a, sizeof a, "--tls-cert %s", cert);
     ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--tls-cert given without --tls-key");
