@@ -37,8 +37,10 @@ bool srv_auth_open_path(const char *path, bool metrics_auth)
     if (!metrics_auth && strcmp(path, "/metrics") == 0) return true;
     for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++) {
         size_t n = strlen(open_paths[i]);
-        if (open_paths[i][n - 1] == '/' ? strncmp(path, open_paths[i], n) == 0
-                                        : strcmp(path, open_paths[i]) == 0)
+        /* A prefix opens what is under it, never a "/.." that would climb out of it. */
+        if (open_paths[i][n - 1] == '/'
+                ? strncmp(path, open_paths[i], n) == 0 && !strstr(path, "..")
+                : strcmp(path, open_paths[i]) == 0)
             return true;
     }
     return false;

@@ -241,9 +241,15 @@ static const char *flag_value(const char *flag, int argc, char **argv, int *a, b
     return argv[++*a];
 }
 
-/* Both TLS files or neither. */
-static int check_tls(const srv_config *cfg, char *err, size_t errlen)
+/* Options that only mean something together: both TLS files or neither; --metrics-auth only
+ * with keys to check. */
+static int check_pairs(const srv_config *cfg, char *err, size_t errlen)
 {
+    if (cfg->metrics_auth && !*cfg->api_key_file) {
+        snprintf(err, errlen,
+                 "--metrics-auth needs --api-key-file (the keys /metrics would ask for)");
+        return -1;
+    }
     if (!*cfg->tls_cert != !*cfg->tls_key) {
         snprintf(err, errlen, "%s given without %s: HTTPS needs both the certificate and its key",
                  *cfg->tls_cert ? "--tls-cert" : "--tls-key",
@@ -353,6 +359,6 @@ srv_config_result srv_config_load(srv_config *cfg, int argc, char **argv, char *
         }
         if (set_value(cfg, o, o->flag, value, err, errlen) != 0) return SRV_CONFIG_ERROR;
     }
-    if (check_tls(cfg, err, errlen) != 0) return SRV_CONFIG_ERROR;
+    if (check_pairs(cfg, err, errlen) != 0) return SRV_CONFIG_ERROR;
     return SRV_CONFIG_RUN;
 }

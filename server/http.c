@@ -37,7 +37,7 @@ struct srv_http {
     srv_auth *auth; /* NULL: no API keys */
     bool metrics_auth;
     srv_cors cors;
-    char tls_err[256]; /* what libmicrohttpd said while starting (a bad certificate or key) */
+    char tls_err[512]; /* what libmicrohttpd said while starting (a bad certificate or key) */
     char *tls_cert, *tls_key; /* PEM, kept while the daemon runs (libmicrohttpd points at them) */
     api_limits limits;
     int64_t max_body_bytes;

@@ -37,14 +37,18 @@ static char *read_pem(const char *flag, const char *path, char *err, size_t errl
     return buf;
 }
 
-/* True when pem holds a block "-----BEGIN <...><kind>-----". */
+/* True when pem holds a whole block "-----BEGIN <...><kind>-----" ... "-----END <same>-----".
+ * A file cut short is refused here, with a clearer message than GnuTLS's parse error. */
 static int has_block(const char *pem, const char *kind)
 {
     for (const char *p = pem; (p = strstr(p, "-----BEGIN ")); p += 11) {
-        const char *end = strstr(p + 11, "-----");
+        const char *label = p + 11, *end = strstr(label, "-----");
         if (!end) return 0;
-        size_t k = strlen(kind);
-        if ((size_t)(end - (p + 11)) >= k && strncmp(end - k, kind, k) == 0) return 1;
+        size_t k = strlen(kind), n = (size_t)(end - label);
+        if (n < k || n > 64 || strncmp(end - k, kind, k) != 0) continue;
+        char close[96];
+        snprintf(close, sizeof close, "-----END %.*s-----", (int)n, label);
+        if (strstr(end + 5, close)) return 1;
     }
     return 0;
 }
@@ -56,15 +60,16 @@ int srv_tls_load(const char *cert_path, const char *key_path, char **cert, char 
     if (!(*cert = read_pem("--tls-cert", cert_path, err, errlen))) return -1;
     if (!has_block(*cert, "CERTIFICATE")) {
         snprintf(err, errlen,
-                 "--tls-cert %s: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)",
+                 "--tls-cert %s: no complete PEM certificate in it (expected -----BEGIN "
+                 "CERTIFICATE----- ... -----END CERTIFICATE-----)",
                  cert_path);
         goto fail;
     }
     if (!(*key = read_pem("--tls-key", key_path, err, errlen))) goto fail;
     if (!has_block(*key, "PRIVATE KEY")) {
         snprintf(err, errlen,
-                 "--tls-key %s: no PEM private key in it (expected -----BEGIN PRIVATE KEY----- or "
-                 "-----BEGIN RSA/EC PRIVATE KEY-----)",
+                 "--tls-key %s: no complete PEM private key in it (expected -----BEGIN PRIVATE "
+                 "KEY----- ... -----END PRIVATE KEY-----, or an RSA/EC PRIVATE KEY block)",
                  key_path);
         goto fail;
     }

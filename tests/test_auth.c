@@ -98,6 +98,7 @@ TEST(auth_open_paths)
     ASSERT(!srv_auth_open_path("/v1/attention", false));
     ASSERT(!srv_auth_open_path("/v1/models", false));
     ASSERT(!srv_auth_open_path("/v2/healthy", false));
+    ASSERT(!srv_auth_open_path("/v2/health/../../v1/attention", false));
 }
 
 TEST(request_id_sane_or_made)

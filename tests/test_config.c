@@ -110,6 +110,8 @@ TEST(config_access_options)
     /* (Checked once every option is read: a daemon that started would be stopped by timeout.) */
     ASSERT_EQ(run_attnd("ATTND_TLS_CERT=c.pem timeout 20", "--port 0", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--tls-cert given without --tls-key");
+    ASSERT_EQ(run_attnd("timeout 20", "--port 0 --metrics-auth", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--metrics-auth needs --api-key-file");
     ASSERT_EQ(run_attnd(NULL, "--cors-origin", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--cors-origin: missing value");
     ASSERT_EQ(

@@ -637,10 +637,10 @@ TEST(http_ops_tls)
     ASSERT_CONTAINS(out, "missing.pem: cannot open: No such file or directory");
     snprintf(a, sizeof a, "--tls-cert %s --tls-key %s", key, key);
     ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
-    ASSERT_CONTAINS(out, "no PEM certificate in it");
+    ASSERT_CONTAINS(out, "no complete PEM certificate in it");
     snprintf(a, sizeof a, "--tls-cert %s --tls-key %s", cert, cert);
     ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
-    ASSERT_CONTAINS(out, "no PEM private key in it");
+    ASSERT_CONTAINS(out, "no complete PEM private key in it");
     /* A well-formed key that is not the certificate's: GnuTLS's verdict, reported. */
     snprintf(other, sizeof other, "%s/other.pem", dir);
     snprintf(cmd, sizeof cmd,
@@ -652,12 +652,12 @@ TEST(http_ops_tls)
                          "--tls-cert ");
     ASSERT_CONTAINS(out, "The certificate and the given key do not match.");
     ASSERT(!strstr(out, "msg=listening"));
-    /* A truncated certificate. */
+    /* A certificate cut short. */
     snprintf(cmd, sizeof cmd, "head -c 200 %s > %s/cut.pem", cert, dir);
     sh(cmd);
     snprintf(a, sizeof a, "--tls-cert %s/cut.pem --tls-key %s", dir, key);
     ASSERT_EQ(run_attnd(NULL, a, out, sizeof out), 1);
-    ASSERT_CONTAINS(out, "cannot start HTTPS");
+    ASSERT_CONTAINS(out, "cut.pem: no complete PEM certificate in it");
     mt_tmpdir_remove(dir);
 }
 
