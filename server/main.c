@@ -141,10 +141,10 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    /* SIGINT/SIGTERM are caught by a handler that only writes to a pipe the main thread waits
-     * on. A signal mask alone would not do: libraries start threads of their own (OpenBLAS does
-     * at load time), and a signal delivered to one of them would kill the process. SIGPIPE is
-     * ignored: a client hanging up is not fatal. */
+    /* SIGINT/SIGTERM/SIGHUP are caught by a handler that only writes to a pipe the main thread
+     * waits on. A signal mask alone would not do: libraries start threads of their own (OpenBLAS
+     * does at load time), and a signal delivered to one of them would kill the process. SIGPIPE
+     * is ignored: a client hanging up is not fatal. */
     if (pipe(signal_pipe) != 0) {
         perror("attnd: pipe");
         return 1;
