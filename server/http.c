@@ -37,7 +37,8 @@ struct srv_http {
     srv_auth *auth; /* NULL: no API keys */
     bool metrics_auth;
     srv_cors cors;
-    char tls_err[512]; /* what libmicrohttpd said while starting (a bad certificate or key) */
+    char tls_err[512];   /* what libmicrohttpd said while starting (a bad certificate or key) */
+    atomic_bool started; /* MHD_start_daemon returned: its messages no longer go to tls_err */
     char *tls_cert, *tls_key; /* PEM, kept while the daemon runs (libmicrohttpd points at them) */
     api_limits limits;
     int64_t max_body_bytes;
@@ -568,7 +569,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
     /* While starting, keep the first message: the cause (the ones after it say what failed). */
-    if (!h->daemon && !*h->tls_err) snprintf(h->tls_err, sizeof h->tls_err, "%s", msg);
+    if (!atomic_load(&h->started) && !*h->tls_err)
+        snprintf(h->tls_err, sizeof h->tls_err, "%s", msg);
     srv_log(SRV_LOG_WARN, "libmicrohttpd", "detail=\"%s\"", msg);
 }
 
@@ -635,6 +637,7 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *model
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
+    atomic_store(&h->started, true);
     if (!h->daemon) {
         if (cert)
             snprintf(err, errlen,
