@@ -791,6 +791,20 @@ TEST(http_ops_model_reload)
     j = model_info(&d, "m"); /* the last file written (i = 5) has no additive parameters */
     ASSERT(cJSON_IsNull(cJSON_GetObjectItem(j, "additive")));
     cJSON_Delete(j);
+    /* The built-in models are kept as they were (same objects: loaded at start-up). */
+    ASSERT_EQ(req(&d, "GET", "/v1/models", NULL, NULL, &r), 200);
+    j = cJSON_Parse(r.body);
+    test_response_free(&r);
+    const cJSON *list = cJSON_GetObjectItem(j, "models");
+    ASSERT_EQ(cJSON_GetArraySize(list), 3);
+    ASSERT_STREQ(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "name")->valuestring, "default");
+    ASSERT_STREQ(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "name")->valuestring, "zh-en");
+    ASSERT_STREQ(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 2), "name")->valuestring, "m");
+    cJSON_Delete(j);
+    ASSERT_EQ(
+        req(&d, "POST", "/v1/models/zh-en/attention", json, "{\"text\": \"欢迎 来 北京\"}", &r),
+        200);
+    test_response_free(&r);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
     mt_tmpdir_remove(dir);
 }
