@@ -42,9 +42,10 @@ EXPOSE 8080
 # No VOLUME: it would leave an anonymous volume behind every `docker run` without a mount.
 # A numeric user, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
-# attnd --healthcheck asks the daemon's own /healthz over a plain socket (0.0.0.0 means
-# loopback), so the image needs no curl: exit 0 on HTTP 200 within 2 s, else 1. It reads the
-# ATTND_* environment, not the daemon's flags: set the port with ATTND_PORT, not --port.
+# attnd --healthcheck asks the daemon's own /healthz (0.0.0.0 means loopback), so the image
+# needs no curl: exit 0 on HTTP 200 within 2 s, else 1. It reads the ATTND_* environment, not
+# the daemon's flags: set the port with ATTND_PORT, not --port, and serve HTTPS with
+# ATTND_TLS_CERT and ATTND_TLS_KEY (then the probe speaks HTTPS too).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
   CMD ["attnd", "--healthcheck"]
 ENTRYPOINT ["attnd"]

@@ -17,11 +17,11 @@ override LDFLAGS += $(SANFLAGS)
 # Debian packages the build needs (make deps installs the missing ones), what the README's
 # examples use after `make run` (curl), and what the tests additionally use (promtool from
 # prometheus checks /metrics, and the prometheus server scrapes attnd with deploy/'s config;
-# python3-yaml reads deploy/'s YAML).
+# python3-yaml reads deploy/'s YAML; openssl makes the HTTPS test's self-signed certificate).
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
              libcurl4-openssl-dev xxd
 DEB_RUN   := curl python3-requests
-DEB_TEST  := prometheus curl python3-yaml python3-requests
+DEB_TEST  := prometheus curl python3-yaml python3-requests openssl
 DEB_LINT  := clang-format
 
 # Parallel jobs for building and for the test runner (one process per test file).
@@ -48,8 +48,9 @@ endef
 
 # pkg-config is asked lazily (recursive '='), so `make deps` can run on a machine without the
 # libraries before anything needs their flags.
-PKG_CFLAGS = $(shell pkg-config --cflags libmicrohttpd libcjson openblas)
-PKG_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson openblas)
+# gnutls (which libmicrohttpd-dev depends on) is for attnd --healthcheck against HTTPS.
+PKG_CFLAGS = $(shell pkg-config --cflags libmicrohttpd libcjson openblas gnutls)
+PKG_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson openblas gnutls)
 CURL_LIBS  = $(shell pkg-config --libs libcurl)
 
 CORE_SRC   := $(wildcard core/*.c)

@@ -21,6 +21,7 @@
     X(INVALID_TYPE, "invalid_type", 400)                                                           \
     X(INVALID_VALUE, "invalid_value", 400)                                                         \
     X(INVALID_SHAPE, "invalid_shape", 400)                                                         \
+    X(UNAUTHORIZED, "unauthorized", 401)                                                           \
     X(NOT_FOUND, "not_found", 404)                                                                 \
     X(METHOD_NOT_ALLOWED, "method_not_allowed", 405)                                               \
     X(PAYLOAD_TOO_LARGE, "payload_too_large", 413)                                                 \

@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,6 +25,8 @@ struct api_model {
     api_safetensors *file; /* owns the weights of a loaded model */
     at_vocab *vocab;
     float *storage; /* the built-in model's weights */
+    time_t loaded_at;
+    atomic_int refs; /* registries holding the model (api_model_registry_share) */
 };
 
 struct api_model_registry {
@@ -43,6 +47,7 @@ static const char *const known_tensors[] = {
 static void model_free(api_model *m)
 {
     if (!m) return;
+    if (atomic_fetch_sub(&m->refs, 1) > 1) return; /* another registry still holds it */
     api_safetensors_close(m->file);
     at_vocab_free(m->vocab);
     free(m->storage);
@@ -67,6 +72,8 @@ api_model_registry *api_model_registry_new(void)
     api_model_registry *r = calloc(1, sizeof *r);
     api_model *m = calloc(1, sizeof *m);
     if (!r || !m) goto fail;
+    atomic_init(&m->refs, 1);
+    m->loaded_at = time(NULL);
     if (!(m->storage = malloc(at_model_default_floats() * sizeof(float)))) goto fail;
     at_model_init_default(&m->core, m->storage);
     snprintf(m->name, sizeof m->name, "%s", API_MODEL_DEFAULT);
@@ -86,6 +93,21 @@ void api_model_registry_free(api_model_registry *r)
         model_free(r->models[i]);
     free(r->models);
     free(r);
+}
+
+api_model_registry *api_model_registry_new_empty(void)
+{
+    return calloc(1, sizeof(api_model_registry));
+}
+
+int api_model_registry_share(api_model_registry *r, const api_model *m)
+{
+    if (api_model_registry_find(r, m->name)) return AT_EINVAL;
+    api_model *shared = (api_model *)m; /* only its reference count changes */
+    atomic_fetch_add(&shared->refs, 1);
+    int rc = add_model(r, shared);
+    if (rc != AT_OK) atomic_fetch_sub(&shared->refs, 1);
+    return rc;
 }
 
 const api_model *api_model_registry_find(const api_model_registry *r, const char *name)
@@ -405,6 +427,8 @@ static api_model *new_model(const api_model_registry *r, const char *name, const
         return NULL;
     }
     memcpy(m->name, name, strlen(name) + 1); /* valid_name: at most API_MODEL_NAME_MAX */
+    atomic_init(&m->refs, 1);
+    m->loaded_at = time(NULL);
     *rc = AT_OK;
     return m;
 }
@@ -462,6 +486,15 @@ fail:
     return rc;
 }
 
+void api_model_spec_name(const char *spec, char *name, size_t namelen)
+{
+    const char *eq = strchr(spec, '=');
+    if (eq)
+        snprintf(name, namelen, "%.*s", (int)(eq - spec), spec);
+    else
+        name_from_path(spec, name, namelen);
+}
+
 int api_model_registry_load_spec(api_model_registry *r, const char *spec, char *err, size_t errlen)
 {
     const char *eq = strchr(spec, '=');
@@ -507,6 +540,7 @@ void api_model_get_info(const api_model *m, api_model_info *info)
         .additive_dim = c->mha.additive ? c->additive.weight.ne[0] : 0,
         .lowercase = c->lowercase,
         .has_additive = c->mha.additive != NULL,
+        .loaded_at = m->loaded_at,
     };
 }
 
@@ -535,7 +569,12 @@ cJSON *api_model_to_json(const api_model *m)
     } else if (ok) {
         ok = cJSON_AddNullToObject(o, "additive") != NULL;
     }
-    ok = ok && cJSON_AddStringToObject(o, "dtype", in.dtype);
+    char stamp[32];
+    struct tm tm;
+    if (!gmtime_r(&in.loaded_at, &tm) || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(stamp, sizeof stamp, "1970-01-01T00:00:00Z");
+    ok = ok && cJSON_AddStringToObject(o, "dtype", in.dtype) &&
+         cJSON_AddStringToObject(o, "loaded_at", stamp);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../core/model.h"
 
@@ -33,13 +34,29 @@ typedef struct api_model_info {
     int64_t additive_dim; /* da of the additive score parameters; 0 when there are none */
     bool lowercase;
     bool has_additive;
+    time_t loaded_at; /* when the model was built or read from its file */
 } api_model_info;
 
 /* A registry holding the built-in model "default" (core/model.h's at_model_init_default).
  * Returns NULL when out of memory. */
 api_model_registry *api_model_registry_new(void);
 
-/* Frees the registry and every model (unmapping their files). NULL is a no-op. */
+/* A registry with no model at all, not even "default": for building a registry anew from an
+ * older one's models (api_model_registry_share) and freshly loaded ones. NULL when out of
+ * memory. */
+api_model_registry *api_model_registry_new_empty(void);
+
+/* Adds `m`, a model of another registry, to r as well: the model is reference-counted and
+ * freed (its file unmapped) with the last registry holding it. Returns AT_OK, AT_EINVAL when r
+ * already has a model of that name, or AT_ENOMEM. Not thread-safe for r; m's count is atomic,
+ * so registries sharing models may be freed on any threads. */
+int api_model_registry_share(api_model_registry *r, const api_model *m);
+
+/* The name a spec ("NAME=PATH" or "PATH") loads its model under, into name (cut to fit). */
+void api_model_spec_name(const char *spec, char *name, size_t namelen);
+
+/* Frees the registry and its hold on every model (a model no other registry shares is freed,
+ * its file unmapped). NULL is a no-op. */
 void api_model_registry_free(api_model_registry *r);
 
 /* Loads the safetensors model at `path` under `name` (NULL: the file name without its
@@ -95,7 +112,8 @@ const at_model *api_model_core(const api_model *m);
 /* The configuration as a cJSON object (the caller deletes it with cJSON_Delete), or NULL when
  * out of memory: {"name", "source" (string or null), "embedding" ("table"|"hashing"),
  * "vocab_size" (int or null), "embed_dim", "num_heads", "head_dim", "positional",
- * "lowercase", "max_len" (int or null), "additive" ({"dim": da} or null), "dtype"}. Declared
+ * "lowercase", "max_len" (int or null), "additive" ({"dim": da} or null), "dtype",
+ * "loaded_at" (RFC 3339 UTC, e.g. "2026-11-30T01:02:03Z")}. Declared
  * with struct cJSON so that this header does not bring cJSON to the server, which includes it
  * to load models. */
 struct cJSON *api_model_to_json(const api_model *m);

@@ -16,7 +16,16 @@
 #define ATTND_VERSION "dev"
 #endif
 
-typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_LEVEL, OPT_SECONDS, OPT_BLAS_CORE } opt_kind;
+typedef enum {
+    OPT_STR,
+    OPT_INT,
+    OPT_I64,
+    OPT_LEVEL,
+    OPT_SECONDS,
+    OPT_BLAS_CORE,
+    OPT_PATH,
+    OPT_BOOL
+} opt_kind;
 
 typedef struct opt {
     const char *flag; /* "--port" */
@@ -57,6 +66,15 @@ static const opt options[] = {
     {"--blas-core", "ATTND_BLAS_CORE", OPT_BLAS_CORE, OFF(blas_core), 0, 0,
      "OpenBLAS kernels: auto (default: OPENBLAS_CORETYPE if set, else the best for this CPU's "
      "features), library (OpenBLAS's own choice) or a core name such as SkylakeX, Haswell"},
+    {"--api-key-file", "ATTND_API_KEY_FILE", OPT_PATH, OFF(api_key_file), 0, 0,
+     "file of API keys, one per line (# comments); requests then need Authorization: Bearer "
+     "KEY or X-Api-Key: KEY, except /healthz, /readyz and /metrics; re-read on SIGHUP"},
+    {"--metrics-auth", "ATTND_METRICS_AUTH", OPT_BOOL, OFF(metrics_auth), 0, 0,
+     "with --api-key-file, /metrics needs a key too (flag alone, or true/false)"},
+    {"--tls-cert", "ATTND_TLS_CERT", OPT_PATH, OFF(tls_cert), 0, 0,
+     "PEM certificate (chain) file: serve HTTPS instead of HTTP (needs --tls-key)"},
+    {"--tls-key", "ATTND_TLS_KEY", OPT_PATH, OFF(tls_key), 0, 0,
+     "PEM private key file of --tls-cert"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -135,6 +153,24 @@ static int set_value(srv_config *cfg, const opt *o, const char *source, const ch
         snprintf(field, sizeof cfg->blas_core, "%s", value);
         cfg->blas_core_from = o->flag == source ? o->flag : o->env;
         return 0;
+    case OPT_PATH:
+        if (!*value || strlen(value) >= SRV_PATH_MAX) {
+            snprintf(err, errlen, "%s: expected a file path of 1 to %d bytes, got \"%.200s\"",
+                     source, SRV_PATH_MAX - 1, value);
+            return -1;
+        }
+        snprintf(field, SRV_PATH_MAX, "%s", value);
+        return 0;
+    case OPT_BOOL:
+        if (!strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes")) {
+            *(int *)field = 1;
+        } else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no")) {
+            *(int *)field = 0;
+        } else {
+            snprintf(err, errlen, "%s: expected true or false, got \"%.200s\"", source, value);
+            return -1;
+        }
+        return 0;
     case OPT_LEVEL: {
         int level = srv_log_level_parse(value);
         if (level < 0) {
@@ -184,6 +220,52 @@ static int add_model_flag(srv_config *cfg, bool *from_flags, const char *value, 
     return 0;
 }
 
+/* ATTND_CORS_ORIGIN: origins separated by commas or whitespace. */
+static int set_cors_env(srv_config *cfg, const char *value, char *err, size_t errlen)
+{
+    for (const char *p = value;;) {
+        p += strspn(p, ", \t\n\r\v\f");
+        if (!*p) return 0;
+        size_t n = strcspn(p, ", \t\n\r\v\f");
+        if (srv_cors_add(&cfg->cors, "ATTND_CORS_ORIGIN", p, n, err, errlen) != 0) return -1;
+        p += n;
+    }
+}
+
+/* A flag that takes a value: "--flag VALUE" or "--flag=VALUE". Returns the value, or NULL when
+ * arg is another flag; *a advances past a separate value. Sets *missing when there is none. */
+static const char *flag_value(const char *flag, int argc, char **argv, int *a, bool *missing)
+{
+    const char *arg = argv[*a];
+    size_t n = strlen(flag);
+    if (strncmp(arg, flag, n) != 0) return NULL;
+    if (arg[n] == '=') return arg + n + 1;
+    if (arg[n] != '\0') return NULL;
+    if (*a + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*a];
+}
+
+/* Options that only mean something together: both TLS files or neither; --metrics-auth only
+ * with keys to check. */
+static int check_pairs(const srv_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->metrics_auth && !*cfg->api_key_file) {
+        snprintf(err, errlen,
+                 "--metrics-auth needs --api-key-file (the keys /metrics would ask for)");
+        return -1;
+    }
+    if (!*cfg->tls_cert != !*cfg->tls_key) {
+        snprintf(err, errlen, "%s given without %s: HTTPS needs both the certificate and its key",
+                 *cfg->tls_cert ? "--tls-cert" : "--tls-key",
+                 *cfg->tls_cert ? "--tls-key" : "--tls-cert");
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     printf("usage: attnd [options]\n\n"
@@ -195,10 +277,15 @@ static void usage(void)
         printf("  %-22s %-26s %s\n", options[i].flag, options[i].env, options[i].help);
     printf("  %-22s %-26s %s\n", "--model NAME=PATH", "ATTND_MODEL",
            "load a safetensors model as NAME (default: the file name), repeatable; the variable "
-           "holds specs separated by commas or whitespace. \"default\" is built in");
+           "holds specs separated by commas or whitespace. \"default\" is built in; re-read on "
+           "SIGHUP");
+    printf("  %-22s %-26s %s\n", "--cors-origin ORIGIN", "ATTND_CORS_ORIGIN",
+           "let browser pages of ORIGIN (scheme://host[:port], or * for any) call attnd, "
+           "repeatable; the variable holds origins separated by commas or whitespace");
     printf("  %-22s %-26s %s\n", "--healthcheck", "",
-           "probe the daemon at --host/--port: GET /healthz, exit 0 on HTTP 200 within 2 s, "
-           "else 1 (for container HEALTHCHECKs; 0.0.0.0 and :: mean loopback)");
+           "probe the daemon at --host/--port: GET /healthz (HTTPS with --tls-cert), exit 0 on "
+           "HTTP 200 within 2 s, else 1 (for container HEALTHCHECKs; 0.0.0.0 and :: mean "
+           "loopback)");
     printf("  %-22s %-26s %s\n", "--help", "", "print this help and exit");
     printf("  %-22s %-26s %s\n", "--version", "", "print the version and exit");
 }
@@ -213,9 +300,24 @@ srv_config_result srv_config_load(srv_config *cfg, int argc, char **argv, char *
     }
     const char *models_env = getenv("ATTND_MODEL");
     if (models_env && set_models_env(cfg, models_env, err, errlen) != 0) return SRV_CONFIG_ERROR;
-    bool models_from_flags = false;
+    const char *cors_env = getenv("ATTND_CORS_ORIGIN");
+    if (cors_env && set_cors_env(cfg, cors_env, err, errlen) != 0) return SRV_CONFIG_ERROR;
+    bool models_from_flags = false, cors_from_flags = false;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
+        bool missing = false;
+        const char *origin = flag_value("--cors-origin", argc, argv, &a, &missing);
+        if (missing) {
+            snprintf(err, errlen, "--cors-origin: missing value");
+            return SRV_CONFIG_ERROR;
+        }
+        if (origin) {
+            if (!cors_from_flags) cfg->cors.count = 0; /* the flags replace the variable */
+            cors_from_flags = true;
+            if (srv_cors_add(&cfg->cors, "--cors-origin", origin, strlen(origin), err, errlen))
+                return SRV_CONFIG_ERROR;
+            continue;
+        }
         if (strcmp(arg, "--model") == 0 || strncmp(arg, "--model=", 8) == 0) {
             const char *value = arg + 7;
             if (*value == '=') {
@@ -246,6 +348,9 @@ srv_config_result srv_config_load(srv_config *cfg, int argc, char **argv, char *
             if (arg[n] == '=') {
                 o = &options[i];
                 value = arg + n + 1;
+            } else if (arg[n] == '\0' && options[i].kind == OPT_BOOL) {
+                o = &options[i];
+                value = "true";
             } else if (arg[n] == '\0') {
                 o = &options[i];
                 if (a + 1 >= argc) {
@@ -261,5 +366,6 @@ srv_config_result srv_config_load(srv_config *cfg, int argc, char **argv, char *
         }
         if (set_value(cfg, o, o->flag, value, err, errlen) != 0) return SRV_CONFIG_ERROR;
     }
+    if (check_pairs(cfg, err, errlen) != 0) return SRV_CONFIG_ERROR;
     return SRV_CONFIG_RUN;
 }

@@ -6,6 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cors.h"
+
+/* Bytes of a file path option (--api-key-file, --tls-cert, --tls-key), NUL included. */
+#define SRV_PATH_MAX 1024
+
 /* The most models one daemon loads (--model flags, or specs in ATTND_MODEL). */
 #define SRV_MAX_MODELS 64
 
@@ -35,6 +40,11 @@ typedef struct srv_config {
      * there is none, the specs of ATTND_MODEL (separated by commas or whitespace). */
     srv_model_spec models[SRV_MAX_MODELS];
     int nmodels;
+    char api_key_file[SRV_PATH_MAX]; /* "" = no API keys: every route open */
+    int metrics_auth;                /* 1: /metrics needs a key too */
+    char tls_cert[SRV_PATH_MAX];     /* PEM files; both or neither ("" = plain HTTP) */
+    char tls_key[SRV_PATH_MAX];
+    srv_cors cors; /* --cors-origin flags, or ATTND_CORS_ORIGIN's origins */
 } srv_config;
 
 typedef enum srv_config_result {

@@ -1,11 +1,14 @@
-/* `attnd --healthcheck`: GET /healthz on a plain non-blocking socket with one overall deadline,
- * so a container HEALTHCHECK needs nothing but the attnd binary. A daemon that accepts but never
- * answers counts as unhealthy once the deadline passes. */
+/* `attnd --healthcheck`: GET /healthz on a non-blocking socket (through GnuTLS when the daemon
+ * serves HTTPS) with one overall deadline, so a container HEALTHCHECK needs nothing but the
+ * attnd binary. A daemon that accepts but never answers counts as unhealthy once the deadline
+ * passes. */
 #include "healthcheck.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,9 +43,68 @@ static int wait_fd(int fd, short events, long long deadline)
     }
 }
 
-/* One attempt on one address. Returns 0 on HTTP 200, else -1 with err set. */
+/* The probe's connection: the socket, and a GnuTLS session over it for HTTPS (else NULL). */
+typedef struct conn {
+    int fd;
+    gnutls_session_t tls;
+} conn;
+
+/* Send or receive up to n bytes. Returns the count, 0 at the end of the stream, -1 when it would
+ * block (then *want_write says which way to wait), -2 on an error (message in err). */
+static ssize_t conn_io(conn *c, bool send_, void *buf, size_t n, bool *want_write, char *err,
+                       size_t errlen)
+{
+    *want_write = send_;
+    if (!c->tls) {
+        ssize_t k = send_ ? send(c->fd, buf, n, MSG_NOSIGNAL) : recv(c->fd, buf, n, 0);
+        if (k >= 0) return k;
+        if (errno == EAGAIN || errno == EINTR) return -1;
+        snprintf(err, errlen, "%s", strerror(errno));
+        return -2;
+    }
+    ssize_t k = send_ ? gnutls_record_send(c->tls, buf, n) : gnutls_record_recv(c->tls, buf, n);
+    if (k >= 0) return k;
+    if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED) {
+        *want_write = gnutls_record_get_direction(c->tls) == 1;
+        return -1;
+    }
+    snprintf(err, errlen, "TLS: %s", gnutls_strerror((int)k));
+    return -2;
+}
+
+/* The TLS handshake within the deadline. The certificate is not verified: the probe asks its
+ * own daemon, on loopback, whether it answers, not who it is. Returns 0, or -1 with err set. */
+static int tls_handshake(conn *c, gnutls_certificate_credentials_t cred, const char *shown,
+                         int port, long long deadline, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) != GNUTLS_E_SUCCESS ||
+        (rc = gnutls_set_default_priority(c->tls)) != GNUTLS_E_SUCCESS ||
+        (rc = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred)) != GNUTLS_E_SUCCESS) {
+        snprintf(err, errlen, "TLS: %s", gnutls_strerror(rc));
+        return -1;
+    }
+    gnutls_transport_set_int(c->tls, c->fd);
+    while ((rc = gnutls_handshake(c->tls)) != GNUTLS_E_SUCCESS) {
+        if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED) {
+            snprintf(err, errlen, "TLS handshake with %s port %d: %s (does it serve HTTPS?)", shown,
+                     port, gnutls_strerror(rc));
+            return -1;
+        }
+        short ev = gnutls_record_get_direction(c->tls) == 1 ? POLLOUT : POLLIN;
+        if (wait_fd(c->fd, ev, deadline) <= 0) {
+            snprintf(err, errlen, "TLS handshake with %s port %d: timed out", shown, port);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One attempt on one address (over TLS when cred is not NULL). Returns 0 on HTTP 200, else -1
+ * with err set. */
 static int probe(const struct addrinfo *ai, const char *hosthdr, const char *shown, int port,
-                 long long deadline, char *err, size_t errlen)
+                 gnutls_certificate_credentials_t cred, long long deadline, char *err,
+                 size_t errlen)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
@@ -50,6 +112,9 @@ static int probe(const struct addrinfo *ai, const char *hosthdr, const char *sho
         return -1;
     }
     int rc = -1;
+    conn c = {fd, NULL};
+    char ioerr[256];
+    bool want_write;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         if (errno != EINPROGRESS) {
             snprintf(err, errlen, "connect to %s port %d: %s", shown, port, strerror(errno));
@@ -69,6 +134,7 @@ static int probe(const struct addrinfo *ai, const char *hosthdr, const char *sho
             goto done;
         }
     }
+    if (cred && tls_handshake(&c, cred, shown, port, deadline, err, errlen) != 0) goto done;
 
     char req[512];
     int n = snprintf(req, sizeof req,
@@ -80,13 +146,14 @@ static int probe(const struct addrinfo *ai, const char *hosthdr, const char *sho
         goto done;
     }
     for (size_t sent = 0; sent < (size_t)n;) {
-        ssize_t k = send(fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
+        ssize_t k =
+            conn_io(&c, true, req + sent, (size_t)n - sent, &want_write, ioerr, sizeof ioerr);
         if (k > 0) {
             sent += (size_t)k;
-        } else if (k < 0 && errno != EAGAIN && errno != EINTR) {
-            snprintf(err, errlen, "send to %s port %d: %s", shown, port, strerror(errno));
+        } else if (k == -2) {
+            snprintf(err, errlen, "send to %s port %d: %s", shown, port, ioerr);
             goto done;
-        } else if (wait_fd(fd, POLLOUT, deadline) <= 0) {
+        } else if (wait_fd(fd, want_write ? POLLOUT : POLLIN, deadline) <= 0) {
             snprintf(err, errlen, "send to %s port %d: timed out", shown, port);
             goto done;
         }
@@ -96,15 +163,16 @@ static int probe(const struct addrinfo *ai, const char *hosthdr, const char *sho
     char resp[256];
     size_t got = 0;
     while (got < sizeof resp - 1 && !memchr(resp, '\n', got)) {
-        ssize_t k = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        ssize_t k =
+            conn_io(&c, false, resp + got, sizeof resp - 1 - got, &want_write, ioerr, sizeof ioerr);
         if (k > 0) {
             got += (size_t)k;
         } else if (k == 0) {
             break;
-        } else if (errno != EAGAIN && errno != EINTR) {
-            snprintf(err, errlen, "receive from %s port %d: %s", shown, port, strerror(errno));
+        } else if (k == -2) {
+            snprintf(err, errlen, "receive from %s port %d: %s", shown, port, ioerr);
             goto done;
-        } else if (wait_fd(fd, POLLIN, deadline) <= 0) {
+        } else if (wait_fd(fd, want_write ? POLLOUT : POLLIN, deadline) <= 0) {
             snprintf(err, errlen, "no answer from %s port %d within the timeout", shown, port);
             goto done;
         }
@@ -124,11 +192,12 @@ static int probe(const struct addrinfo *ai, const char *hosthdr, const char *sho
     }
     rc = 0;
 done:
+    if (c.tls) gnutls_deinit(c.tls);
     close(fd);
     return rc;
 }
 
-int srv_healthcheck(const char *host, int port, int timeout_ms, char *err, size_t errlen)
+int srv_healthcheck(const char *host, int port, bool tls, int timeout_ms, char *err, size_t errlen)
 {
     if (port <= 0 || port > 65535) {
         snprintf(err, errlen, "port %d: give the daemon's port with --port or ATTND_PORT", port);
@@ -159,9 +228,16 @@ int srv_healthcheck(const char *host, int port, int timeout_ms, char *err, size_
         snprintf(err, errlen, "cannot resolve %s: %s", name, gai_strerror(gai));
         return -1;
     }
+    gnutls_certificate_credentials_t cred = NULL;
+    if (tls && gnutls_certificate_allocate_credentials(&cred) != GNUTLS_E_SUCCESS) {
+        snprintf(err, errlen, "TLS: out of memory");
+        freeaddrinfo(res);
+        return -1;
+    }
     int rc = -1;
     for (const struct addrinfo *ai = res; ai && rc != 0; ai = ai->ai_next)
-        rc = probe(ai, hosthdr, name, port, deadline, err, errlen);
+        rc = probe(ai, hosthdr, name, port, cred, deadline, err, errlen);
     freeaddrinfo(res);
+    if (cred) gnutls_certificate_free_credentials(cred);
     return rc;
 }

@@ -1,8 +1,10 @@
 /* `attnd --healthcheck`: a probe for container HEALTHCHECKs that needs no curl or wget in the
- * image. It asks a running attnd for GET /healthz over a plain socket and reports the answer. */
+ * image. It asks a running attnd for GET /healthz, over HTTPS when the daemon serves it, and
+ * reports the answer. */
 #ifndef SRV_HEALTHCHECK_H
 #define SRV_HEALTHCHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The loopback address to probe when the daemon listens on `host`: "0.0.0.0" and "" become
@@ -12,9 +14,11 @@
 const char *srv_healthcheck_target(const char *host);
 
 /* Connects to srv_healthcheck_target(host):port (every address the name resolves to, in turn),
- * sends GET /healthz and reads the status line, all within timeout_ms milliseconds in total.
- * Returns 0 when the answer is HTTP 200, else -1 with a message in err saying what happened
- * (refused, timed out, the status received). Blocking; uses no global state. */
-int srv_healthcheck(const char *host, int port, int timeout_ms, char *err, size_t errlen);
+ * with tls a TLS handshake (the certificate is not verified: the probe asks its own daemon on
+ * loopback), sends GET /healthz and reads the status line, all within timeout_ms milliseconds
+ * in total. Returns 0 when the answer is HTTP 200, else -1 with a message in err saying what
+ * happened (refused, timed out, the handshake failed, the status received). Blocking; uses no
+ * global state. */
+int srv_healthcheck(const char *host, int port, bool tls, int timeout_ms, char *err, size_t errlen);
 
 #endif

@@ -23,15 +23,26 @@
 #include "../api/api.h"
 #include "../api/model_registry.h"
 #include "../core/status.h"
+#include "auth.h"
+#include "cors.h"
 #include "log.h"
 #include "metrics.h"
+#include "models.h"
+#include "request_id.h"
+#include "tls.h"
 #include "ui.h"
 #include "watch.h"
 
 struct srv_http {
     struct MHD_Daemon *daemon;
     at_pool *pool;
-    const api_model_registry *models;
+    srv_models *models;
+    srv_auth *auth; /* NULL: no API keys */
+    bool metrics_auth;
+    srv_cors cors;
+    char tls_err[512];   /* what libmicrohttpd said while starting (a bad certificate or key) */
+    atomic_bool started; /* MHD_start_daemon returned: its messages no longer go to tls_err */
+    char *tls_cert, *tls_key; /* PEM, kept while the daemon runs (libmicrohttpd points at them) */
     api_limits limits;
     int64_t max_body_bytes;
     double request_timeout; /* --request-timeout, 0: none */
@@ -51,7 +62,12 @@ typedef struct srv_request {
     srv_http *http;
     struct MHD_Connection *conn;
     srv_route route;
+    srv_model_set *models;  /* the models of the moment, held until the request ends */
     const api_model *model; /* the {name} of a model route, once found */
+    char request_id[SRV_REQUEST_ID_MAX + 1];
+    const char *cors_origin; /* Access-Control-Allow-Origin to send, or NULL */
+    int error_kind;          /* the api_error_kind answered, or -1 */
+    uint64_t bytes_in;       /* request body bytes received */
     req_state state;
     struct timespec start;
     char method[16];
@@ -84,6 +100,17 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The headers of every response: its request id and, for an allowed origin, CORS. */
+static void add_common_headers(const srv_request *r, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    if (!srv_cors_enabled(&r->http->cors)) return;
+    MHD_add_response_header(resp, "Vary", "Origin");
+    if (!r->cors_origin) return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", SRV_CORS_EXPOSE_HEADERS);
+}
+
 /* Queues `body` (taken over: freed by MHD) with `status`. Returns MHD_YES/MHD_NO. */
 static enum MHD_Result answer(srv_request *r, int status, char *body, size_t len,
                               const char *content_type, const char *hname, const char *hvalue)
@@ -95,6 +122,7 @@ static enum MHD_Result answer(srv_request *r, int status, char *body, size_t len
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (hname) MHD_add_response_header(resp, hname, hvalue);
+    add_common_headers(r, resp);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->status = status;
@@ -149,6 +177,7 @@ static enum MHD_Result answer_error(srv_request *r, const api_error *e, const ch
     size_t len;
     char *body = api_buf_release(&out, &len);
     if (!body) return MHD_NO;
+    r->error_kind = (int)e->kind;
     return answer(r, api_error_http_status(e->kind), body, len, JSON_TYPE, hname, hvalue);
 }
 
@@ -168,8 +197,11 @@ static void run_job(void *arg, int worker)
     api_error err;
     api_buf out = {0};
     const api_codec *codec = r->job.codec;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = api_job_run(&r->job, r->http->pool, worker, &out, &err);
     srv_watch_remove(r->http->watch, &r->watch);
+    srv_metrics_compute(r->route, seconds_since(&t0));
     api_job_free(&r->job); /* the inputs are not needed to send the answer */
     if (status == 0) {
         r->resp_status = 200;
@@ -186,6 +218,7 @@ static void run_job(void *arg, int worker)
             r->resp_body = api_buf_release(&out, &r->resp_len);
         r->resp_status = status;
         r->resp_type = JSON_TYPE;
+        r->error_kind = (int)err.kind;
     }
     r->state = REQ_READY;
     MHD_resume_connection(r->conn); /* publishes the fields above to the polling thread */
@@ -231,6 +264,7 @@ static enum MHD_Result start_job(srv_request *r)
             api_error_set(&e, API_ERR_SHUTTING_DOWN, "", "the server is shutting down");
         api_buf out = {0};
         r->resp_status = api_error_http_status(e.kind);
+        r->error_kind = (int)e.kind;
         r->resp_type = JSON_TYPE;
         if (api_json_codec.encode_error(&e, &out) == 0)
             r->resp_body = api_buf_release(&out, &r->resp_len);
@@ -306,7 +340,8 @@ static enum MHD_Result serve_get(srv_request *r)
         return answer_text(r, 200, "{\"status\":\"ok\"}\n", JSON_TYPE);
     case SRV_ROUTE_MODELS: {
         api_buf out = {0};
-        return answer_encoded(r, api_json_codec.encode_models(h->models, &out), &out);
+        const api_model_registry *models = srv_model_set_registry(r->models);
+        return answer_encoded(r, api_json_codec.encode_models(models, &out), &out);
     }
     case SRV_ROUTE_MODEL: {
         api_buf out = {0};
@@ -340,10 +375,11 @@ static bool check_headers(srv_request *r, const char *method, const char *model_
         return true;
     }
     if (r->route == SRV_ROUTE_MODEL || r->route == SRV_ROUTE_MODEL_ATTENTION) {
-        r->model = api_model_registry_find(r->http->models, model_name);
+        const api_model_registry *models = srv_model_set_registry(r->models);
+        r->model = api_model_registry_find(models, model_name);
         if (!r->model) {
             api_error e;
-            api_model_not_found(r->http->models, model_name, &e);
+            api_model_not_found(models, model_name, &e);
             *ret = answer_error(r, &e, NULL, NULL);
             return true;
         }
@@ -395,6 +431,7 @@ static bool check_headers(srv_request *r, const char *method, const char *model_
 
 static bool append_body(srv_request *r, const char *data, size_t len)
 {
+    r->bytes_in += len;
     if (r->body_too_large) return true;
     if ((int64_t)(r->body_len + len) > r->http->max_body_bytes) {
         r->body_too_large = true; /* keep reading (and dropping) so the 413 can be sent */
@@ -418,6 +455,47 @@ static bool append_body(srv_request *r, const char *data, size_t len)
     return true;
 }
 
+static const char *header(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* CORS and API keys, before anything else: a preflight is answered here (it carries no key),
+ * and a request without a valid key gets 401. Returns true when an answer was queued. */
+static bool check_access(srv_request *r, const char *method, enum MHD_Result *ret)
+{
+    srv_http *h = r->http;
+    if (srv_cors_enabled(&h->cors)) {
+        r->cors_origin = srv_cors_allow(&h->cors, header(r->conn, "Origin"));
+        if (strcmp(method, "OPTIONS") == 0 && header(r->conn, "Access-Control-Request-Method")) {
+            struct MHD_Response *resp =
+                MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+            if (!resp) return *ret = MHD_NO, true;
+            add_common_headers(r, resp);
+            if (r->cors_origin) {
+                MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                                        SRV_CORS_ALLOW_METHODS);
+                MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                        SRV_CORS_ALLOW_HEADERS);
+                MHD_add_response_header(resp, "Access-Control-Max-Age", SRV_CORS_MAX_AGE);
+            }
+            *ret = MHD_queue_response(r->conn, MHD_HTTP_NO_CONTENT, resp);
+            MHD_destroy_response(resp);
+            r->status = MHD_HTTP_NO_CONTENT;
+            r->state = REQ_ANSWERED;
+            return true;
+        }
+    }
+    if (!h->auth || srv_auth_open_path(r->path, h->metrics_auth)) return false;
+    if (srv_auth_check(h->auth, header(r->conn, MHD_HTTP_HEADER_AUTHORIZATION),
+                       header(r->conn, "X-Api-Key")))
+        return false;
+    srv_metrics_auth_failure(r->route);
+    *ret = fail(r, API_ERR_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer",
+                "%s needs an API key: send Authorization: Bearer KEY or X-Api-Key: KEY", r->path);
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -436,8 +514,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(r->path, sizeof r->path, "%s", url);
         char model_name[API_MODEL_NAME_MAX + 2];
         r->route = route_of(url, model_name, sizeof model_name);
+        r->error_kind = -1;
+        r->models = srv_models_acquire(h->models);
+        srv_request_id_make(header(conn, "X-Request-Id"), r->request_id, sizeof r->request_id);
         srv_metrics_request_started();
         enum MHD_Result ret;
+        if (check_access(r, method, &ret)) return ret;
         if (check_headers(r, method, model_name, &ret)) return ret;
         if (!is_post(r->route)) return serve_get(r);
         return MHD_YES; /* wait for the body */
@@ -487,8 +569,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
         srv_log(SRV_LOG_DEBUG, "response_incomplete", "path=%s status=%d termination=%d", r->path,
                 r->status, (int)toe);
+    if (status >= 400 && status != 499) srv_metrics_rejected(r->error_kind, status);
+    srv_metrics_bytes(r->route, r->bytes_in,
+                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes : 0);
     srv_metrics_request_finished(r->route, status, secs);
-    srv_log_access(r->method, r->path, status, r->bytes, secs);
+    srv_log_access(r->method, r->path, status, r->bytes, secs, r->request_id);
+    srv_models_release(r->models);
     api_job_free(&r->job);
     free(r->body);
     free(r->resp_body);
@@ -497,16 +583,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    srv_http *h = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    /* While starting, keep the first message: the cause (the ones after it say what failed). */
+    if (!atomic_load(&h->started) && !*h->tls_err)
+        snprintf(h->tls_err, sizeof h->tls_err, "%s", msg);
     srv_log(SRV_LOG_WARN, "libmicrohttpd", "detail=\"%s\"", msg);
 }
 
-srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_registry *models,
+srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *models, srv_auth *auth,
                          char *err, size_t errlen)
 {
     srv_http *h = calloc(1, sizeof *h);
@@ -516,16 +605,28 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_r
     }
     h->pool = pool;
     h->models = models;
+    h->auth = auth;
+    h->metrics_auth = cfg->metrics_auth != 0;
+    h->cors = cfg->cors;
+    char *cert = NULL, *key = NULL;
+    if (*cfg->tls_cert) {
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+            snprintf(err, errlen, "--tls-cert: this libmicrohttpd was built without TLS support");
+            free(h);
+            return NULL;
+        }
+        if (srv_tls_load(cfg->tls_cert, cfg->tls_key, &cert, &key, err, errlen) != 0) {
+            free(h);
+            return NULL;
+        }
+    }
     h->max_body_bytes = cfg->max_body_bytes;
     h->limits.max_elements = cfg->max_elements;
     h->limits.max_score_elements = cfg->max_score_elements;
     h->limits.max_flops = cfg->max_request_flops;
     h->request_timeout = cfg->request_timeout;
     h->watch = srv_watch_new(err, errlen);
-    if (!h->watch) {
-        free(h);
-        return NULL;
-    }
+    if (!h->watch) goto fail;
 
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -536,9 +637,7 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_r
     int gai = getaddrinfo(cfg->host, port, &hints, &ai);
     if (gai != 0) {
         snprintf(err, errlen, "cannot resolve --host %s: %s", cfg->host, gai_strerror(gai));
-        srv_watch_free(h->watch);
-        free(h);
-        return NULL;
+        goto fail;
     }
     /* poll(), not epoll: libmicrohttpd 0.9.75 aborts the process at random when
      * MHD_quiesce_daemon runs on an epoll daemon with internal threads (the polling thread and
@@ -548,23 +647,45 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_r
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, h,
-                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
-                                 ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-                                 (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
-                                 on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    if (cert) flags |= MHD_USE_TLS;
+    /* With TLS the certificate and key come first; MHD_OPTION_ARRAY keeps the plain case's
+     * option list as it was. */
+    struct MHD_OptionItem tls_opts[] = {
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
+    atomic_store(&h->started, true);
     if (!h->daemon) {
-        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
-                 cfg->host, cfg->port);
-        srv_watch_free(h->watch);
-        free(h);
-        return NULL;
+        if (cert)
+            snprintf(err, errlen,
+                     "cannot start HTTPS on %s:%d with --tls-cert %s and --tls-key %s: %s",
+                     cfg->host, cfg->port, cfg->tls_cert, cfg->tls_key,
+                     *h->tls_err ? h->tls_err : "address in use or not available?");
+        else
+            snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
+                     cfg->host, cfg->port);
+        goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : cfg->port;
+    h->tls_cert = cert;
+    h->tls_key = key;
     return h;
+fail:
+    srv_watch_free(h->watch);
+    free(cert);
+    if (key) explicit_bzero(key, strlen(key));
+    free(key);
+    free(h);
+    return NULL;
 }
 
 int srv_http_port(const srv_http *h)
@@ -584,5 +705,8 @@ void srv_http_stop(srv_http *h)
     if (!h) return;
     MHD_stop_daemon(h->daemon);
     srv_watch_free(h->watch);
+    free(h->tls_cert);
+    if (h->tls_key) explicit_bzero(h->tls_key, strlen(h->tls_key));
+    free(h->tls_key);
     free(h);
 }

@@ -10,14 +10,18 @@
 
 #include "../api/api.h"
 #include "../core/pool.h"
+#include "auth.h"
 #include "config.h"
+#include "models.h"
 
 typedef struct srv_http srv_http;
 
-/* Binds cfg->host:cfg->port and starts serving; jobs go to `pool` and the model routes serve
- * `models` (neither owned: both must outlive the server). Returns NULL with a message in err
- * when the address cannot be resolved or bound. */
-srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, const api_model_registry *models,
+/* Binds cfg->host:cfg->port and starts serving, over HTTPS when cfg->tls_cert is set; jobs go
+ * to `pool`, the model routes serve `models` (each request on the set current when it began),
+ * and `auth`, when not NULL, holds the API keys every route but the open ones needs (none is
+ * owned: all must outlive the server). Returns NULL with a message in err when the address
+ * cannot be resolved or bound, or the certificate or key cannot be read or used. */
+srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *models, srv_auth *auth,
                          char *err, size_t errlen);
 
 /* The port actually bound (useful with port 0). */

@@ -82,16 +82,17 @@ size_t srv_log_quote(char *out, size_t cap, const char *s)
 }
 
 void srv_log_access(const char *method, const char *path, int status, uint64_t bytes,
-                    double seconds)
+                    double seconds, const char *request_id)
 {
     if (SRV_LOG_INFO > log_level) return;
     char qpath[600];
     srv_log_quote(qpath, sizeof qpath, path ? path : "");
     char line[1024];
     size_t n = stamp(line, sizeof line, SRV_LOG_INFO, "access");
-    int m = snprintf(
-        line + n, sizeof line - n, " method=%s path=%s status=%d bytes=%llu duration_ms=%.3f",
-        method ? method : "-", qpath, status, (unsigned long long)bytes, seconds * 1e3);
+    int m = snprintf(line + n, sizeof line - n,
+                     " method=%s path=%s status=%d bytes=%llu duration_ms=%.3f request_id=%s",
+                     method ? method : "-", qpath, status, (unsigned long long)bytes, seconds * 1e3,
+                     request_id && *request_id ? request_id : "-");
     if (m > 0) n += (size_t)m < sizeof line - n ? (size_t)m : sizeof line - n - 1;
     emit(line, n, sizeof line);
 }

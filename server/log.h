@@ -23,8 +23,9 @@ void srv_log(int level, const char *msg, const char *fmt, ...)
  * chose can never forge a second log line. Returns the length written. */
 size_t srv_log_quote(char *out, size_t cap, const char *s);
 
-/* One access-log line: method, path (quoted and escaped), status, response bytes, seconds. */
+/* One access-log line: method, path (quoted and escaped), status, response bytes, seconds, and
+ * the request id (server/request_id.h: sane characters only, so it is written as is). */
 void srv_log_access(const char *method, const char *path, int status, uint64_t bytes,
-                    double seconds);
+                    double seconds, const char *request_id);
 
 #endif

@@ -1,6 +1,7 @@
 /* attnd's entry point: reads the configuration, starts the worker pool and the HTTP server,
- * then waits for SIGINT/SIGTERM on the main thread and shuts down gracefully: stop accepting,
- * let in-flight requests finish (up to --shutdown-timeout), stop, exit 0. With --healthcheck it
+ * then waits for signals on the main thread: SIGHUP re-reads the API keys and the models,
+ * SIGINT/SIGTERM shut down gracefully: stop accepting, let in-flight requests finish (up to
+ * --shutdown-timeout), stop, exit 0. With --healthcheck it
  * instead probes a running daemon's /healthz and exits 0 or 1. */
 #include <errno.h>
 #include <signal.h>
@@ -10,15 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../api/model_registry.h"
 #include "../core/blas.h"
 #include "../core/pool.h"
+#include "auth.h"
 #include "blas_core.h"
 #include "config.h"
 #include "healthcheck.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "models.h"
 
 #ifndef ATTND_VERSION
 #define ATTND_VERSION "dev"
@@ -36,58 +38,6 @@ static void on_signal(int sig)
     ssize_t w = write(signal_pipe[1], &b, 1); /* async-signal-safe; a full pipe is fine */
     (void)w;
     errno = saved;
-}
-
-/* The built-in models and every model of the configuration, or NULL after logging why one could
- * not be loaded (the message starts with the file's path and says what is wrong with it). */
-static api_model_registry *load_models(const srv_config *cfg)
-{
-    api_model_registry *models = api_model_registry_new();
-    if (!models) {
-        srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"out of memory\"");
-        return NULL;
-    }
-    char berr[1024], qberr[2048];
-    if (api_model_registry_add_builtins(models, berr, sizeof berr) != 0) {
-        srv_log_quote(qberr, sizeof qberr, berr);
-        srv_log(SRV_LOG_ERROR, "start_failed", "reason=%s", qberr);
-        api_model_registry_free(models);
-        return NULL;
-    }
-    for (int i = 0; i < cfg->nmodels; i++) {
-        char spec[8192], err[1024];
-        const srv_model_spec *m = &cfg->models[i];
-        char qspec[600], qerr[2048];
-        if (m->len >= sizeof spec) {
-            snprintf(spec, sizeof spec, "%.*s", (int)(sizeof spec - 1), m->spec);
-            srv_log_quote(qspec, sizeof qspec, spec);
-            srv_log(SRV_LOG_ERROR, "start_failed", "model=%s reason=\"longer than %zu bytes\"",
-                    qspec, sizeof spec - 1);
-            api_model_registry_free(models);
-            return NULL;
-        }
-        memcpy(spec, m->spec, m->len);
-        spec[m->len] = '\0';
-        if (api_model_registry_load_spec(models, spec, err, sizeof err) != 0) {
-            srv_log_quote(qspec, sizeof qspec, spec);
-            srv_log_quote(qerr, sizeof qerr, err);
-            srv_log(SRV_LOG_ERROR, "start_failed", "model=%s reason=%s", qspec, qerr);
-            api_model_registry_free(models);
-            return NULL;
-        }
-    }
-    for (size_t i = 0; i < api_model_registry_count(models); i++) {
-        api_model_info in;
-        char source[600];
-        api_model_get_info(api_model_registry_at(models, i), &in);
-        srv_log_quote(source, sizeof source, in.source ? in.source : "built-in");
-        srv_log(SRV_LOG_INFO, "model_loaded",
-                "name=%s source=%s embedding=%s embed_dim=%lld num_heads=%lld "
-                "vocab_size=%lld max_len=%lld dtype=%s",
-                in.name, source, in.embedding, (long long)in.embed_dim, (long long)in.num_heads,
-                (long long)in.vocab_size, (long long)in.max_len, in.dtype);
-    }
-    return models;
 }
 
 /* The start-up line that says which BLAS kernels run and why, and a warning when they are older
@@ -137,12 +87,33 @@ static bool take_healthcheck_flag(int *argc, char **argv)
     return found;
 }
 
+/* SIGHUP: the API key file and every model file read again. What fails to load is logged and
+ * the old keys or model keep serving; connections and requests in flight are untouched. */
+static void reload(srv_auth *auth, srv_models *models)
+{
+    srv_log(SRV_LOG_INFO, "reloading", "signal=SIGHUP");
+    if (auth) {
+        char err[1100], qerr[1200];
+        size_t n = 0;
+        if (srv_auth_reload(auth, &n, err, sizeof err) == 0) {
+            srv_log(SRV_LOG_INFO, "api_keys_reloaded", "keys=%zu", n);
+        } else {
+            srv_log_quote(qerr, sizeof qerr, err);
+            srv_log(SRV_LOG_ERROR, "api_keys_reload_failed", "reason=%s kept_keys=%zu", qerr,
+                    srv_auth_count(auth));
+        }
+    }
+    int failed = srv_models_reload(models);
+    srv_log(failed ? SRV_LOG_WARN : SRV_LOG_INFO, "reloaded", "models_failed=%d", failed);
+}
+
 /* Exit status 0 healthy, 1 not: what a container HEALTHCHECK expects (2 is reserved there,
  * so a configuration error is reported as 1 too). */
 static int run_healthcheck(const srv_config *cfg)
 {
     char err[512];
-    if (srv_healthcheck(cfg->host, cfg->port, HEALTHCHECK_TIMEOUT_MS, err, sizeof err) != 0) {
+    if (srv_healthcheck(cfg->host, cfg->port, *cfg->tls_cert != '\0', HEALTHCHECK_TIMEOUT_MS, err,
+                        sizeof err) != 0) {
         fprintf(stderr, "attnd --healthcheck: unhealthy: %s\n", err);
         return 1;
     }
@@ -170,10 +141,10 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    /* SIGINT/SIGTERM are caught by a handler that only writes to a pipe the main thread waits
-     * on. A signal mask alone would not do: libraries start threads of their own (OpenBLAS does
-     * at load time), and a signal delivered to one of them would kill the process. SIGPIPE is
-     * ignored: a client hanging up is not fatal. */
+    /* SIGINT/SIGTERM/SIGHUP are caught by a handler that only writes to a pipe the main thread
+     * waits on. A signal mask alone would not do: libraries start threads of their own (OpenBLAS
+     * does at load time), and a signal delivered to one of them would kill the process. SIGPIPE
+     * is ignored: a client hanging up is not fatal. */
     if (pipe(signal_pipe) != 0) {
         perror("attnd: pipe");
         return 1;
@@ -184,11 +155,26 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Models first: a bad file stops the start before anything listens. */
-    api_model_registry *models = load_models(&cfg);
-    if (!models) return 1;
+    /* Keys and models first: a bad file stops the start before anything listens. */
+    srv_auth *auth = NULL;
+    if (*cfg.api_key_file) {
+        char qerr[1100];
+        if (!(auth = srv_auth_new(cfg.api_key_file, err, sizeof err))) {
+            srv_log_quote(qerr, sizeof qerr, err);
+            srv_log(SRV_LOG_ERROR, "start_failed", "reason=%s", qerr);
+            return 1;
+        }
+        srv_log(SRV_LOG_INFO, "api_keys_loaded", "keys=%zu metrics_auth=%s", srv_auth_count(auth),
+                cfg.metrics_auth ? "true" : "false");
+    }
+    srv_models *models = srv_models_load(&cfg);
+    if (!models) {
+        srv_auth_free(auth);
+        return 1;
+    }
     at_blas_init();
     log_blas_core(&blas);
     srv_metrics_init(ATTND_VERSION, at_blas_version(), blas.core, blas.reason,
@@ -197,29 +183,40 @@ int main(int argc, char **argv)
     if (!pool) {
         srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"cannot start %d worker threads\"",
                 cfg.threads);
-        api_model_registry_free(models);
+        srv_models_free(models);
+        srv_auth_free(auth);
         return 1;
     }
-    srv_http *http = srv_http_start(&cfg, pool, models, err, sizeof err);
+    srv_http *http = srv_http_start(&cfg, pool, models, auth, err, sizeof err);
     if (!http) {
-        srv_log(SRV_LOG_ERROR, "start_failed", "reason=\"%s\"", err);
+        char qerr[1100];
+        srv_log_quote(qerr, sizeof qerr, err);
+        srv_log(SRV_LOG_ERROR, "start_failed", "reason=%s", qerr);
         at_pool_free(pool);
-        api_model_registry_free(models);
+        srv_models_free(models);
+        srv_auth_free(auth);
         return 1;
     }
+    srv_model_set *set = srv_models_acquire(models);
+    size_t nmodels = api_model_registry_count(srv_model_set_registry(set));
+    srv_models_release(set);
     srv_log(SRV_LOG_INFO, "listening",
-            "url=http://%s%s%s:%d/ version=%s workers=%d http_threads=%d queue_depth=%d "
-            "max_body_bytes=%lld models=%zu",
-            strchr(cfg.host, ':') ? "[" : "", cfg.host, strchr(cfg.host, ':') ? "]" : "",
-            srv_http_port(http), ATTND_VERSION, cfg.threads, cfg.http_threads, cfg.queue_depth,
-            (long long)cfg.max_body_bytes, api_model_registry_count(models));
+            "url=%s://%s%s%s:%d/ version=%s workers=%d http_threads=%d queue_depth=%d "
+            "max_body_bytes=%lld models=%zu api_keys=%s cors_origins=%d",
+            *cfg.tls_cert ? "https" : "http", strchr(cfg.host, ':') ? "[" : "", cfg.host,
+            strchr(cfg.host, ':') ? "]" : "", srv_http_port(http), ATTND_VERSION, cfg.threads,
+            cfg.http_threads, cfg.queue_depth, (long long)cfg.max_body_bytes, nmodels,
+            auth ? "on" : "off", cfg.cors.count);
 
     unsigned char sig = 0;
-    while (read(signal_pipe[0], &sig, 1) != 1) {
-        if (errno != EINTR) {
+    for (;;) {
+        if (read(signal_pipe[0], &sig, 1) != 1) {
+            if (errno == EINTR) continue;
             srv_log(SRV_LOG_ERROR, "signal_pipe", "reason=\"%s\"", strerror(errno));
             break;
         }
+        if (sig != SIGHUP) break;
+        reload(auth, models);
     }
     srv_log(SRV_LOG_INFO, "draining", "signal=%s in_flight=%ld",
             sig == SIGINT ? "SIGINT" : "SIGTERM", srv_metrics_in_flight());
@@ -238,7 +235,8 @@ int main(int argc, char **argv)
     }
     srv_http_stop(http);
     at_pool_free(pool);
-    api_model_registry_free(models);
+    srv_models_free(models);
+    srv_auth_free(auth);
     srv_log(SRV_LOG_INFO, "stopped", "in_flight=0");
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../api/api.h"
 #include "process_stats.h"
 
 #define CODE_MIN 100
@@ -31,6 +32,10 @@ typedef struct histogram {
 static struct {
     atomic_ullong requests[SRV_ROUTE_COUNT][CODE_MAX - CODE_MIN + 1];
     histogram duration[SRV_ROUTE_COUNT];
+    histogram compute[SRV_ROUTE_COUNT];
+    atomic_ullong rejections[API_ERR_COUNT + 1]; /* the last: "other" */
+    atomic_ullong auth_failures[SRV_ROUTE_COUNT];
+    atomic_ullong bytes_in[SRV_ROUTE_COUNT], bytes_out[SRV_ROUTE_COUNT];
     atomic_long in_flight;
     char version[64];
     char blas[128];
@@ -80,12 +85,8 @@ long srv_metrics_in_flight(void)
     return atomic_load(&m.in_flight);
 }
 
-void srv_metrics_request_finished(srv_route route, int status, double seconds)
+static void observe(histogram *h, double seconds)
 {
-    if ((unsigned)route >= SRV_ROUTE_COUNT) route = SRV_ROUTE_UNMATCHED;
-    if (status < CODE_MIN || status > CODE_MAX) status = 500;
-    atomic_fetch_add_explicit(&m.requests[route][status - CODE_MIN], 1, memory_order_relaxed);
-    histogram *h = &m.duration[route];
     size_t b = 0;
     while (b < NBUCKETS && seconds > buckets[b])
         b++;
@@ -93,7 +94,87 @@ void srv_metrics_request_finished(srv_route route, int status, double seconds)
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum_ns, (unsigned long long)(seconds * 1e9),
                               memory_order_relaxed);
+}
+
+static srv_route valid_route(srv_route route)
+{
+    return (unsigned)route < SRV_ROUTE_COUNT ? route : SRV_ROUTE_UNMATCHED;
+}
+
+void srv_metrics_request_finished(srv_route route, int status, double seconds)
+{
+    route = valid_route(route);
+    if (status < CODE_MIN || status > CODE_MAX) status = 500;
+    atomic_fetch_add_explicit(&m.requests[route][status - CODE_MIN], 1, memory_order_relaxed);
+    observe(&m.duration[route], seconds);
     atomic_fetch_sub_explicit(&m.in_flight, 1, memory_order_release);
+}
+
+void srv_metrics_rejected(int kind, int status)
+{
+    if (kind < 0 || kind >= API_ERR_COUNT) {
+        kind = API_ERR_COUNT;
+        for (int k = 0; k < API_ERR_COUNT; k++)
+            if (api_error_http_status((api_error_kind)k) == status) {
+                kind = k;
+                break;
+            }
+    }
+    atomic_fetch_add_explicit(&m.rejections[kind], 1, memory_order_relaxed);
+}
+
+void srv_metrics_auth_failure(srv_route route)
+{
+    atomic_fetch_add_explicit(&m.auth_failures[valid_route(route)], 1, memory_order_relaxed);
+}
+
+void srv_metrics_compute(srv_route route, double seconds)
+{
+    observe(&m.compute[valid_route(route)], seconds);
+}
+
+void srv_metrics_bytes(srv_route route, unsigned long long in, unsigned long long out)
+{
+    route = valid_route(route);
+    atomic_fetch_add_explicit(&m.bytes_in[route], in, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m.bytes_out[route], out, memory_order_relaxed);
+}
+
+/* One histogram per route, each rendered when it has observations. */
+static void render_histograms(api_buf *out, const char *name, const char *help,
+                              histogram hs[SRV_ROUTE_COUNT])
+{
+    api_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (int r = 0; r < SRV_ROUTE_COUNT; r++) {
+        histogram *h = &hs[r];
+        unsigned long long count = atomic_load_explicit(&h->count, memory_order_relaxed);
+        if (!count) continue;
+        unsigned long long cumulative = 0;
+        for (size_t b = 0; b < NBUCKETS; b++) {
+            cumulative += atomic_load_explicit(&h->bucket[b], memory_order_relaxed);
+            api_buf_printf(out, "%s_bucket{route=\"%s\",le=\"%g\"} %llu\n", name, route_labels[r],
+                           buckets[b], cumulative);
+        }
+        /* +Inf equals the count; read count after the buckets so it is never below them. */
+        if (count < cumulative) count = cumulative;
+        api_buf_printf(out,
+                       "%s_bucket{route=\"%s\",le=\"+Inf\"} %llu\n%s_sum{route=\"%s\"} %.9f\n"
+                       "%s_count{route=\"%s\"} %llu\n",
+                       name, route_labels[r], count, name, route_labels[r],
+                       (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9, name,
+                       route_labels[r], count);
+    }
+}
+
+/* One counter per route, each rendered when it is not zero. */
+static void render_counters(api_buf *out, const char *name, const char *help,
+                            atomic_ullong vs[SRV_ROUTE_COUNT])
+{
+    api_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int r = 0; r < SRV_ROUTE_COUNT; r++) {
+        unsigned long long v = atomic_load_explicit(&vs[r], memory_order_relaxed);
+        if (v) api_buf_printf(out, "%s{route=\"%s\"} %llu\n", name, route_labels[r], v);
+    }
 }
 
 static void gauge(api_buf *out, const char *name, const char *help, double value)
@@ -114,29 +195,25 @@ void srv_metrics_render(api_buf *out, at_pool *pool)
                                route_labels[r], c, v);
         }
 
-    api_buf_puts(out, "# HELP attnd_http_request_duration_seconds Time from the request's "
-                      "headers to its response, by route.\n"
-                      "# TYPE attnd_http_request_duration_seconds histogram\n");
-    for (int r = 0; r < SRV_ROUTE_COUNT; r++) {
-        histogram *h = &m.duration[r];
-        unsigned long long count = atomic_load_explicit(&h->count, memory_order_relaxed);
-        if (!count) continue;
-        unsigned long long cumulative = 0;
-        for (size_t b = 0; b < NBUCKETS; b++) {
-            cumulative += atomic_load_explicit(&h->bucket[b], memory_order_relaxed);
-            api_buf_printf(
-                out, "attnd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                route_labels[r], buckets[b], cumulative);
-        }
-        /* +Inf equals the count; read count after the buckets so it is never below them. */
-        if (count < cumulative) count = cumulative;
-        api_buf_printf(out,
-                       "attnd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-                       "attnd_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n"
-                       "attnd_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                       route_labels[r], count, route_labels[r],
-                       (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9,
-                       route_labels[r], count);
+    render_histograms(out, "attnd_http_request_duration_seconds",
+                      "Time from the request's headers to its response, by route.", m.duration);
+    render_histograms(out, "attnd_compute_duration_seconds",
+                      "Time a worker spent computing and encoding an attention job, by route.",
+                      m.compute);
+    render_counters(out, "attnd_http_request_body_bytes_total",
+                    "Request body bytes received, by route.", m.bytes_in);
+    render_counters(out, "attnd_http_response_body_bytes_total",
+                    "Response body bytes sent (responses sent completely), by route.", m.bytes_out);
+    render_counters(out, "attnd_auth_failures_total",
+                    "Requests refused for a missing or wrong API key, by route.", m.auth_failures);
+    api_buf_puts(out, "# HELP attnd_http_rejections_total Requests answered with an error, by "
+                      "reason (the error code: overloaded, payload_too_large, unauthorized, ...).\n"
+                      "# TYPE attnd_http_rejections_total counter\n");
+    for (int k = 0; k <= API_ERR_COUNT; k++) {
+        unsigned long long v = atomic_load_explicit(&m.rejections[k], memory_order_relaxed);
+        if (v)
+            api_buf_printf(out, "attnd_http_rejections_total{reason=\"%s\"} %llu\n",
+                           k < API_ERR_COUNT ? api_error_code((api_error_kind)k) : "other", v);
     }
 
     gauge(out, "attnd_http_requests_in_flight", "HTTP requests being received, computed or sent.",

@@ -44,6 +44,20 @@ void srv_metrics_request_started(void);
 /* A request finished with `status` after `seconds` (in-flight gauge down). Thread-safe. */
 void srv_metrics_request_finished(srv_route route, int status, double seconds);
 
+/* A request was refused with an error: `kind` an api_error_kind, or -1 when only the HTTP
+ * `status` is known (the reason is then the first error kind answered with that status, or
+ * "other"). Counted in attnd_http_rejections_total{reason}. Thread-safe. */
+void srv_metrics_rejected(int kind, int status);
+
+/* A request on `route` came without a valid API key (attnd_auth_failures_total). */
+void srv_metrics_auth_failure(srv_route route);
+
+/* A worker computed a job of `route` for `seconds` (attnd_compute_duration_seconds). */
+void srv_metrics_compute(srv_route route, double seconds);
+
+/* Request body bytes received and response body bytes sent for a request on `route`. */
+void srv_metrics_bytes(srv_route route, unsigned long long in, unsigned long long out);
+
 /* Requests begun and not yet finished. */
 long srv_metrics_in_flight(void);
 

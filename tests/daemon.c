@@ -117,9 +117,9 @@ int test_daemon_start_env(test_daemon *d, const char *const *extra_args, const c
     for (int waited = 0; waited < 20000; waited += 10) {
         char *log = test_daemon_log(d);
         char *p = strstr(log, "msg=listening");
-        char *u = p ? strstr(p, "url=http://127.0.0.1:") : NULL;
-        if (u) {
-            d->port = atoi(u + strlen("url=http://127.0.0.1:"));
+        char *u = p ? strstr(p, "url=http") : NULL; /* http:// or, with --tls-cert, https:// */
+        if (u && !strncmp(u + 8 + (u[8] == 's'), "://127.0.0.1:", 13)) {
+            d->port = atoi(u + 8 + (u[8] == 's') + 13);
             free(log);
             return d->port > 0 ? 0 : -1;
         }

@@ -120,18 +120,24 @@ static int spawn(child *c, const char *file, const options *o)
  * summary line, e.g. one that crashed, counts as one failure). */
 static void reap(child *c, int status, int *passed, int *failed)
 {
+    /* Every line but the child's own summary, which only the total replaces: one line is held
+     * back until the next shows it was not the last. */
     char line[4096], last[4096] = "";
+    bool held = false;
     rewind(c->out);
     while (fgets(line, sizeof line, c->out)) {
-        fputs(line, stdout);
+        if (held) fputs(last, stdout);
         snprintf(last, sizeof last, "%s", line);
+        held = true;
     }
     fclose(c->out);
     int p, f;
-    if (sscanf(last, "%d passed, %d failed", &p, &f) == 2) {
+    char rest;
+    if (sscanf(last, "%d passed, %d failed%c", &p, &f, &rest) == 3 && rest == '\n') {
         *passed += p;
         *failed += f;
     } else {
+        if (held) fputs(last, stdout);
         printf("FAIL %s: the test process ended without a summary (%s %d)\n", c->file,
                WIFSIGNALED(status) ? "signal" : "exit",
                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));

@@ -87,3 +87,55 @@ TEST(config_port_in_use_fails)
     ASSERT_CONTAINS(out, "cannot listen");
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
+
+TEST(config_access_options)
+{
+    char out[8192];
+    ASSERT_EQ(run_attnd(NULL, "--help", out, sizeof out), 0);
+    const char *flags[] = {"--api-key-file",     "ATTND_API_KEY_FILE", "--metrics-auth",
+                           "ATTND_METRICS_AUTH", "--tls-cert",         "ATTND_TLS_CERT",
+                           "--tls-key",          "ATTND_TLS_KEY",      "--cors-origin ORIGIN",
+                           "ATTND_CORS_ORIGIN"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        ASSERT_CONTAINS(out, flags[i]);
+    /* Each checked before anything starts: exit 2 naming the flag or variable. */
+    ASSERT_EQ(run_attnd(NULL, "--metrics-auth=maybe", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--metrics-auth: expected true or false");
+    ASSERT_EQ(run_attnd("ATTND_METRICS_AUTH=2", "--version", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "ATTND_METRICS_AUTH: expected true or false");
+    ASSERT_EQ(run_attnd(NULL, "--api-key-file ''", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--api-key-file: expected a file path");
+    ASSERT_EQ(run_attnd(NULL, "--tls-key k.pem", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--tls-key given without --tls-cert");
+    /* (Checked once every option is read: a daemon that started would be stopped by timeout.) */
+    ASSERT_EQ(run_attnd("ATTND_TLS_CERT=c.pem timeout 20", "--port 0", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--tls-cert given without --tls-key");
+    ASSERT_EQ(run_attnd("timeout 20", "--port 0 --metrics-auth", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--metrics-auth needs --api-key-file");
+    ASSERT_EQ(run_attnd(NULL, "--cors-origin", out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "--cors-origin: missing value");
+    ASSERT_EQ(
+        run_attnd("ATTND_CORS_ORIGIN='https://a.example, a.example'", "--version", out, sizeof out),
+        2);
+    ASSERT_CONTAINS(out, "ATTND_CORS_ORIGIN: expected * or an origin");
+    /* --cors-origin flags replace ATTND_CORS_ORIGIN (whose bad origin is then not used). */
+    ASSERT_EQ(run_attnd("ATTND_CORS_ORIGIN=https://a.example", "--cors-origin x --version", out,
+                        sizeof out),
+              2);
+    setenv("ATTND_CORS_ORIGIN", "https://a.example http://b.example:8000", 1);
+    test_daemon d;
+    int rc = test_daemon_start(&d, NULL);
+    ASSERT_EQ(rc, 0);
+    char *log = test_daemon_log(&d);
+    ASSERT_CONTAINS(log, "api_keys=off cors_origins=2");
+    free(log);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+    const char *args[] = {"--cors-origin=https://c.example", NULL};
+    rc = test_daemon_start(&d, args);
+    unsetenv("ATTND_CORS_ORIGIN");
+    ASSERT_EQ(rc, 0);
+    log = test_daemon_log(&d);
+    ASSERT_CONTAINS(log, "cors_origins=1");
+    free(log);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}

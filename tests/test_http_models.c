@@ -121,13 +121,13 @@ TEST(http_models_listing_and_routes)
     const cJSON *models = cJSON_GetObjectItem(j, "models");
     ASSERT_EQ(cJSON_GetArraySize(models), 5);
     static const char *const names[] = {"default", "zh-en", "tiny", "tiny_f16", "tiny_bf16"};
-    static const char *const keys[] = {"name",      "source",    "embedding", "vocab_size",
-                                       "embed_dim", "num_heads", "head_dim",  "positional",
-                                       "lowercase", "max_len",   "additive",  "dtype"};
+    static const char *const keys[] = {
+        "name",       "source",    "embedding", "vocab_size", "embed_dim", "num_heads", "head_dim",
+        "positional", "lowercase", "max_len",   "additive",   "dtype",     "loaded_at"};
     int i = 0;
     for (const cJSON *m = models->child; m; m = m->next, i++) {
         ASSERT_STREQ(cJSON_GetObjectItem(m, "name")->valuestring, names[i]);
-        ASSERT_EQ(cJSON_GetArraySize(m), 12);
+        ASSERT_EQ(cJSON_GetArraySize(m), 13);
         int k = 0;
         for (const cJSON *f = m->child; f; f = f->next, k++)
             ASSERT_STREQ(f->string, keys[k]);

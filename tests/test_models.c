@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/embed.h"
 #include "../core/model.h"
@@ -195,6 +196,14 @@ TEST(model_registry_listing_and_descriptions)
     ASSERT_CONTAINS(in.vocab_path, "models/vocab.txt");
 
     cJSON *j = api_model_to_json(api_model_registry_find(r, "default"));
+    /* loaded_at is when the registry was made: RFC 3339 UTC, checked against the info's. */
+    api_model_get_info(api_model_registry_find(r, "default"), &in);
+    char stamp[32];
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&in.loaded_at, &tm));
+    ASSERT(in.loaded_at > 1700000000 && in.loaded_at <= time(NULL));
+    ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(j, "loaded_at")), stamp);
+    cJSON_DeleteItemFromObject(j, "loaded_at");
     char *text = cJSON_PrintUnformatted(j);
     ASSERT_STREQ(text, "{\"name\":\"default\",\"source\":null,\"embedding\":\"hashing\","
                        "\"vocab_size\":null,\"embed_dim\":64,\"num_heads\":4,\"head_dim\":16,"
