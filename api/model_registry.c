@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -281,12 +282,12 @@ static const float *weights(api_safetensors *st, const char *name, int *rc, char
 /* ---- the vocabulary ---- */
 
 /* Where the vocabulary of the model at `path` is: metadata "vocab" (relative to the model's
- * directory unless absolute), else vocab.txt beside the model. malloc'd. */
+ * directory), else vocab.txt beside the model. malloc'd. */
 static char *vocab_path_for(const char *path, const char *meta)
 {
     const char *file = meta ? meta : "vocab.txt";
     const char *slash = strrchr(path, '/');
-    size_t dir = file[0] == '/' || !slash ? 0 : (size_t)(slash - path) + 1;
+    size_t dir = !slash ? 0 : (size_t)(slash - path) + 1;
     char *out = malloc(dir + strlen(file) + 1);
     if (!out) return NULL;
     memcpy(out, path, dir);
@@ -315,10 +316,57 @@ static int set_vocab(api_model *m, const char *path, const char *where, const ch
     return AT_OK;
 }
 
+/* Metadata "vocab" comes with the model file, which may come from anywhere: it may name a file
+ * in the model's directory or below, never one elsewhere (an absolute path, a ".." component,
+ * or a symbolic link that leads out). NULL when `meta` is acceptable, else why not. */
+static const char *vocab_escapes(const char *meta)
+{
+    if (!*meta) return "is empty";
+    if (meta[0] == '/') return "is an absolute path";
+    for (const char *c = meta; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && c[0] == '.' && c[1] == '.') return "has a '..' component";
+        c += n;
+        if (*c) c++;
+    }
+    return NULL;
+}
+
+/* True when the file `file` (opened) resolves to a place under the directory of `model`. */
+static bool vocab_inside(const char *model, const char *file)
+{
+    char *dir_of = strdup(model);
+    const char *slash = dir_of ? strrchr(dir_of, '/') : NULL;
+    if (dir_of) {
+        if (slash)
+            dir_of[slash - dir_of + (slash == dir_of)] = '\0';
+        else
+            strcpy(dir_of, ".");
+    }
+    char *dir = dir_of ? realpath(dir_of, NULL) : NULL, *real = realpath(file, NULL);
+    size_t n = dir ? strlen(dir) : 0;
+    bool inside = dir && real && strncmp(real, dir, n) == 0 && (real[n] == '/' || n == 1);
+    free(dir_of);
+    free(dir);
+    free(real);
+    return inside;
+}
+
 static int read_vocab(api_model *m, const char *path, const char *meta, char *err, size_t errlen)
 {
+    const char *why = meta ? vocab_escapes(meta) : NULL;
+    if (why)
+        return api_path_error(path, err, errlen, AT_EINVAL,
+                              "metadata vocab \"%.64s\" %s: it must name a file in the model's "
+                              "directory, such as \"vocab.txt\"",
+                              meta, why);
     if (!(m->vocab_path = vocab_path_for(path, meta)))
         return api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
+    if (meta && access(m->vocab_path, F_OK) == 0 && !vocab_inside(path, m->vocab_path))
+        return api_path_error(path, err, errlen, AT_EINVAL,
+                              "metadata vocab \"%.64s\" leads out of the model's directory (a "
+                              "symbolic link?): it must name a file in that directory",
+                              meta);
     FILE *f = fopen(m->vocab_path, "rb");
     if (!f)
         return api_path_error(

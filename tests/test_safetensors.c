@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../api/model_registry.h"
@@ -458,5 +459,64 @@ TEST(st_bad_values_and_vocabularies)
     ASSERT_STREQ(info.vocab_path, vpath);
     ASSERT(info.lowercase && info.max_len == 8 && !strcmp(info.positional, "none"));
     api_model_registry_free(r);
+    mt_tmpdir_remove(tmp);
+}
+
+/* Metadata "vocab" travels with the model file: it may only name a file in the model's
+ * directory (or below), never /etc/passwd, ../x or a symbolic link leading out. */
+TEST(st_vocab_metadata_confined_to_model_directory)
+{
+    setup();
+    char path[512], vpath[512], meta[256], sub[600], link[600];
+    static const struct {
+        const char *vocab, *why;
+    } bad[] = {
+        {"/etc/passwd", "is an absolute path"},
+        {"../vocab.txt", "has a '..' component"},
+        {"sub/../../vocab.txt", "has a '..' component"},
+        {"..", "has a '..' component"},
+        {"", "is empty"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(meta, sizeof meta, "{\"num_heads\":\"2\",\"vocab\":\"%s\"}", bad[i].vocab);
+        variant("v.safetensors", meta, -1, good[0], NULL, GOOD_DATA, path, sizeof path);
+        char want[200];
+        snprintf(want, sizeof want, "metadata vocab \"%s\" %s", bad[i].vocab, bad[i].why);
+        EXPECT_LOAD(path, AT_EINVAL, want);
+    }
+    /* A symbolic link in the directory that leads out of it is refused too. */
+    snprintf(sub, sizeof sub, "%s/out", tmp);
+    ASSERT_EQ(mkdir(sub, 0700), 0);
+    write_text("out/words.txt", "[PAD]\n[UNK]\nhello\nworld\n", vpath, sizeof vpath);
+    snprintf(sub, sizeof sub, "%s/model", tmp);
+    ASSERT_EQ(mkdir(sub, 0700), 0);
+    snprintf(link, sizeof link, "%s/model/words.txt", tmp);
+    ASSERT_EQ(symlink(vpath, link), 0);
+    variant("model/m.safetensors", "{\"num_heads\":\"2\",\"vocab\":\"words.txt\"}", -1, good[0],
+            NULL, GOOD_DATA, path, sizeof path);
+    EXPECT_LOAD(path, AT_EINVAL, "leads out of the model's directory");
+    /* A file in a subdirectory of the model's directory is fine. */
+    snprintf(sub, sizeof sub, "%s/model/tok", tmp);
+    ASSERT_EQ(mkdir(sub, 0700), 0);
+    write_text("model/tok/words.txt", "[PAD]\n[UNK]\nhello\nworld\n", vpath, sizeof vpath);
+    variant("model/m.safetensors", "{\"num_heads\":\"2\",\"vocab\":\"tok/words.txt\"}", -1, good[0],
+            NULL, GOOD_DATA, path, sizeof path);
+    api_model_registry *r = api_model_registry_new();
+    char err[512];
+    ASSERT_EQ(api_model_registry_load(r, "sub", path, err, sizeof err), AT_OK);
+    api_model_registry_free(r);
+    unlink(link);
+    snprintf(sub, sizeof sub, "%s/out/words.txt", tmp);
+    unlink(sub);
+    snprintf(sub, sizeof sub, "%s/model/tok/words.txt", tmp);
+    unlink(sub);
+    snprintf(sub, sizeof sub, "%s/model/m.safetensors", tmp);
+    unlink(sub);
+    snprintf(sub, sizeof sub, "%s/model/tok", tmp);
+    rmdir(sub);
+    snprintf(sub, sizeof sub, "%s/model", tmp);
+    rmdir(sub);
+    snprintf(sub, sizeof sub, "%s/out", tmp);
+    rmdir(sub);
     mt_tmpdir_remove(tmp);
 }
