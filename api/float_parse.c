@@ -81,8 +81,8 @@ static const char *skip_digits(const char *s, const char *end)
     return s;
 }
 
-/* An exponent "e-12" at s, if there is one with digits: its end (else s) and value, saturated
- * far beyond any that matters. */
+/* An exponent "e-12" at s, if there is one: its end (s when there is none) and value,
+ * saturated far beyond any that matters. NULL for an 'e' without digits. */
 static const char *exponent(const char *s, const char *end, int64_t *value)
 {
     *value = 0;
@@ -90,7 +90,7 @@ static const char *exponent(const char *s, const char *end, int64_t *value)
     const char *t = s + 1;
     bool neg = false;
     if (t < end && (*t == '+' || *t == '-')) neg = *t++ == '-';
-    if (t == end || !is_digit(*t)) return s;
+    if (t == end || !is_digit(*t)) return NULL;
     int64_t v = 0;
     for (; t < end && is_digit(*t); t++)
         if (v < 100000000) v = v * 10 + (*t - '0');
@@ -106,12 +106,12 @@ static const char *number_end_careful(const char *p, const char *end)
     const char *digits = s;
     s = skip_digits(s, end);
     size_t n = (size_t)(s - digits);
+    if (n == 0 || (n > 1 && *digits == '0')) return NULL;
     if (s < end && *s == '.') {
         const char *frac = ++s;
         s = skip_digits(s, end);
-        n += (size_t)(s - frac);
+        if (s == frac) return NULL;
     }
-    if (n == 0) return NULL;
     int64_t e;
     return exponent(s, end, &e);
 }
@@ -227,15 +227,17 @@ static const char *parse_careful(const char *p, const char *end, float *out)
     while (s < end && is_digit(*s))
         w = w * 10 + (uint64_t)(*s++ - '0');
     size_t n_int = (size_t)(s - int_start), n_frac = 0;
+    if (n_int == 0 || (n_int > 1 && *int_start == '0')) return NULL;
     if (s < end && *s == '.') {
         const char *frac = ++s;
         while (s < end && is_digit(*s))
             w = w * 10 + (uint64_t)(*s++ - '0');
         n_frac = (size_t)(s - frac);
+        if (n_frac == 0) return NULL;
     }
-    if (n_int + n_frac == 0) return NULL;
     int64_t e10;
     const char *tok_end = exponent(s, end, &e10);
+    if (!tok_end) return NULL;
     e10 -= (int64_t)n_frac;
     if (n_int + n_frac > MAX_DIGITS) {
         /* Leading zeros do not count; beyond 19 significant digits keep the first 19 (w then
@@ -333,6 +335,7 @@ const char *api_json_number_end(const char *p, const char *end)
     const char *s = p + (*p == '-');
     int n = digit_run(load8(s));
     if (n == 8) return number_end_careful(p, end);
+    if (n == 0 || (n > 1 && *s == '0')) return NULL; /* "-", ".5", "01" */
     s += n;
     if (*s == '.') {
         /* Up to 16 fraction digits from two words, without a branch on how many. */
@@ -340,17 +343,15 @@ const char *api_json_number_end(const char *p, const char *end)
         int m = digit_run(load8(f)), m2 = digit_run(load8(f + 8));
         m += m == 8 ? m2 : 0;
         if (m == 16) return number_end_careful(p, end);
-        if (n + m == 0) return NULL;
+        if (m == 0) return NULL; /* "1." */
         s = f + m;
-    } else if (n == 0) {
-        return NULL;
     }
     if ((*s | 0x20) != 'e') return s;
     const char *t = s + 1;
     t += *t == '-' || *t == '+';
     int x = digit_run(load8(t));
     if (x == 8) return number_end_careful(p, end);
-    return x ? t + x : s;
+    return x ? t + x : NULL; /* "1e" */
 }
 
 const char *api_float_parse(const char *p, const char *end, float *out)
@@ -361,8 +362,9 @@ const char *api_float_parse(const char *p, const char *end, float *out)
     const char *s = p + neg;
     uint64_t a = load8(s), b = load8(s + 8);
     uint64_t na = non_digits(a);
-    if (na == 0) return parse_careful(p, end, out); /* 8 or more integer digits */
-    int n = trailing_zero_bits(na) >> 3;            /* integer digits, 0..7 */
+    if (na == 0) return parse_careful(p, end, out);       /* 8 or more integer digits */
+    int n = trailing_zero_bits(na) >> 3;                  /* integer digits, 0..7 */
+    if (n == 0 || (n > 1 && (char)a == '0')) return NULL; /* "-", ".5", "01" */
     uint64_t lo = a, hi = 0;
     int digits = n, frac = 0;
     if ((char)(a >> 8 * n) == '.') {
@@ -375,9 +377,9 @@ const char *api_float_parse(const char *p, const char *end, float *out)
         digits = nl ? trailing_zero_bits(nl) >> 3 : 8 + (trailing_zero_bits(nh) >> 3);
         if (digits == 15) return parse_careful(p, end, out); /* maybe more */
         frac = digits - n;
+        if (frac == 0) return NULL; /* "1." */
         s++;
     }
-    if (digits == 0) return NULL;
     s += digits;
     /* The value of the digits, without a branch on how many there are. */
     int d1 = digits < 8 ? digits : 8, d2 = digits - d1;
@@ -390,11 +392,10 @@ const char *api_float_parse(const char *p, const char *end, float *out)
         uint64_t ev = load8(t);
         int x = digit_run(ev);
         if (x > 4) return parse_careful(p, end, out);
-        if (x) {
-            int64_t e = digits_value(ev, x);
-            e10 += eneg ? -e : e;
-            s = t + x;
-        }
+        if (!x) return NULL; /* "1e" */
+        int64_t e = digits_value(ev, x);
+        e10 += eneg ? -e : e;
+        s = t + x;
     }
     *out = with_sign(to_float(w, e10, p + neg, s), neg);
     return s;

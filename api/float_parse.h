@@ -6,11 +6,9 @@
 
 #include <stddef.h>
 
-/* Numbers are spelled as cJSON reads them, so that a tensor accepts exactly the numbers every
- * other field of a body does: an optional '-', then digits with at most one '.' and at least
- * one digit in all ("0.5", "7", "007", "1.", "-.5"), then optionally 'e' or 'E', an optional
- * sign and at least one digit. A token starts with '-' or a digit. An 'e' without digits after
- * it is not part of the token ("1e" is the token "1" followed by "e"). */
+/* Numbers are spelled as RFC 8259 says: an optional '-', an integer part that is "0" or starts
+ * with 1..9, optionally '.' and at least one digit, optionally 'e' or 'E', an optional sign and
+ * at least one digit. "007", "1.", "-.5", ".5", "1e" and "+1" are not numbers. */
 
 /* Returns the end of the number token that starts at p (p < end), or NULL when p does not start
  * one. Reads nothing at or past end. Thread-safe. */

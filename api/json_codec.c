@@ -41,14 +41,27 @@ static bool json_accepts(const char *ct)
 static int decode_attention(const char *body, size_t len, const api_limits *limits,
                             api_attention_request **out, api_error *err)
 {
-    /* The fields api_json_read_attention reads as tensors: read from the text, not cJSON. */
-    static const char *const tensors[] = {
-        "query", "key", "value", "mask", "additive.weight", "additive.bias", "additive.v", NULL,
+    /* The fields api_json_read_attention reads: tensors from the text, not cJSON; the options
+     * small; key_lengths one count per batch. Nothing else is built. */
+    static const api_json_member schema[] = {
+        {"query", API_JSON_TENSOR, 0},
+        {"key", API_JSON_TENSOR, 0},
+        {"value", API_JSON_TENSOR, 0},
+        {"mask", API_JSON_TENSOR, 0},
+        {"key_lengths", API_JSON_LIST, API_JSON_MAX_BATCH},
+        {"additive", API_JSON_OBJECT, 0},
+        {"additive.weight", API_JSON_TENSOR, 0},
+        {"additive.bias", API_JSON_TENSOR, 0},
+        {"additive.v", API_JSON_TENSOR, 0},
+#define OPTION_MEMBER(name, str) {str, API_JSON_VALUE, 0},
+        API_JSON_OPTIONS(OPTION_MEMBER)
+#undef OPTION_MEMBER
+            {NULL, API_JSON_VALUE, 0},
     };
     *out = NULL;
     cJSON *root;
-    int rc = api_json_parse_body(body, len, "{\"query\": [[1, 0], [0, 1]]}", tensors,
-                                 limits ? limits->max_elements : 0, &root, err);
+    int rc = api_json_parse_checked(body, len, "{\"query\": [[1, 0], [0, 1]]}", schema,
+                                    limits ? limits->max_elements : 0, &root, err);
     if (rc) return rc;
     rc = api_json_read_attention(root, body, len, limits, out, err);
     cJSON_Delete(root);

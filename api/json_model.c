@@ -14,6 +14,7 @@
 #include "json_body.h"
 #include "json_number.h"
 #include "json_request.h"
+#include "json_scan.h"
 #include "json_tensor.h"
 #include "model_request.h"
 
@@ -224,6 +225,32 @@ static int fill_seq(const cJSON *node, const char *where, api_seq *s, api_error 
     return 0;
 }
 
+/* Parses the body, building only the fields of field_names: a sequence of tokens or ids of at
+ * most as many items as the element limit allows embeddings for, each option small. */
+static int parse_model_body(const char *body, size_t len, const api_model *model,
+                            const api_limits *limits, cJSON **root, api_error *err)
+{
+    int64_t items = INT64_MAX;
+    const at_model *core = api_model_core(model);
+    if (limits && limits->max_elements > 0 && core && core->mha.embed_dim > 0)
+        items = limits->max_elements / core->mha.embed_dim + 1;
+    api_json_member schema[F_COUNT + SOURCE_MEMBERS + 1];
+    int n = 0;
+    for (int f = 0; f < F_COUNT; f++) {
+        api_json_kind kind = f == F_SOURCE                 ? API_JSON_OBJECT
+                             : f == F_TOKENS || f == F_IDS ? API_JSON_LIST
+                                                           : API_JSON_VALUE;
+        int64_t max = kind == API_JSON_LIST ? items : f == F_TEXT ? -1 : 0;
+        schema[n++] = (api_json_member){field_names[f], kind, max};
+    }
+    static const char *const source_paths[SOURCE_MEMBERS] = {"source.text", "source.tokens",
+                                                             "source.ids"};
+    for (int f = 0; f < SOURCE_MEMBERS; f++)
+        schema[n++] = (api_json_member){source_paths[f], schema[f].kind, schema[f].max};
+    schema[n] = (api_json_member){NULL, API_JSON_VALUE, 0};
+    return api_json_parse_checked(body, len, EXAMPLE, schema, 0, root, err);
+}
+
 int api_json_decode_model_attention(const char *body, size_t len, const api_model *model,
                                     const api_limits *limits, api_model_request **out,
                                     api_error *err)
@@ -237,7 +264,7 @@ int api_json_decode_model_attention(const char *body, size_t len, const api_mode
     memset(&spec, 0, sizeof spec);
 
     int rc = body && len ? refuse_nul(body, len, err) : 0;
-    if (!rc) rc = api_json_parse_object(body, len, EXAMPLE, &root, err);
+    if (!rc) rc = parse_model_body(body, len, model, limits, &root, err);
     if (!rc) rc = api_json_collect_members(root, "", field_names, F_COUNT, f, index, err);
     if (!rc) {
         int seed_index = f[F_OPTIONS + API_OPT_SEED] ? index[F_OPTIONS + API_OPT_SEED] : -1;

@@ -5,6 +5,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,14 @@
 typedef struct walker {
     const char *end;
     const char *const *tensors;
-    const char *bad; /* where the text stops being JSON, once it does */
+    const api_json_member *schema; /* what the body may hold, or NULL (tensors, then cJSON) */
+    const char *bad;               /* where the text stops being JSON, once it does */
     bool oom;
+    /* Once the body is sure to be refused for a value over its size, values are only checked
+     * for syntax: nothing more is built. The first such error is kept in ferr. */
+    bool refused;
+    int frc;
+    api_error ferr;
     /* The values of the tensor being scanned, reused from one tensor to the next. */
     float *values;
     size_t count, cap;
@@ -27,10 +34,11 @@ typedef struct walker {
     int64_t budget; /* values the tensors still to come may keep in all */
 } walker;
 
-/* Like cJSON, every byte up to the space counts as blank between tokens. */
+/* The blanks RFC 8259 allows between tokens: space, tab, line feed and carriage return (cJSON
+ * would take any byte up to the space, NUL, \v and \f included). */
 static const char *skip_blank(const char *p, const char *end)
 {
-    while (p < end && (unsigned char)*p <= ' ')
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
 }
@@ -41,24 +49,6 @@ static const char *fail(walker *w, const char *at)
     return NULL;
 }
 
-/* One value parsed by cJSON at p, which it ends; NULL (w->bad set) when cJSON refuses it. */
-static cJSON *cjson_value(walker *w, const char *p, const char **after)
-{
-    /* cJSON skips a byte order mark at the start of what it parses; inside a body it is an
-     * error. */
-    if ((unsigned char)*p == 0xef) {
-        fail(w, p);
-        return NULL;
-    }
-    const char *stop = NULL;
-    cJSON *v = cJSON_ParseWithLengthOpts(p, (size_t)(w->end - p), &stop, false);
-    if (!v)
-        fail(w, stop ? stop : p);
-    else
-        *after = stop;
-    return v;
-}
-
 /* ---- tensors ---- */
 
 /* "true" / "false" / "null" at p, as cJSON compares them (what follows is judged later). */
@@ -67,6 +57,108 @@ static const char *literal(const char *p, const char *end)
     const char *word = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
     size_t n = strlen(word);
     return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+/* ---- values skipped, not built ---- */
+
+static bool is_hex(char c)
+{
+    return (unsigned char)(c - '0') < 10 || (unsigned char)((c | 0x20) - 'a') < 6;
+}
+
+/* The end of the string at p ('"'), checked as RFC 8259 says: no raw control characters, only
+ * the escapes \" \\ \/ \b \f \n \r \t and \u with four hex digits. */
+static const char *skip_string(walker *w, const char *p)
+{
+    const char *end = w->end;
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') return p + 1;
+        if (c < 0x20) return fail(w, p);
+        if (c != '\\') continue;
+        if (++p == end) break;
+        if (*p == 'u') {
+            for (int i = 1; i <= 4; i++)
+                if (p + i == end || !is_hex(p[i])) return fail(w, p + i < end ? p + i : end);
+            p += 4;
+        } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+            return fail(w, p);
+        }
+    }
+    return fail(w, end);
+}
+
+/* The end of the JSON value at p, checked strictly (RFC 8259) and nothing built: for values
+ * that are only to be measured or refused. `depth` containers are around it (cJSON's nesting
+ * limit counts them). *items gets the number of elements when the value is an array. */
+static const char *skip_value(walker *w, const char *p, int depth, int64_t *items)
+{
+    const char *end = w->end;
+    char stack[CJSON_NESTING_LIMIT]; /* '[' or '{' of each open container */
+    int open = 0;
+    *items = 0;
+    for (;;) {
+        /* p is at a value (or, in an object, at a key when `key`). */
+        if (p == end) return fail(w, p);
+        char c = *p;
+        if (c == '[' || c == '{') {
+            if (depth + open >= CJSON_NESTING_LIMIT) return fail(w, p);
+            stack[open++] = c;
+            p = skip_blank(p + 1, end);
+            if (p < end && *p == (c == '[' ? ']' : '}')) {
+                open--;
+                p++;
+            } else if (c == '{') {
+                goto key;
+            } else {
+                continue;
+            }
+        } else {
+            const char *q = c == '"'                           ? skip_string(w, p)
+                            : c == 't' || c == 'f' || c == 'n' ? literal(p, end)
+                                                               : api_json_number_end(p, end);
+            if (!q) return w->bad ? NULL : fail(w, p);
+            p = q;
+        }
+        /* A value ended at p: what follows it in the containers around. */
+        for (;;) {
+            if (open == 0) return p;
+            if (open == 1 && stack[0] == '[') ++*items;
+            p = skip_blank(p, end);
+            if (p == end) return fail(w, p);
+            char close = stack[open - 1] == '[' ? ']' : '}';
+            if (*p == close) {
+                open--;
+                p++;
+                continue;
+            }
+            if (*p != ',') return fail(w, p);
+            p = skip_blank(p + 1, end);
+            break;
+        }
+        if (stack[open - 1] == '[') continue;
+    key:
+        if (p == end || *p != '"') return fail(w, p);
+        if (!(p = skip_string(w, p))) return NULL;
+        p = skip_blank(p, end);
+        if (p == end || *p != ':') return fail(w, p);
+        p = skip_blank(p + 1, end);
+    }
+}
+
+/* One value at p, checked strictly, then parsed by cJSON; NULL (w->bad set) when it is not
+ * JSON. `depth` containers are around it. */
+static cJSON *cjson_value(walker *w, const char *p, int depth, const char **after)
+{
+    int64_t items;
+    const char *stop = skip_value(w, p, depth, &items), *at = NULL;
+    if (!stop) return NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(p, (size_t)(stop - p), &at, false);
+    if (!v) /* a lone UTF-16 surrogate in a \u escape, say */
+        fail(w, at ? at : p);
+    else
+        *after = stop;
+    return v;
 }
 
 /* Makes room for one more value in w->values; false (and w->store cleared) when the budget or
@@ -159,7 +251,7 @@ static const char *scan_tensor(walker *w, const char *p, int depth, api_json_tex
                 if (c == 't' || c == 'f' || c == 'n') {
                     next = literal(p, end);
                 } else if (c == '"' || c == '{') {
-                    cJSON *v = cjson_value(w, p, &next);
+                    cJSON *v = cjson_value(w, p, depth + open, &next);
                     if (!v) return NULL;
                     cJSON_Delete(v);
                 } else {
@@ -256,6 +348,57 @@ static int tensor_path(const walker *w, const char *path)
     return found;
 }
 
+/* The schema's entry for `path`, or NULL. */
+static const api_json_member *schema_member(const walker *w, const char *path, int *index)
+{
+    for (int i = 0; w->schema[i].path; i++)
+        if (strcmp(w->schema[i].path, path) == 0) {
+            *index = i;
+            return &w->schema[i];
+        }
+    return NULL;
+}
+
+/* Keeps the first error of the body's fields (syntax errors, found later, still come first). */
+static void refuse(walker *w, int rc)
+{
+    if (!w->refused) w->frc = rc;
+    w->refused = true;
+}
+
+/* The value at p of a member the schema describes as `m` (at `path`), measured and checked
+ * strictly before anything is built: a value over its size, or a list over its length, is
+ * refused (w->ferr) and not built. Returns the node (NULL when refused: *after is still set,
+ * or on an error: *after NULL). */
+static cJSON *bounded_value(walker *w, const char *p, const api_json_member *m, const char *path,
+                            int depth, const char **after)
+{
+    int64_t items;
+    const char *stop = skip_value(w, p, depth, &items);
+    *after = stop;
+    if (!stop) return NULL;
+    int64_t bytes = (int64_t)(stop - p);
+    bool list = m->kind == API_JSON_LIST && *p == '[';
+    int64_t max = !list && m->kind != API_JSON_VALUE ? 0 : m->max;
+    if (max == 0) max = API_JSON_SMALL_MAX;
+    if (list && items > max) {
+        refuse(w, api_error_set(&w->ferr, API_ERR_LIMIT_EXCEEDED, path,
+                                "%s: %lld items, more than the %lld this server takes in one "
+                                "request",
+                                path, (long long)items, (long long)max));
+        return NULL;
+    }
+    if (!list && max > 0 && bytes > max) {
+        refuse(w, api_error_set(&w->ferr, API_ERR_INVALID_VALUE, path,
+                                "%s: a value of %lld bytes of JSON, more than the %lld this field "
+                                "may have",
+                                path, (long long)bytes, (long long)max));
+        return NULL;
+    }
+    *after = NULL;
+    return cjson_value(w, p, depth, after);
+}
+
 /* Parses the object at p ('{') into *out, whose members at `path` ("" for the body) may be
  * tensors. Returns its end, or NULL (w->bad or w->oom set). */
 static const char *object(walker *w, const char *p, const char *path, int depth, cJSON **out)
@@ -268,22 +411,33 @@ static const char *object(walker *w, const char *p, const char *path, int depth,
         return NULL;
     }
     *out = obj;
+    uint64_t seen = 0; /* the schema's members met in this object */
+    /* After an unknown or repeated member, which api_json_collect_members will name (in the
+     * order in which it names every error of members), the rest of the object is only
+     * checked, not built: so each member the schema knows is built at most twice. */
+    bool stop = false;
     p = skip_blank(p + 1, end);
     if (p < end && *p == '}') return p + 1;
     for (;;) {
         /* Where a key should start, cJSON points one byte past what it found instead. */
         if (p == end || *p != '"') return fail(w, p + (p < end));
         const char *after;
-        cJSON *key = cjson_value(w, p, &after);
+        cJSON *key = cjson_value(w, p, depth + 1, &after);
         if (!key) return NULL;
         char sub[MEMBER_PATH_MAX];
-        int kind = 0;
-        if (strlen(path) + strlen(key->valuestring) + 2 <= sizeof sub) {
+        int kind = 0, index = -1;
+        const api_json_member *m = NULL;
+        bool fits = strlen(path) + strlen(key->valuestring) + 2 <= sizeof sub;
+        if (fits) {
             strcpy(sub, path);
             if (*path) strcat(sub, ".");
             strcat(sub, key->valuestring);
-            kind = tensor_path(w, sub);
+            kind = w->schema ? 0 : tensor_path(w, sub);
+        } else {
+            snprintf(sub, sizeof sub, "%s", path);
         }
+        if (w->schema && fits && (m = schema_member(w, sub, &index)))
+            kind = m->kind == API_JSON_TENSOR ? 1 : m->kind == API_JSON_OBJECT ? 2 : 0;
         p = skip_blank(after, end);
         bool colon = p < end && *p == ':';
         if (colon) p = skip_blank(p + 1, end);
@@ -292,12 +446,39 @@ static const char *object(walker *w, const char *p, const char *path, int depth,
             return fail(w, p);
         }
         cJSON *value = NULL;
-        if (kind == 1 && *p == '[')
+        int64_t items;
+        after = NULL;
+        if (w->schema && !m && !stop && !w->refused) {
+            /* Unknown: a null stands for it, for api_json_collect_members to name. */
+            stop = true;
+            after = skip_value(w, p, depth + 1, &items);
+            value = after ? cJSON_CreateNull() : NULL;
+            if (after && !value) w->oom = true;
+        } else if (stop || w->refused) {
+            after = skip_value(w, p, depth + 1, &items);
+        } else if (kind == 1 && *p == '[') {
             value = text_tensor(w, p, depth + 1, &after);
-        else if (kind == 2 && *p == '{')
+        } else if (kind == 2 && *p == '{') {
             after = object(w, p, sub, depth + 1, &value);
-        else
-            value = cjson_value(w, p, &after);
+        } else if (m) {
+            value = bounded_value(w, p, m, sub, depth + 1, &after);
+        } else {
+            value = cjson_value(w, p, depth + 1, &after);
+        }
+        if (m && index < 64) {
+            if (seen >> index & 1) stop = true; /* sent twice */
+            seen |= 1ull << index;
+        }
+        if (!value && after && !w->oom) { /* skipped */
+            cJSON_Delete(key);
+            p = skip_blank(after, end);
+            if (p < end && *p == ',') {
+                p = skip_blank(p + 1, end);
+                continue;
+            }
+            if (p < end && *p == '}') return p + 1;
+            return fail(w, p);
+        }
         if (value && !cJSON_AddItemToObject(obj, key->valuestring, value)) {
             cJSON_Delete(value);
             value = NULL;
@@ -352,9 +533,8 @@ int api_json_malformed(const char *body, size_t len, size_t at, const char *what
                          excerpt);
 }
 
-int api_json_parse_body(const char *body, size_t len, const char *example,
-                        const char *const *tensors, int64_t max_values, cJSON **root,
-                        api_error *err)
+static int parse(const char *body, size_t len, const char *example, const char *const *tensors,
+                 const api_json_member *schema, int64_t max_values, cJSON **root, api_error *err)
 {
     *root = NULL;
     if (!body || len == 0)
@@ -365,10 +545,25 @@ int api_json_parse_body(const char *body, size_t len, const char *example,
     p = skip_blank(p, end);
     cJSON *tree = NULL;
     if (p < end && *p == '{') {
-        walker w = {
-            .end = end, .tensors = tensors, .budget = max_values > 0 ? max_values : INT64_MAX};
+        walker w = {.end = end,
+                    .tensors = tensors,
+                    .schema = schema,
+                    .budget = max_values > 0 ? max_values : INT64_MAX};
         stop = object(&w, p, "", 0, &tree);
         free(w.values);
+        if (stop && w.frc) {
+            /* Refused for a field, and nothing else wrong with its syntax. */
+            cJSON_Delete(tree);
+            size_t at = (size_t)(stop - body);
+            while (at < len &&
+                   (body[at] == ' ' || body[at] == '\t' || body[at] == '\n' || body[at] == '\r'))
+                at++;
+            if (at < len)
+                return api_json_malformed(body, len, at, "unexpected data after the JSON value",
+                                          err);
+            *err = w.ferr;
+            return w.frc;
+        }
         if (!stop) {
             cJSON_Delete(tree);
             if (w.oom)
@@ -379,7 +574,13 @@ int api_json_parse_body(const char *body, size_t len, const char *example,
             return api_json_malformed(body, len, (size_t)(at - body), "malformed JSON", err);
         }
     } else {
-        /* Not an object: cJSON says what it is, or where it stops being JSON. */
+        /* Not an object: cJSON says what it is, once it is known to be JSON. */
+        walker w = {.end = end};
+        int64_t items;
+        if (!skip_value(&w, p, 0, &items)) {
+            const char *at = w.bad < end ? w.bad : end - 1;
+            return api_json_malformed(body, len, (size_t)(at - body), "malformed JSON", err);
+        }
         tree = cJSON_ParseWithLengthOpts(body, len, &stop, false);
         if (!tree)
             return api_json_malformed(body, len, stop ? (size_t)(stop - body) : 0, "malformed JSON",
@@ -402,4 +603,18 @@ int api_json_parse_body(const char *body, size_t len, const char *example,
     }
     cJSON_Delete(tree);
     return rc;
+}
+
+int api_json_parse_body(const char *body, size_t len, const char *example,
+                        const char *const *tensors, int64_t max_values, cJSON **root,
+                        api_error *err)
+{
+    return parse(body, len, example, tensors, NULL, max_values, root, err);
+}
+
+int api_json_parse_checked(const char *body, size_t len, const char *example,
+                           const api_json_member *schema, int64_t max_values, cJSON **root,
+                           api_error *err)
+{
+    return parse(body, len, example, NULL, schema, max_values, root, err);
 }

@@ -50,6 +50,43 @@ int api_json_parse_body(const char *body, size_t len, const char *example,
                         const char *const *tensors, int64_t max_values, cJSON **root,
                         api_error *err);
 
+/* The size of a small field's value, by default: enough for any option, small enough that the
+ * cJSON tree of a value this long costs little. */
+#define API_JSON_SMALL_MAX 4096
+
+/* The longest key_lengths list (one key count per batch) a request may send. */
+#define API_JSON_MAX_BATCH 65536
+
+/* How api_json_parse_checked treats a member of the body. */
+typedef enum api_json_kind {
+    API_JSON_VALUE,  /* any value, checked and measured before cJSON parses it: at most `max`
+                        bytes of text (0: API_JSON_SMALL_MAX; < 0: any size) */
+    API_JSON_TENSOR, /* an array becomes a text tensor node; any other value is a small VALUE */
+    API_JSON_OBJECT, /* an object whose members are listed as "name.member"; else a small VALUE */
+    API_JSON_LIST,   /* an array of at most `max` elements (0: API_JSON_SMALL_MAX), parsed by
+                        cJSON; any other value is a small VALUE */
+} api_json_kind;
+
+typedef struct api_json_member {
+    const char *path; /* "query"; "additive.weight" for member "weight" of object "additive" */
+    api_json_kind kind;
+    int64_t max; /* bytes of a VALUE, elements of a LIST */
+} api_json_member;
+
+/* api_json_parse_body for a body whose members are all listed in `schema` (ended by an entry
+ * whose path is NULL; at most 64 entries), so that no client can make it build a tree larger
+ * than the schema allows: nothing is built of a member the schema does not know, of a member
+ * sent twice, or of any member after those in the same object (a null stands for the first
+ * unknown member: api_json_collect_members names the error, in member order, as for any other
+ * body); a value over its size refuses the body (400 invalid_value naming the field, e.g.
+ * "scale: a value of 5000 bytes of JSON, more than the 4096 this field may have"), a list over
+ * its length with 413 limit_exceeded. Every value is checked against RFC
+ * 8259 before it is built: a syntax error anywhere is reported before the fields' errors.
+ * Thread-safe. */
+int api_json_parse_checked(const char *body, size_t len, const char *example,
+                           const api_json_member *schema, int64_t max_values, cJSON **root,
+                           api_error *err);
+
 /* The text tensor `node` stands for, or NULL when node is an ordinary cJSON node. */
 const api_json_text_tensor *api_json_text_tensor_of(const cJSON *node);
 

@@ -66,8 +66,9 @@ void api_model_registry_free(api_model_registry *r);
  * optional), as F32, F16 or BF16; any other tensor is refused. Its "__metadata__" sets
  * num_heads (required, dividing E), positional ("sinusoidal", the default, or "none"),
  * lowercase ("true" or "false", the default), max_len (an integer >= 1; default none) and
- * vocab (the vocabulary's path relative to the model file's directory; default "vocab.txt"
- * beside it); other keys are ignored. The vocabulary (core/vocab.h's format) must have V
+ * vocab (the vocabulary's path relative to the model file's directory, which it may not
+ * leave: no absolute path, no ".." component, no symbolic link out; default "vocab.txt" beside
+ * it); other keys are ignored. The vocabulary (core/vocab.h's format) must have V
  * lines and contain "[UNK]". Everything is validated (api/safetensors.h for the file) and
  * every weight must be finite. Returns AT_OK, or an error status (AT_EIO, AT_EPARSE,
  * AT_ESHAPE, AT_EINVAL, AT_ELIMIT, AT_ENOMEM) with a message that starts with the path, e.g.

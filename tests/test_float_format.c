@@ -98,8 +98,8 @@ static void check_parse(const char *text, int line)
         harness_fail(__FILE__, line, "\"%s\": read %ld of %zu bytes as %a, strtof gives %a", text,
                      used, n, (double)got, (double)want);
     const char *tail = tails[rng() % (sizeof tails / sizeof tails[0])];
-    /* A tail that would extend the token ("1" + "e" is still "1"; "1" + "." is "1.") */
-    if ((*tail == '.' && !strpbrk(text, ".eE")) || (*tail == 'e' && strpbrk(text, "eE")))
+    /* A tail that would make the token invalid ("1" + "e" is "1e", "1" + "." is "1.") */
+    if ((*tail == '.' && !strpbrk(text, ".eE")) || (*tail == 'e' && !strpbrk(text, "eE")))
         tail = ",";
     used = parse_padded(text, n, tail, &got);
     if (used != (long)n || bits_of(got) != bits_of(want))
@@ -281,20 +281,29 @@ TEST(api_float_format_random_round_trip)
 
 TEST(api_float_parse_grammar)
 {
-    /* The numbers cJSON reads (strtod on its characters), and where each token ends. */
+    /* The numbers of RFC 8259 and where each token ends; what it does not allow (leading zeros,
+     * a '.' or an 'e' without digits after it) is not a number. */
     static const struct {
         const char *text;
         long end; /* -1: not a number */
     } cases[] = {
         {"0", 1},
         {"-0", 2},
-        {"1.", 2},
-        {"-.5", 3},
-        {"007", 3},
-        {"00.50", 5},
-        {"1e", 1},
-        {"1e+", 1},
-        {"1E-", 1},
+        {"1.", -1},
+        {"-.5", -1},
+        {"007", -1},
+        {"00.50", -1},
+        {"01", -1},
+        {"-01", -1},
+        {"0.", -1},
+        {"-0.", -1},
+        {"0.5e", -1},
+        {"10", 2},
+        {"-10.05", 6},
+        {"0.50", 4},
+        {"1e", -1},
+        {"1e+", -1},
+        {"1E-", -1},
         {"1e5", 3},
         {"1E+05", 5},
         {"1e-0005", 7},
@@ -319,8 +328,9 @@ TEST(api_float_parse_grammar)
         {"-nan", -1},
         {"x", -1},
         {"\"1\"", -1},
-        {"1.e5", 4},
-        {"-0.e-0", 6},
+        {"1.e5", -1},
+        {"-0.e-0", -1},
+        {"-0.0e-0", 7},
         {"12345678901234567890123", 23},
         {"0.0000000000000000000000000000001", 33},
     };
@@ -389,7 +399,7 @@ TEST(api_float_parse_hard_cases)
         "-0e-10",
         "0.000e-5",
         "-0.0",
-        "000000000000000000000000000000",
+        "0.00000000000000000000000000000",
         "0.0000000000000000000000000000000000000000000000000000000000000000000000001e70",
         /* exponents with signs and zeros, leading zeros in the fraction */
         "1E+2",
@@ -473,9 +483,12 @@ static int random_decimal(char *buf)
         int digits = 1 + (int)(rng() % (rng() % 4 ? 20 : 60));
         int dot = (int)(rng() % (unsigned)(digits + 1));
         if (rng() % 2) buf[len++] = '-';
+        int int_digits = dot ? dot : digits;
         for (int i = 0; i < digits; i++) {
             if (i == dot && i) buf[len++] = '.';
-            buf[len++] = (char)('0' + rng() % 10);
+            /* JSON allows no leading zero before another integer digit */
+            bool lead = i == 0 && int_digits > 1;
+            buf[len++] = (char)(lead ? '1' + rng() % 9 : '0' + rng() % 10);
         }
         if (rng() % 2)
             len += snprintf(buf + len, 16, "%s%d", rng() % 2 ? "e" : "E", (int)(rng() % 100) - 55);
