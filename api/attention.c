@@ -458,6 +458,15 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
     return 0;
 }
 
+int api_overflow_error(api_error *err)
+{
+    return api_error_set(err, API_ERR_INVALID_VALUE, "",
+                         "the result does not fit in float32: a context value is beyond "
+                         "+-3.4028235e38 even computed in float64 (top-k or sampling without "
+                         "\"normalize\" adds up k values, or the inputs are too large); scale "
+                         "the values down or set \"normalize\": true");
+}
+
 int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api_error *err)
 {
     if (!req) return api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
@@ -473,6 +482,7 @@ int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api
     if (rc == AT_ETIMEDOUT || rc == AT_ECANCELED)
         return api_error_set(err, rc == AT_ETIMEDOUT ? API_ERR_TIMEOUT : API_ERR_CANCELED, "",
                              "stopped before it finished: %s", at_strerror(rc));
+    if (rc == AT_ERANGE) return api_overflow_error(err);
     if (rc != AT_OK)
         return api_error_set(err, API_ERR_INTERNAL, "", "attention failed: %s", at_strerror(rc));
     req->compute_seconds =

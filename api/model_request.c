@@ -12,6 +12,7 @@
 #include "../core/cost.h"
 #include "../core/status.h"
 #include "arena.h"
+#include "request.h"
 
 const char *api_seq_field(api_seq_form form, bool source)
 {
@@ -214,6 +215,16 @@ int api_model_request_resolve(api_model_request *req, api_error *err)
     return rc;
 }
 
+/* The output projection can overflow where the attention did not (a model with large
+ * weights): such a context is refused, never sent as null. */
+static bool all_finite(const float *x, int64_t n)
+{
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        acc += x[i] * 0.0f; /* 0 for finite x, NaN for infinity or NaN */
+    return acc == 0.0f;
+}
+
 int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, api_error *err)
 {
     if (!req) return api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
@@ -234,6 +245,8 @@ int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, a
     if (rc == AT_ETIMEDOUT || rc == AT_ECANCELED)
         return api_error_set(err, rc == AT_ETIMEDOUT ? API_ERR_TIMEOUT : API_ERR_CANCELED, "",
                              "stopped before it finished: %s", at_strerror(rc));
+    if (rc == AT_OK && !all_finite(req->out.context, L * m->mha.embed_dim)) rc = AT_ERANGE;
+    if (rc == AT_ERANGE) return api_overflow_error(err);
     if (rc != AT_OK)
         return api_error_set(err, API_ERR_INTERNAL, "", "attention failed: %s", at_strerror(rc));
     req->compute_seconds =

@@ -88,6 +88,10 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
  * missing_field, naming the option) with *err filled. Thread-safe. */
 int api_check_selection_options(const api_attention_spec *s, api_error *err);
 
+/* Fills *err for a result that does not fit in float32 even computed in double (AT_ERANGE of
+ * the forward pass): 400 invalid_value saying so and what to change. Returns 400. */
+int api_overflow_error(api_error *err);
+
 /* "scaled_dot", "dot", "additive" / "soft", "topk", "sample": the wire names. Static storage. */
 const char *api_score_name(at_score score);
 const char *api_selection_name(at_selection selection);

@@ -14,6 +14,7 @@
 #include "blas.h"
 #include "flash.h"
 #include "mask_int.h"
+#include "overflow_int.h"
 #include "rng.h"
 #include "select.h"
 #include "softmax.h"
@@ -537,7 +538,10 @@ int at_attention_forward(const at_attention_desc *d, const at_attention_out *out
 {
     /* Soft attention without weights never needs the Lq x Lk matrix: the tiled online softmax
      * keeps one tile per worker, which is both smaller and faster for long sequences. */
-    if (at_flash_applies(d)) return at_flash_forward(d, out->context, workspace, pool, worker);
+    if (at_flash_applies(d)) {
+        int rc = at_flash_forward(d, out->context, workspace, pool, worker);
+        return rc == AT_OK ? at_attention_fix_overflow(d, out) : rc;
+    }
     attn_ctx c = {.d = d, .out = out, .plan = make_plan(d), .scale = at_attention_scale(d)};
     const attn_plan *p = &c.plan;
     c.layout = make_layout(d, p);
@@ -559,5 +563,7 @@ int at_attention_forward(const at_attention_desc *d, const at_attention_out *out
         int64_t grain = max64(1, rows / (4 * (int64_t)at_pool_threads(pool)));
         at_pool_parallel_for(pool, worker, rows, grain, average_rows, &c);
     }
-    return at_cancel_status(d->cancel);
+    if ((rc = at_cancel_status(d->cancel)) != AT_OK) return rc;
+    /* Rows whose float32 scores or context overflowed are redone in double. */
+    return at_attention_fix_overflow(d, out);
 }

@@ -85,10 +85,13 @@ size_t at_attention_workspace_size(const at_attention_desc *d, int threads);
  * at_attention_workspace_size(d, at_pool_threads(pool)) bytes. Called on worker `worker` of
  * `pool` (or pool == NULL, worker 0, to run on the calling thread); splits the work over the
  * pool with at_pool_parallel_for. A query row whose keys are all masked gets zero weights and a
- * zero context, never NaN. `d` must have passed at_attention_check. Returns AT_OK, or the
- * status of d->cancel (AT_ETIMEDOUT, AT_ECANCELED) when it was cancelled before it finished,
- * within about one item's time of the request. Reentrant: inputs are only read, and nothing
- * global is written. */
+ * zero context, never NaN. Finite inputs whose scores overflow float32 get the answer computed
+ * in double for the rows concerned (an even split among the keys whose scores tie at the
+ * top, say), never infinity or NaN. `d` must have passed at_attention_check. Returns AT_OK;
+ * AT_ERANGE when a context value is beyond float32's range even in double (top-k without
+ * normalize sums k values); AT_ENOMEM; or the status of d->cancel (AT_ETIMEDOUT,
+ * AT_ECANCELED) when it was cancelled before it finished, within about one item's time of the
+ * request. Reentrant: inputs are only read, and nothing global is written. */
 int at_attention_forward(const at_attention_desc *d, const at_attention_out *out, void *workspace,
                          at_pool *pool, int worker);
 

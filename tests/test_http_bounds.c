@@ -63,10 +63,8 @@ TEST(http_bounds_junk_fields_and_strict_json)
         expect(&d, paths[p], b, 400, "invalid_value", "k", "more than the 4096", __LINE__);
         free(b);
     }
-    expect(&d, paths[0], "{\"query\":[[01]]}", 400, "invalid_json", "", "malformed JSON",
-           __LINE__);
-    expect(&d, paths[0], "{\"query\":[[1.,2]]}", 400, "invalid_json", "", "near byte 11",
-           __LINE__);
+    expect(&d, paths[0], "{\"query\":[[01]]}", 400, "invalid_json", "", "malformed JSON", __LINE__);
+    expect(&d, paths[0], "{\"query\":[[1.,2]]}", 400, "invalid_json", "", "near byte 11", __LINE__);
     expect(&d, paths[0], "{\"query\":[[1,\v2]]}", 400, "invalid_json", "", "near byte 13",
            __LINE__);
     expect(&d, paths[1], "{\"ids\":[01]}", 400, "invalid_json", "", "malformed JSON", __LINE__);
@@ -75,5 +73,40 @@ TEST(http_bounds_junk_fields_and_strict_json)
     ASSERT_EQ(test_post_json(&d, "/v1/attention", "{\"query\":[[1,2]]}", &r), 0);
     ASSERT_EQ(r.status, 200);
     test_response_free(&r);
+    ASSERT_EQ(test_daemon_stop(&d, 15), 0);
+}
+
+/* Issue 10's reproducers of float32 overflow over HTTP: numbers, never null, on both
+ * endpoints. */
+TEST(http_bounds_overflowing_scores_give_numbers)
+{
+    test_daemon d;
+    const char *args[] = {"--threads", "2", NULL};
+    ASSERT_EQ(test_daemon_start(&d, args), 0);
+    static const struct {
+        const char *path, *body, *want;
+    } cases[] = {
+        {"/v1/attention", "{\"query\": [[3e38, 3e38]], \"score\": \"dot\"}",
+         "{\"context\":[[3e38,3e38]],\"weights\":[[1]]"},
+        {"/v1/attention",
+         "{\"query\": [[1, 2], [3, 4]], \"scale\": 3e38, \"return_weights\": false}",
+         "{\"context\":[[3,4],[3,4]]"},
+        {"/v1/models/default/attention",
+         "{\"text\": \"a b c\", \"score\": \"dot\", \"scale\": 3e38}",
+         "{\"tokens\":[\"a\",\"b\",\"c\"]"},
+        {"/v1/models/default/attention",
+         "{\"text\": \"a b c\", \"selection\": \"topk\", \"k\": 1, \"scale\": -3e38, "
+         "\"return_weights\": false}",
+         "{\"tokens\":[\"a\",\"b\",\"c\"]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        test_response r;
+        ASSERT_EQ(test_post_json(&d, cases[i].path, cases[i].body, &r), 0);
+        if (r.status != 200 || strncmp(r.body, cases[i].want, strlen(cases[i].want)) ||
+            strstr(r.body, "null,") || strstr(r.body, "[null") || strstr(r.body, "null]"))
+            harness_fail(__FILE__, __LINE__, "%s %s -> %ld %.300s", cases[i].path, cases[i].body,
+                         r.status, r.body);
+        test_response_free(&r);
+    }
     ASSERT_EQ(test_daemon_stop(&d, 15), 0);
 }

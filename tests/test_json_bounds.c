@@ -79,8 +79,8 @@ static void expect_bounded(const char *body, size_t n, int status, api_error_kin
                      api_error_code(err.kind), err.field, err.message, status, api_error_code(kind),
                      field, part);
     if (held > most)
-        harness_fail(__FILE__, line, "cJSON held %zu bytes for a %zu-byte body (at most %zu)",
-                     held, n, most);
+        harness_fail(__FILE__, line, "cJSON held %zu bytes for a %zu-byte body (at most %zu)", held,
+                     n, most);
 }
 
 TEST(json_bounds_unknown_and_oversized_fields_build_nothing)
@@ -92,8 +92,7 @@ TEST(json_bounds_unknown_and_oversized_fields_build_nothing)
     free(b);
     /* Before the tensors, nested in an object, or as an unknown member of "additive". */
     b = junk_body("{\"zzz\":{\"a\":", "},\"query\":[[1]]}", 4 << 20, &n);
-    expect_bounded(b, n, 400, API_ERR_UNKNOWN_FIELD, "zzz", "known fields: query", 4096,
-                   __LINE__);
+    expect_bounded(b, n, 400, API_ERR_UNKNOWN_FIELD, "zzz", "known fields: query", 4096, __LINE__);
     free(b);
     b = junk_body("{\"query\":[[1,2]],\"score\":\"additive\",\"additive\":{\"weight\":[[1,2,3,4]],"
                   "\"zzz\":",
@@ -103,8 +102,7 @@ TEST(json_bounds_unknown_and_oversized_fields_build_nothing)
     free(b);
     /* A known small field with a huge value. */
     b = junk_body("{\"query\":[[1]],\"scale\":", "}", 4 << 20, &n);
-    expect_bounded(b, n, 400, API_ERR_INVALID_VALUE, "scale", "more than the 4096", 4096,
-                   __LINE__);
+    expect_bounded(b, n, 400, API_ERR_INVALID_VALUE, "scale", "more than the 4096", 4096, __LINE__);
     free(b);
     /* A field sent again and again: the first repeat is named, nothing after it is built. */
     size_t cap = 4 << 20, len = 0;
@@ -172,8 +170,7 @@ TEST(json_bounds_model_body)
         api_model_request_free(req);
         if (rc != cases[i].status || err.kind != cases[i].kind ||
             strcmp(err.field, cases[i].field) || !strstr(err.message, cases[i].part))
-            harness_fail(__FILE__, __LINE__, "case %zu: %d [%s] %s", i, rc, err.field,
-                         err.message);
+            harness_fail(__FILE__, __LINE__, "case %zu: %d [%s] %s", i, rc, err.field, err.message);
         if (held > 4096) harness_fail(__FILE__, __LINE__, "case %zu: cJSON held %zu", i, held);
         free(b);
     }

@@ -1,0 +1,290 @@
+/* Keeping attention finite when its float32 arithmetic is not. The fast kernels (sgemm, the
+ * vector softmax, the tiled online softmax, top-k) assume finite scores; finite inputs whose
+ * dot products exceed FLT_MAX break that assumption silently (nulls, zeros, wrong keys). Rather
+ * than a branch per element in those loops, the rows at risk are found from bounds afterwards
+ * and recomputed in double, where no score of float32 inputs can overflow: plain loops, one
+ * row at a time, as slow as they are rare (the tests hold them to tests' double reference). */
+#include "overflow_int.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mask_int.h"
+#include "rng.h"
+#include "status.h"
+
+/* Scores (and every partial sum of them) below this in magnitude leave room for rounding and
+ * for the softmax's differences of two scores. */
+#define SAFE_BOUND ((double)FLT_MAX / 4)
+
+static float row_maxabs(const float *x, int64_t n)
+{
+    float m = 0.0f;
+    for (int64_t j = 0; j < n; j++) {
+        float a = fabsf(x[j]);
+        m = a > m ? a : m; /* inputs are finite: no NaN to lose */
+    }
+    return m;
+}
+
+/* True when x[0..n) holds no infinity or NaN: an OR of the exponent fields plus one, whose
+ * top bit only an all-ones exponent sets (no branch per element). */
+static bool row_finite(const float *x, int64_t n)
+{
+    uint32_t bad = 0;
+    for (int64_t j = 0; j < n; j++) {
+        uint32_t u;
+        memcpy(&u, &x[j], sizeof u);
+        bad |= (u & 0x7f800000u) + 0x00800000u;
+    }
+    return !(bad >> 31);
+}
+
+static float head_maxabs(const at_tensor *t, int64_t b, int64_t h)
+{
+    const float *base = (const float *)t->data + b * t->nb[0] + h * t->nb[1];
+    float m = 0.0f;
+    for (int64_t r = 0; r < t->ne[2]; r++) {
+        float a = row_maxabs(base + r * t->nb[2], t->ne[3]);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+/* What bounds the scores besides the inputs: the scale and the additive score's parameters. */
+typedef struct bounds {
+    double scale;     /* max(1, |scale|): sgemm sums before it scales */
+    double wq, wk;    /* additive: the largest L1 norm of a row of W_q, of W_k */
+    double bias, sum; /* additive: the largest |bias|, and sum |v| (da without v) */
+} bounds;
+
+static bounds make_bounds(const at_attention_desc *d)
+{
+    bounds bd = {.scale = fabs((double)at_attention_scale(d))};
+    if (bd.scale < 1.0) bd.scale = 1.0;
+    if (d->score != AT_SCORE_ADDITIVE) return bd;
+    const at_additive *a = d->additive;
+    const int64_t da = a->weight.ne[0], dq = d->query.ne[3], dk = d->key.ne[3];
+    const float *w = a->weight.data;
+    for (int64_t r = 0; r < da; r++) {
+        double nq = 0.0, nk = 0.0;
+        for (int64_t e = 0; e < dq; e++)
+            nq += fabs((double)w[r * (dq + dk) + e]);
+        for (int64_t e = 0; e < dk; e++)
+            nk += fabs((double)w[r * (dq + dk) + dq + e]);
+        bd.wq = nq > bd.wq ? nq : bd.wq;
+        bd.wk = nk > bd.wk ? nk : bd.wk;
+        double b = a->bias ? fabs((double)a->bias[r]) : 0.0;
+        bd.bias = b > bd.bias ? b : bd.bias;
+        bd.sum += a->v ? fabs((double)a->v[r]) : 1.0;
+    }
+    return bd;
+}
+
+/* A bound of every partial sum the kernels form for a query row of largest |element| mq
+ * against keys of largest |element| mk. */
+static double score_bound(const at_attention_desc *d, const bounds *bd, double mq, double mk)
+{
+    if (d->score != AT_SCORE_ADDITIVE) return (double)d->query.ne[3] * mq * mk * bd->scale;
+    double pre = bd->wq * mq + bd->wk * mk + bd->bias; /* W_q q + W_k k + bias */
+    double score = bd->sum * bd->scale;                /* v . tanh(...), scaled */
+    return pre > score ? pre : score;
+}
+
+/* Doubles to floats, or AT_ERANGE when one is beyond float32's range. */
+static int put_row(float *dst, const double *src, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) {
+        if (!(fabs(src[j]) <= (double)FLT_MAX)) return AT_ERANGE;
+        dst[j] = (float)src[j];
+    }
+    return AT_OK;
+}
+
+typedef struct ranked {
+    double score;
+    int64_t key;
+} ranked;
+
+typedef struct scratch {
+    double *w, *ctx, *avg;
+    ranked *rank;      /* the allowed keys of a row; for top-k and sampling, best first */
+    uint8_t *redo_avg; /* average_heads over H > 1: (b, i) rows whose average is redone */
+} scratch;
+
+static void scratch_free(scratch *s)
+{
+    free(s->w);
+    free(s->ctx);
+    free(s->avg);
+    free(s->rank);
+    free(s->redo_avg);
+}
+
+static int scratch_alloc(const at_attention_desc *d, scratch *s)
+{
+    if (s->w) return AT_OK;
+    const size_t lk = (size_t)d->key.ne[2], dv = (size_t)d->value.ne[3];
+    s->w = malloc(lk * sizeof(double));
+    s->ctx = malloc(dv * sizeof(double));
+    s->avg = malloc(lk * sizeof(double));
+    s->rank = malloc(lk * sizeof(ranked));
+    s->redo_avg = calloc((size_t)(d->query.ne[0] * d->query.ne[2]), 1);
+    if (s->w && s->ctx && s->avg && s->rank && s->redo_avg) return AT_OK;
+    scratch_free(s);
+    memset(s, 0, sizeof *s);
+    return AT_ENOMEM;
+}
+
+/* ---- one row in double ---- */
+
+static double scale_of(const at_attention_desc *d)
+{
+    if (d->has_scale) return (double)d->scale;
+    if (d->score == AT_SCORE_SCALED_DOT) return 1.0 / sqrt((double)d->query.ne[3]);
+    return 1.0;
+}
+
+/* The unscaled score of query row q against key row k. */
+static double score_of(const at_attention_desc *d, const float *q, const float *k)
+{
+    const int64_t dq = d->query.ne[3], dk = d->key.ne[3];
+    double sum = 0.0;
+    if (d->score != AT_SCORE_ADDITIVE) {
+        for (int64_t e = 0; e < dq; e++)
+            sum += (double)q[e] * (double)k[e];
+        return sum;
+    }
+    const at_additive *a = d->additive;
+    const float *w = a->weight.data;
+    for (int64_t r = 0; r < a->weight.ne[0]; r++, w += dq + dk) {
+        double pre = a->bias ? (double)a->bias[r] : 0.0;
+        for (int64_t e = 0; e < dq; e++)
+            pre += (double)w[e] * (double)q[e];
+        for (int64_t e = 0; e < dk; e++)
+            pre += (double)w[dq + e] * (double)k[e];
+        sum += (a->v ? (double)a->v[r] : 1.0) * tanh(pre);
+    }
+    return sum;
+}
+
+/* Best first; among equal scores the lower key first (the fast path's order). */
+static int by_rank(const void *pa, const void *pb)
+{
+    const ranked *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/* Row i of head (b, h): weights into s->w[0..Lk) and context into s->ctx[0..dv), in double.
+ * Masked keys weigh 0; a row with no key allowed is all zeros. */
+static void double_row(const at_attention_desc *d, scratch *s, int64_t b, int64_t h, int64_t i)
+{
+    const at_tensor *q = &d->query, *k = &d->key, *v = &d->value;
+    const int64_t lk = k->ne[2], dv = v->ne[3], limit = at_row_key_limit(d, b, i);
+    const float *qi = (const float *)q->data + b * q->nb[0] + h * q->nb[1] + i * q->nb[2];
+    const float *kb = (const float *)k->data + b * k->nb[0] + h * k->nb[1];
+    const float *vb = (const float *)v->data + b * v->nb[0] + h * v->nb[1];
+    int64_t stride = 0, n = 0;
+    const uint8_t *allow = at_mask_row(d, b, h, i, &stride);
+    const double scale = scale_of(d);
+    const uint64_t stream = at_rng_row_stream(d->seed, b, h, i);
+    double max = -INFINITY;
+    for (int64_t j = 0; j < lk; j++) {
+        s->w[j] = 0.0;
+        if (j >= limit || (allow && !allow[j * stride])) continue;
+        double x = score_of(d, qi, kb + j * k->nb[2]) * scale;
+        if (d->selection == AT_SELECT_SAMPLE) /* Gumbel-top-k: k draws without replacement */
+            x += -log(-log((double)at_rng_uniform(at_rng_bits(stream, j))));
+        s->rank[n++] = (ranked){x, j};
+        max = x > max ? x : max;
+    }
+    if (d->selection == AT_SELECT_SOFT) {
+        double sum = 0.0;
+        for (int64_t r = 0; r < n; r++)
+            sum += s->w[s->rank[r].key] = exp(s->rank[r].score - max);
+        for (int64_t r = 0; r < n; r++)
+            s->w[s->rank[r].key] /= sum;
+    } else {
+        qsort(s->rank, (size_t)n, sizeof *s->rank, by_rank);
+        int64_t chosen = n < d->k ? n : d->k;
+        for (int64_t r = 0; r < chosen; r++)
+            s->w[s->rank[r].key] = d->normalize ? 1.0 / (double)chosen : 1.0;
+    }
+    for (int64_t e = 0; e < dv; e++)
+        s->ctx[e] = 0.0;
+    for (int64_t j = 0; j < lk; j++)
+        if (s->w[j] != 0.0)
+            for (int64_t e = 0; e < dv; e++)
+                s->ctx[e] += s->w[j] * (double)vb[j * v->nb[2] + e];
+}
+
+/* Row i of head (b, h) in double: its context and (weights_row, unless NULL) its weights. */
+static int redo_row(const at_attention_desc *d, const at_attention_out *out, scratch *s, int64_t b,
+                    int64_t h, int64_t i, float *weights_row)
+{
+    const int64_t H = d->query.ne[1], lq = d->query.ne[2], lk = d->key.ne[2];
+    const int64_t dv = d->value.ne[3];
+    double_row(d, s, b, h, i);
+    int rc = put_row(out->context + ((b * H + h) * lq + i) * dv, s->ctx, dv);
+    if (rc == AT_OK && weights_row) rc = put_row(weights_row, s->w, lk);
+    return rc;
+}
+
+int at_attention_fix_overflow(const at_attention_desc *d, const at_attention_out *out)
+{
+    const at_tensor *q = &d->query, *k = &d->key;
+    const int64_t B = q->ne[0], H = q->ne[1], lq = q->ne[2], lk = k->ne[2];
+    const int64_t dq = q->ne[3], dv = d->value.ne[3];
+    const bool averaged = d->need_weights && d->average_heads && H > 1;
+    const bounds bd = make_bounds(d);
+
+    float mq = 0.0f, mk = 0.0f;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            float a = head_maxabs(q, b, h), c = head_maxabs(k, b, h);
+            mq = a > mq ? a : mq;
+            mk = c > mk ? c : mk;
+        }
+    const bool safe = score_bound(d, &bd, mq, mk) <= SAFE_BOUND;
+
+    scratch s = {0};
+    int rc = AT_OK;
+    bool any_avg = false;
+    for (int64_t b = 0; b < B && rc == AT_OK; b++)
+        for (int64_t h = 0; h < H && rc == AT_OK; h++) {
+            const float mkh = safe ? 0.0f : head_maxabs(k, b, h);
+            const float *qb = (const float *)q->data + b * q->nb[0] + h * q->nb[1];
+            for (int64_t i = 0; i < lq && rc == AT_OK; i++) {
+                bool redo = !row_finite(out->context + ((b * H + h) * lq + i) * dv, dv);
+                if (!redo && !safe)
+                    redo = score_bound(d, &bd, row_maxabs(qb + i * q->nb[2], dq), mkh) > SAFE_BOUND;
+                if (!redo) continue;
+                if ((rc = scratch_alloc(d, &s))) break;
+                if (averaged) { /* every head of (b, i) is redone below */
+                    s.redo_avg[b * lq + i] = 1;
+                    any_avg = true;
+                    continue;
+                }
+                float *wrow = d->need_weights ? out->weights + ((b * H + h) * lq + i) * lk : NULL;
+                rc = redo_row(d, out, &s, b, h, i, wrow);
+            }
+        }
+    for (int64_t r = 0; any_avg && rc == AT_OK && r < B * lq; r++) {
+        if (!s.redo_avg[r]) continue;
+        const int64_t b = r / lq, i = r % lq;
+        for (int64_t j = 0; j < lk; j++)
+            s.avg[j] = 0.0;
+        for (int64_t h = 0; h < H && rc == AT_OK; h++) {
+            rc = redo_row(d, out, &s, b, h, i, NULL);
+            for (int64_t j = 0; j < lk; j++)
+                s.avg[j] += s.w[j] / (double)H;
+        }
+        if (rc == AT_OK) rc = put_row(out->weights + r * lk, s.avg, lk);
+    }
+    scratch_free(&s);
+    return rc;
+}

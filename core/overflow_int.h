@@ -1,0 +1,19 @@
+/* Attention whose float32 scores or context leave float32's range: found after the forward
+ * pass, and those rows recomputed in double. Internal to core/. */
+#ifndef AT_OVERFLOW_INT_H
+#define AT_OVERFLOW_INT_H
+
+#include "attention.h"
+
+/* Called by at_attention_forward once `out` holds the fast pass's results. Finds every query
+ * row whose scores may have overflowed float32 (a bound from the largest |q| of the row, the
+ * largest |k| of its head, the scale and, for the additive score, the norms of its weights: it
+ * costs one pass over the inputs, and nothing more when the bound holds for the whole request)
+ * and every row whose context is not finite, and recomputes those rows in double: their
+ * weights, their context and, with average_heads, the average over the heads. Returns AT_OK,
+ * AT_ERANGE when such a row's context is beyond float32's range even in double (the sum of
+ * the k values top-k or sampling selects, say), or AT_ENOMEM. Reentrant; single-threaded
+ * (the rows it recomputes are few in any request that is not built to overflow). */
+int at_attention_fix_overflow(const at_attention_desc *d, const at_attention_out *out);
+
+#endif
