@@ -78,8 +78,8 @@ TESTBIN    := $(BUILD)/attnd_tests
 HOST ?=
 PORT ?=
 
-.PHONY: all run test check asan lint format deps deps-test install uninstall clean help \
-        docker docker-test test-ui
+.PHONY: all run test check asan tsan fuzz fuzz-build lint format deps deps-test install \
+        uninstall clean help docker docker-test test-ui
 .DEFAULT_GOAL := all
 
 all: $(ATTND)
@@ -144,6 +144,43 @@ asan: deps
 	  build/asan/attnd build/asan/attnd_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ATTND_BIN=build/asan/attnd build/asan/attnd_tests -j $(JOBS) $(TESTS)
+
+# The concurrent tests (the pool's, and every HTTP test against a TSan-built daemon, which must
+# exit 0: TSan makes a report an exit status of 66) with ThreadSanitizer, gcc's or clang's (under
+# gcc's, core/simd_int.h drops the target_clones whose ifunc resolvers would run before TSan is
+# set up). TSAN_TESTS= (empty) runs the whole suite, which takes many minutes.
+TSAN_TESTS ?= pool http
+tsan: deps
+	@$(MAKE) --no-print-directory deps-test
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/tsan OPT=-O1 \
+	  SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" build/tsan/attnd build/tsan/attnd_tests
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ATTND_BIN=build/tsan/attnd build/tsan/attnd_tests -j $(JOBS) $(TSAN_TESTS)
+
+# libFuzzer harnesses (tests/fuzz/) for the /v1 attention decoder, the model-request decoder and
+# the safetensors loader, built by clang with AddressSanitizer and UBSan under build/fuzz. Each
+# runs FUZZ_SECONDS from its committed seeds (tests/fuzz/corpus/NAME, only read: what it finds
+# goes to build/fuzz/corpus/NAME); a crash stops make, the input saved as build/fuzz/crash-*.
+FUZZ_SECONDS ?= 60
+FUZZERS      := attention model_request safetensors
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+DEB_FUZZ     := clang libclang-rt-dev
+
+fuzz-build: deps
+	@$(call apt_install,$(DEB_FUZZ))
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/fuzz CC=clang OPT=-O1 \
+	  SANFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZERS:%=build/fuzz/fuzz_%)
+
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(CORE_OBJ) $(API_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer $^ -o $@ $(PKG_LIBS) -lm
+
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus/$$f; \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+	  ( cd build/fuzz && ./fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=16384 \
+	    -print_final_stats=1 corpus/$$f ../../tests/fuzz/corpus/$$f > $$f.log 2>&1; rc=$$?; \
+	    grep -E '^#[0-9]+ +DONE|^stat::number_of_executed_units|ERROR|SUMMARY|Test unit' $$f.log; \
+	    exit $$rc ) || { echo "fuzz: $$f failed (build/fuzz/$$f.log)"; exit 1; }; done
 
 # Layering rules of ../shared/STYLE.md: server -> api -> core, one door per library. The
 # benchmark's peers (tests/bench/peers/) are programs of their own, outside the rules.
@@ -227,6 +264,8 @@ help:
 	@echo "make test       build and run every test (unit and HTTP)"
 	@echo "make asan       the test suite under AddressSanitizer + UBSan"
 	@echo "make test-ui    the explorer page in chromium (playwright-core from npm) and the OpenAPI check"
+	@echo "make tsan       the pool and HTTP tests under ThreadSanitizer (TSAN_TESTS=)"
+	@echo "make fuzz       each libFuzzer harness for FUZZ_SECONDS (60) from tests/fuzz/corpus"
 	@echo "make lint       layering rules and clang-format (installed when missing)"
 	@echo "make docker     build the container image $(DOCKER_IMAGE) (Docker, else podman)"
 	@echo "make docker-test build the image, run it and check it end to end"

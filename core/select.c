@@ -145,7 +145,9 @@ AT_INLINE void add_gumbel(float *p, uint64_t stream, int64_t j0)
 {
     /* splitmix64's counter (j + 1) * golden, the product for lane l folded at compile time. */
     const vu64 lane = (vu64){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16} * AT_RNG_GOLDEN;
-    vu64 z = (stream + (uint64_t)j0 * AT_RNG_GOLDEN) + lane;
+    /* The scalar is cast to the lanes' own type: clang refuses to splat an unsigned long long
+     * into a vector of uint64_t (unsigned long), whatever their equal widths. */
+    vu64 z = (uint64_t)(stream + (uint64_t)j0 * AT_RNG_GOLDEN) + lane;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;

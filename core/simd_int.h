@@ -28,7 +28,8 @@
 /* Without -march flags the build targets baseline x86-64 (SSE2); cloning lets a machine with
  * AVX2+FMA (x86-64-v3) or AVX-512 (x86-64-v4) run wider code from the same binary. Put it on
  * the public function of a kernel; the helpers below are inlined into each clone. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+/* (Not under gcc's ThreadSanitizer: its ifunc resolvers run before TSan is set up and crash.) */
 #define AT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AT_SIMD_CLONES

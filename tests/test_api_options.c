@@ -266,8 +266,8 @@ TEST(api_seed_is_exact_to_64_bits)
     const char *bodies[] = {
         "{\"seed\": 18446744073709551615, \"query\": [[1]], \"selection\": \"sample\", \"k\": 1}",
         "{\"query\": [[1]], \"selection\": \"sample\", \"k\": 1, \"seed\":18446744073709551615}",
-        "{\"query\": [[1]], \"selection\": \"sample\", \"k\": 1, \"se\\u0065d\": "
-        "18446744073709551615 }",
+        ("{\"query\": [[1]], \"selection\": \"sample\", \"k\": 1, \"se\\u0065d\": "
+         "18446744073709551615 }"),
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         api_attention_request *req;
