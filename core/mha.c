@@ -100,10 +100,15 @@ int at_mha_check(const at_mha_weights *w, int64_t len, int64_t src_len,
         return fail(field, "embed_dim", err, errlen, AT_EINVAL,
                     "embed_dim: %lld must be >= 1 and divisible by num_heads %lld", (long long)e,
                     (long long)h);
-    if (!w->in_proj_weight || !w->out_proj_weight)
+    bool separate = !w->in_proj_weight && w->qkv_weight[0] && w->qkv_weight[1] && w->qkv_weight[2];
+    if ((!w->in_proj_weight && !separate) || !w->out_proj_weight)
         return fail(field, "weights", err, errlen, AT_EINVAL,
-                    "weights: in_proj_weight and out_proj_weight are required (E %lld, H %lld)",
+                    "weights: in_proj_weight (or query, key and value weights) and "
+                    "out_proj_weight are required (E %lld, H %lld)",
                     (long long)e, (long long)h);
+    if ((separate || w->conv1d) && src_len != 0)
+        return fail(field, "src_len", err, errlen, AT_EINVAL,
+                    "src_len: this layer's weights support self-attention only");
     if (len < 1 || len > MHA_MAX_ELEMENTS / (3 * e))
         return fail(field, "len", err, errlen, AT_EINVAL,
                     "len: the sequence has %lld tokens, expected 1 to %lld", (long long)len,
@@ -144,17 +149,24 @@ typedef struct proj_ctx {
     const at_cancel *cancel;
 } proj_ctx;
 
-/* out[r, 0..n) = bias[0..n) (or 0) + in[r, :] W^T for rows r < rows, W [n, E]. */
-static void project(const float *in, int64_t rows, int64_t e, const float *weight,
-                    const float *bias, int64_t n, float *out, int64_t ld)
+/* out[r, 0..n) = bias[0..n) (or 0) + in[r, :] W^T for rows r < rows, W [n, E] (Linear), or,
+ * with `conv1d`, + in[r, :] W with W [E, n] (its row stride wld). */
+static void project_any(const float *in, int64_t rows, int64_t e, const float *weight, bool conv1d,
+                        int64_t wld, const float *bias, int64_t n, float *out, int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++)
         if (bias)
             memcpy(out + r * ld, bias, (size_t)n * sizeof(float));
         else
             memset(out + r * ld, 0, (size_t)n * sizeof(float));
-    at_sgemm(false, true, (int)rows, (int)n, (int)e, 1.0f, in, (int)e, weight, (int)e, 1.0f, out,
-             (int)ld);
+    at_sgemm(false, !conv1d, (int)rows, (int)n, (int)e, 1.0f, in, (int)e, weight, (int)wld, 1.0f,
+             out, (int)ld);
+}
+
+static void project(const float *in, int64_t rows, int64_t e, const float *weight,
+                    const float *bias, int64_t n, float *out, int64_t ld)
+{
+    project_any(in, rows, e, weight, false, e, bias, n, out, ld);
 }
 
 /* Items are rows of x (0..L-1) followed, for cross-attention, by rows of src (L..L+S-1). */
@@ -163,6 +175,17 @@ static void in_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
     const at_mha_weights *w = c->w;
     const int64_t e = w->embed_dim;
     const float *b = w->in_proj_bias;
+    if (!c->src && !w->in_proj_weight) { /* BERT: q, k and v from their own [E, E] */
+        for (int i = 0; i < 3; i++)
+            project_any(c->x + begin * e, end - begin, e, w->qkv_weight[i], false, e,
+                        w->qkv_bias[i], e, c->proj + begin * 3 * e + i * e, 3 * e);
+        return;
+    }
+    if (!c->src && w->conv1d) { /* GPT-2: x W with W [E, 3E] */
+        project_any(c->x + begin * e, end - begin, e, w->in_proj_weight, true, 3 * e, b, 3 * e,
+                    c->proj + begin * 3 * e, 3 * e);
+        return;
+    }
     if (!c->src) { /* rows of [q | k | v] at once: W is the whole [3E, E] */
         project(c->x + begin * e, end - begin, e, w->in_proj_weight, b, 3 * e,
                 c->proj + begin * 3 * e, 3 * e);
@@ -209,7 +232,11 @@ static void out_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
             memcpy(c->context + r * e, w->out_proj_bias, (size_t)e * sizeof(float));
         else
             memset(c->context + r * e, 0, (size_t)e * sizeof(float));
-    for (int64_t h = 0; h < w->num_heads; h++)
+    for (int64_t h = 0; h < w->num_heads && w->conv1d; h++) /* rows h*hd.. of W [E, E] */
+        at_sgemm(false, false, (int)rows, (int)e, (int)hd, 1.0f,
+                 c->heads + (h * c->len + begin) * hd, (int)hd, w->out_proj_weight + h * hd * e,
+                 (int)e, 1.0f, c->context + begin * e, (int)e);
+    for (int64_t h = 0; h < w->num_heads && !w->conv1d; h++)
         at_sgemm(false, true, (int)rows, (int)e, (int)hd, 1.0f,
                  c->heads + (h * c->len + begin) * hd, (int)hd, w->out_proj_weight + h * hd, (int)e,
                  1.0f, c->context + begin * e, (int)e);

@@ -24,6 +24,13 @@ typedef struct at_mha_weights {
     /* Per-head additive score parameters shared by every head: weight [da, 2 * head_dim]
      * (dq = dk = head_dim), bias and v [da] or NULL. NULL when the model has none. */
     const at_additive *additive;
+    /* The layouts of real checkpoints, self-attention only. With `conv1d` (GPT-2's Conv1D),
+     * in_proj_weight is [E, 3E] and out_proj_weight [E, E] stored input-major: y = x W + b.
+     * With in_proj_weight NULL, qkv_weight[0..3) are BERT's separate query, key and value
+     * nn.Linear weights [E, E] and qkv_bias[0..3) their biases [E] (or NULL for zeros). */
+    bool conv1d;
+    const float *qkv_weight[3];
+    const float *qkv_bias[3];
 } at_mha_weights;
 
 /* Caller-allocated outputs, contiguous row-major. */

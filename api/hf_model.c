@@ -1,0 +1,397 @@
+/* Loading a Hugging Face folder: the config gives every size, from which the list of tensors the
+ * architecture needs (with shapes) is made; the safetensors file must hold exactly those plus,
+ * optionally, the known task-head tensors. Shapes are compared one by one with messages that
+ * say where the expected sizes come from. */
+#include "hf_model.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "../core/status.h"
+#include "error_int.h"
+#include "hf_config.h"
+#include "read_file.h"
+#include "safetensors.h"
+
+#define NAME_MAX_LEN  128
+#define VOCAB_MAX     ((size_t)256 << 20)
+#define LAYER_TENSORS 16
+
+struct api_hf_model {
+    at_transformer core;
+    at_tf_layer *layers;
+    api_safetensors *file;
+    at_vocab *vocab;
+    const char *prefix;
+    const char *dtype;
+};
+
+/* One tensor the checkpoint may hold: its name, exact shape, where its data goes (NULL: checked
+ * but not used) and whether it must be there. */
+typedef struct spec {
+    char name[NAME_MAX_LEN];
+    int rank;
+    int64_t shape[4];
+    const char *why;
+    const float **dst;
+    bool required;
+} spec;
+
+typedef struct spec_list {
+    spec *items;
+    size_t count, cap;
+} spec_list;
+
+static void add(spec_list *l, bool required, const float **dst, const char *why, int rank,
+                int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...)
+    __attribute__((format(printf, 10, 11)));
+
+static void add(spec_list *l, bool required, const float **dst, const char *why, int rank,
+                int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...)
+{
+    if (l->count == l->cap) return; /* sized exactly by the caller */
+    spec *s = &l->items[l->count++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->name, sizeof s->name, fmt, ap);
+    va_end(ap);
+    s->rank = rank;
+    s->shape[0] = a, s->shape[1] = b, s->shape[2] = c, s->shape[3] = d;
+    s->why = why;
+    s->dst = dst;
+    s->required = required;
+}
+
+#define VEC(req, dst, why, n, ...)     add(l, req, dst, why, 1, n, 0, 0, 0, __VA_ARGS__)
+#define MAT(req, dst, why, r, c, ...)  add(l, req, dst, why, 2, r, c, 0, 0, __VA_ARGS__)
+
+static void bert_specs(api_hf_model *m, spec_list *l, const char *p)
+{
+    at_transformer *t = &m->core;
+    const int64_t V = t->vocab_size, E = t->embed_dim, I = t->inner_dim, P = t->max_positions;
+    static const char *const ve = "vocab_size, hidden_size", *const e = "hidden_size",
+                             *const ee = "hidden_size, hidden_size",
+                             *const ie = "intermediate_size, hidden_size",
+                             *const ei = "hidden_size, intermediate_size",
+                             *const i = "intermediate_size";
+    MAT(true, &t->word_emb, ve, V, E, "%sembeddings.word_embeddings.weight", p);
+    MAT(true, &t->pos_emb, "max_position_embeddings, hidden_size", P, E,
+        "%sembeddings.position_embeddings.weight", p);
+    MAT(true, &t->type_emb, "type_vocab_size, hidden_size", t->type_vocab_size, E,
+        "%sembeddings.token_type_embeddings.weight", p);
+    VEC(true, &t->emb_ln_w, e, E, "%sembeddings.LayerNorm.weight", p);
+    VEC(true, &t->emb_ln_b, e, E, "%sembeddings.LayerNorm.bias", p);
+    static const char *const qkv[3] = {"query", "key", "value"};
+    for (int64_t n = 0; n < t->num_layers; n++) {
+        at_tf_layer *y = &m->layers[n];
+        char at[64];
+        snprintf(at, sizeof at, "%sencoder.layer.%lld.", p, (long long)n);
+        for (int k = 0; k < 3; k++) {
+            MAT(true, &y->attn.qkv_weight[k], ee, E, E, "%sattention.self.%s.weight", at, qkv[k]);
+            VEC(true, &y->attn.qkv_bias[k], e, E, "%sattention.self.%s.bias", at, qkv[k]);
+        }
+        MAT(true, &y->attn.out_proj_weight, ee, E, E, "%sattention.output.dense.weight", at);
+        VEC(true, &y->attn.out_proj_bias, e, E, "%sattention.output.dense.bias", at);
+        VEC(true, &y->ln1_w, e, E, "%sattention.output.LayerNorm.weight", at);
+        VEC(true, &y->ln1_b, e, E, "%sattention.output.LayerNorm.bias", at);
+        MAT(true, &y->ffn_in_w, ie, I, E, "%sintermediate.dense.weight", at);
+        VEC(true, &y->ffn_in_b, i, I, "%sintermediate.dense.bias", at);
+        MAT(true, &y->ffn_out_w, ei, E, I, "%soutput.dense.weight", at);
+        VEC(true, &y->ffn_out_b, e, E, "%soutput.dense.bias", at);
+        VEC(true, &y->ln2_w, e, E, "%soutput.LayerNorm.weight", at);
+        VEC(true, &y->ln2_b, e, E, "%soutput.LayerNorm.bias", at);
+    }
+    /* Heads of BertModel and BertFor{PreTraining,MaskedLM,NextSentencePrediction}. */
+    MAT(false, NULL, ee, E, E, "%spooler.dense.weight", p);
+    VEC(false, NULL, e, E, "%spooler.dense.bias", p);
+    VEC(false, NULL, "vocab_size", V, "cls.predictions.bias");
+    MAT(false, NULL, ee, E, E, "cls.predictions.transform.dense.weight");
+    VEC(false, NULL, e, E, "cls.predictions.transform.dense.bias");
+    VEC(false, NULL, e, E, "cls.predictions.transform.LayerNorm.weight");
+    VEC(false, NULL, e, E, "cls.predictions.transform.LayerNorm.bias");
+    MAT(false, NULL, ve, V, E, "cls.predictions.decoder.weight");
+    VEC(false, NULL, "vocab_size", V, "cls.predictions.decoder.bias");
+    MAT(false, NULL, "2, hidden_size", 2, E, "cls.seq_relationship.weight");
+    VEC(false, NULL, "2", 2, "cls.seq_relationship.bias");
+}
+
+static void gpt2_specs(api_hf_model *m, spec_list *l, const char *p)
+{
+    at_transformer *t = &m->core;
+    const int64_t V = t->vocab_size, E = t->embed_dim, I = t->inner_dim, P = t->max_positions;
+    static const char *const e = "n_embd", *const ee = "n_embd, n_embd",
+                             *const e3 = "n_embd, 3 n_embd", *const ei = "n_embd, n_inner",
+                             *const ie = "n_inner, n_embd";
+    MAT(true, &t->word_emb, "vocab_size, n_embd", V, E, "%swte.weight", p);
+    MAT(true, &t->pos_emb, "n_positions, n_embd", P, E, "%swpe.weight", p);
+    VEC(true, &t->final_ln_w, e, E, "%sln_f.weight", p);
+    VEC(true, &t->final_ln_b, e, E, "%sln_f.bias", p);
+    for (int64_t n = 0; n < t->num_layers; n++) {
+        at_tf_layer *y = &m->layers[n];
+        char at[64];
+        snprintf(at, sizeof at, "%sh.%lld.", p, (long long)n);
+        VEC(true, &y->ln1_w, e, E, "%sln_1.weight", at);
+        VEC(true, &y->ln1_b, e, E, "%sln_1.bias", at);
+        MAT(true, &y->attn.in_proj_weight, e3, E, 3 * E, "%sattn.c_attn.weight", at);
+        VEC(true, &y->attn.in_proj_bias, "3 n_embd", 3 * E, "%sattn.c_attn.bias", at);
+        MAT(true, &y->attn.out_proj_weight, ee, E, E, "%sattn.c_proj.weight", at);
+        VEC(true, &y->attn.out_proj_bias, e, E, "%sattn.c_proj.bias", at);
+        VEC(true, &y->ln2_w, e, E, "%sln_2.weight", at);
+        VEC(true, &y->ln2_b, e, E, "%sln_2.bias", at);
+        MAT(true, &y->ffn_in_w, ei, E, I, "%smlp.c_fc.weight", at);
+        VEC(true, &y->ffn_in_b, "n_inner", I, "%smlp.c_fc.bias", at);
+        MAT(true, &y->ffn_out_w, ie, I, E, "%smlp.c_proj.weight", at);
+        VEC(true, &y->ffn_out_b, e, E, "%smlp.c_proj.bias", at);
+        /* The causal-mask buffers older transformers versions saved. */
+        add(l, false, NULL, "1, 1, n_positions, n_positions", 4, 1, 1, P, P, "%sattn.bias", at);
+        add(l, false, NULL, "a scalar", 0, 0, 0, 0, 0, "%sattn.masked_bias", at);
+    }
+    MAT(false, NULL, "vocab_size, n_embd", V, E, "lm_head.weight"); /* GPT2LMHeadModel */
+}
+
+#undef VEC
+#undef MAT
+
+static int check_and_bind(api_hf_model *m, spec_list *l, char *err, size_t errlen)
+{
+    api_safetensors *st = m->file;
+    const char *path = api_safetensors_path(st);
+    const char *model = m->core.arch == AT_TF_BERT ? "BERT" : "GPT-2";
+    for (size_t i = 0; i < api_safetensors_count(st); i++) {
+        const char *name = api_safetensors_at(st, i)->name;
+        size_t k = 0;
+        while (k < l->count && strcmp(l->items[k].name, name))
+            k++;
+        if (k == l->count)
+            return api_path_error(path, err, errlen, AT_EINVAL,
+                                  "unexpected tensor %s: not part of a %s model with %lld layers "
+                                  "and prefix \"%s\" (config.json), so the checkpoint is refused",
+                                  name, model, (long long)m->core.num_layers, m->prefix);
+    }
+    for (size_t k = 0; k < l->count; k++) {
+        const spec *s = &l->items[k];
+        const api_st_tensor *t = api_safetensors_find(st, s->name);
+        char ws[96], gs[160];
+        at_shape_str(s->rank, s->shape, ws, sizeof ws);
+        if (!t) {
+            if (!s->required) continue;
+            return api_path_error(path, err, errlen, AT_EINVAL,
+                                  "missing tensor %s %s (%s from config.json)", s->name, ws,
+                                  s->why);
+        }
+        bool ok = t->rank == s->rank;
+        for (int d = 0; ok && d < s->rank; d++)
+            ok = t->shape[d] == s->shape[d];
+        if (!ok)
+            return api_path_error(path, err, errlen, AT_ESHAPE,
+                                  "tensor %s: expected %s (%s from config.json), got %s", s->name,
+                                  ws, s->why, at_shape_str(t->rank, t->shape, gs, sizeof gs));
+        if (s->dst) {
+            int rc = api_safetensors_f32(st, t, s->dst, err, errlen);
+            if (rc) return rc;
+        }
+    }
+    return AT_OK;
+}
+
+/* dir + "/" + file, malloc'd. */
+static char *join(const char *dir, const char *file)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    char *out = malloc(n + strlen(file) + 2);
+    if (out) sprintf(out, "%.*s/%s", (int)n, dir, file);
+    return out;
+}
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* GPT-2's vocab.json {"token": id, ...} as an at_vocab: line id holds the token. */
+static int read_vocab_json(api_hf_model *m, const char *path, char *err, size_t errlen)
+{
+    char *text = NULL, *lines = NULL;
+    size_t len = 0;
+    int rc = api_read_file(path, VOCAB_MAX, &text, &len, err, errlen);
+    if (rc) return rc;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const int64_t v = m->core.vocab_size;
+    char **tok = NULL;
+    size_t total = 0;
+    if (!cJSON_IsObject(root)) {
+        rc = api_path_error(path, err, errlen, AT_EPARSE, "not a JSON object");
+        goto done;
+    }
+    if (!(tok = calloc((size_t)v, sizeof *tok))) {
+        rc = api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (const cJSON *c = root->child; c; c = c->next) {
+        double id = cJSON_IsNumber(c) ? c->valuedouble : -1;
+        if (!(id >= 0 && id < (double)v) || id != (double)(int64_t)id || tok[(int64_t)id] ||
+            strpbrk(c->string, "\r\n") || !*c->string) {
+            rc = api_path_error(path, err, errlen, AT_EINVAL,
+                                "token \"%.40s\": expected a unique id from 0 to %lld (vocab_size "
+                                "- 1) and a non-empty token without line breaks",
+                                c->string, (long long)v - 1);
+            goto done;
+        }
+        tok[(int64_t)id] = c->string;
+        total += strlen(c->string) + 1;
+    }
+    if (!(lines = malloc(total + (size_t)v + 1))) {
+        rc = api_path_error(path, err, errlen, AT_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t at = 0;
+    int64_t last = v - 1;
+    while (last > 0 && !tok[last])
+        last--;
+    for (int64_t i = 0; i <= last; i++) {
+        size_t n = tok[i] ? strlen(tok[i]) : 0;
+        memcpy(lines + at, tok[i] ? tok[i] : "", n);
+        at += n;
+        lines[at++] = '\n';
+    }
+    char msg[256];
+    if ((rc = at_vocab_new(lines, at, &m->vocab, msg, sizeof msg)))
+        api_path_error(path, err, errlen, rc, "%s", msg);
+done:
+    free(lines);
+    free(tok);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int read_vocab_txt(api_hf_model *m, const char *path, char *err, size_t errlen)
+{
+    char *text = NULL, msg[256];
+    size_t len = 0;
+    int rc = api_read_file(path, VOCAB_MAX, &text, &len, err, errlen);
+    if (rc) return rc;
+    if ((rc = at_vocab_new(text, len, &m->vocab, msg, sizeof msg)))
+        api_path_error(path, err, errlen, rc, "%s", msg);
+    else if (at_vocab_size(m->vocab) > m->core.vocab_size)
+        rc = api_path_error(path, err, errlen, AT_ESHAPE,
+                            "%lld tokens, more than vocab_size %lld of config.json",
+                            (long long)at_vocab_size(m->vocab), (long long)m->core.vocab_size);
+    free(text);
+    return rc;
+}
+
+int api_hf_model_open(const char *dir, api_hf_model **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char *config = join(dir, "config.json"), *weights = join(dir, "model.safetensors");
+    char *vocab_txt = join(dir, "vocab.txt"), *vocab_json = join(dir, "vocab.json");
+    api_hf_model *m = calloc(1, sizeof *m);
+    spec_list l = {0};
+    int rc = AT_ENOMEM;
+    if (!config || !weights || !vocab_txt || !vocab_json || !m) {
+        api_path_error(dir, err, errlen, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = api_hf_config_read(config, &m->core, err, errlen))) goto fail;
+    if (!exists(weights)) {
+        rc = api_path_error(weights, err, errlen, AT_EIO,
+                            "not found (attnd reads one model.safetensors; convert a "
+                            "pytorch_model.bin or merge a sharded checkpoint first)");
+        goto fail;
+    }
+    if ((rc = api_safetensors_open(weights, &m->file, err, errlen))) goto fail;
+    at_transformer *t = &m->core;
+    if (!(m->layers = calloc((size_t)t->num_layers, sizeof *m->layers))) {
+        rc = api_path_error(dir, err, errlen, AT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    l.cap = (size_t)t->num_layers * LAYER_TENSORS + 32;
+    if (!(l.items = calloc(l.cap, sizeof *l.items))) {
+        rc = api_path_error(dir, err, errlen, AT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (t->arch == AT_TF_BERT) {
+        m->prefix = api_safetensors_find(m->file, "bert.embeddings.word_embeddings.weight")
+                        ? "bert."
+                        : "";
+        bert_specs(m, &l, m->prefix);
+    } else {
+        m->prefix = api_safetensors_find(m->file, "transformer.wte.weight") ? "transformer." : "";
+        gpt2_specs(m, &l, m->prefix);
+    }
+    if ((rc = check_and_bind(m, &l, err, errlen))) goto fail;
+    for (int64_t n = 0; n < t->num_layers; n++) {
+        m->layers[n].attn.embed_dim = t->embed_dim;
+        m->layers[n].attn.num_heads = t->num_heads;
+        m->layers[n].attn.conv1d = t->conv1d;
+    }
+    t->layers = m->layers;
+    char msg[256];
+    if ((rc = at_transformer_check(t, msg, sizeof msg))) {
+        api_path_error(config, err, errlen, rc, "%s", msg);
+        goto fail;
+    }
+    const char *first = t->arch == AT_TF_BERT ? "embeddings.word_embeddings.weight" : "wte.weight";
+    char name[NAME_MAX_LEN];
+    snprintf(name, sizeof name, "%s%s", m->prefix, first);
+    m->dtype = api_st_dtype_name(api_safetensors_find(m->file, name)->dtype);
+    if (t->arch == AT_TF_BERT && exists(vocab_txt))
+        rc = read_vocab_txt(m, vocab_txt, err, errlen);
+    else if (t->arch == AT_TF_GPT2 && exists(vocab_json))
+        rc = read_vocab_json(m, vocab_json, err, errlen);
+    if (rc) goto fail;
+    *out = m;
+    m = NULL;
+fail:
+    api_hf_model_free(m);
+    free(l.items);
+    free(config);
+    free(weights);
+    free(vocab_txt);
+    free(vocab_json);
+    return rc;
+}
+
+void api_hf_model_free(api_hf_model *m)
+{
+    if (!m) return;
+    api_safetensors_close(m->file);
+    at_vocab_free(m->vocab);
+    free(m->layers);
+    free(m);
+}
+
+const at_transformer *api_hf_model_core(const api_hf_model *m)
+{
+    return &m->core;
+}
+
+const char *api_hf_model_type(const api_hf_model *m)
+{
+    return m->core.arch == AT_TF_BERT ? "bert" : "gpt2";
+}
+
+const char *api_hf_model_dtype(const api_hf_model *m)
+{
+    return m->dtype;
+}
+
+const at_vocab *api_hf_model_vocab(const api_hf_model *m)
+{
+    return m->vocab;
+}
+
+const char *api_hf_model_prefix(const api_hf_model *m)
+{
+    return m->prefix;
+}

@@ -1,0 +1,42 @@
+/* A Hugging Face model folder (config.json, model.safetensors, and the tokenizer's files) of a
+ * BERT or GPT-2 checkpoint, loaded into a core at_transformer over the mapped weights. Every
+ * tensor the architecture needs must be there with its exact shape; tensors of the usual task
+ * heads (BERT's pooler and cls.*, GPT-2's lm_head and attention-mask buffers) are checked and
+ * not used; any other tensor refuses the checkpoint. */
+#ifndef API_HF_MODEL_H
+#define API_HF_MODEL_H
+
+#include <stddef.h>
+
+#include "../core/transformer.h"
+#include "../core/vocab.h"
+
+typedef struct api_hf_model api_hf_model;
+
+/* Loads the folder `dir`: config.json (api/hf_config.h), model.safetensors (F32, F16 or BF16;
+ * F32 used in place, the others converted once), and the vocabulary: vocab.txt for BERT,
+ * vocab.json for GPT-2 (optional: without one, requests must send ids). Returns AT_OK and
+ * *out (free with api_hf_model_free), or an error status with a message that starts with the
+ * file at fault: "dir/model.safetensors: tensor encoder.layer.1.attention.self.key.weight:
+ * expected [32, 32] (hidden_size, hidden_size from config.json), got [32, 16]". */
+int api_hf_model_open(const char *dir, api_hf_model **out, char *err, size_t errlen);
+
+/* Frees the model and unmaps its weights. NULL is a no-op. */
+void api_hf_model_free(api_hf_model *m);
+
+/* The core model (owned by m). */
+const at_transformer *api_hf_model_core(const api_hf_model *m);
+
+/* "bert" or "gpt2". */
+const char *api_hf_model_type(const api_hf_model *m);
+
+/* The stored dtype of the word embeddings ("F32", "F16", "BF16"). */
+const char *api_hf_model_dtype(const api_hf_model *m);
+
+/* The vocabulary (ids to tokens and back), or NULL when the folder has none. */
+const at_vocab *api_hf_model_vocab(const api_hf_model *m);
+
+/* The tensor-name prefix the checkpoint used ("", "bert." or "transformer."). */
+const char *api_hf_model_prefix(const api_hf_model *m);
+
+#endif

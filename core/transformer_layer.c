@@ -1,0 +1,170 @@
+/* One Transformer layer: multi-head self-attention (core/mha.c) and the feed-forward sublayer,
+ * with residual connections and LayerNorm after each sublayer (BERT, post-LN) or before it
+ * (GPT-2, pre-LN). Everything but the attention is row-local, so it runs over fixed blocks of
+ * rows on the pool: a block goes through both feed-forward products, the activation, the
+ * residual and the norm while it is still in cache. */
+#include "transformer.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "blas.h"
+#include "layernorm.h"
+#include "status.h"
+
+#define WS_ALIGN  64
+#define ROW_GRAIN 32
+
+static size_t align_up(size_t n)
+{
+    return (n + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
+}
+
+/* The per-head attention the layer runs: scaled dot product (1/sqrt(head_dim), unless the
+ * config turns scaling off or divides by the layer number too), causal for GPT-2. */
+static at_attention_desc layer_desc(const at_transformer *t, int64_t index, bool need_weights)
+{
+    at_attention_desc d = {.score = AT_SCORE_SCALED_DOT, .causal = t->causal};
+    d.need_weights = need_weights;
+    if (!t->scale_attn || t->scale_inverse) {
+        double s = t->scale_attn ? 1.0 / sqrt((double)(t->embed_dim / t->num_heads)) : 1.0;
+        if (t->scale_inverse) s /= (double)(index + 1);
+        d.has_scale = true;
+        d.scale = (float)s;
+    }
+    return d;
+}
+
+/* Scratch: the attention's output [L, E], the normed input (pre-LN) [L, E], the feed-forward
+ * activations [L, I], then at_mha_forward's own workspace. */
+typedef struct layer_layout {
+    size_t attn_out, normed, inner, mha;
+} layer_layout;
+
+static layer_layout make_layout(const at_transformer *t, int64_t len, bool need_weights,
+                                int threads)
+{
+    layer_layout l;
+    l.attn_out = align_up((size_t)(len * t->embed_dim) * sizeof(float));
+    l.normed = l.attn_out;
+    l.inner = align_up((size_t)(len * t->inner_dim) * sizeof(float));
+    at_attention_desc d = layer_desc(t, 0, need_weights);
+    l.mha = align_up(at_mha_workspace_size(&t->layers[0].attn, len, 0, &d, threads));
+    return l;
+}
+
+size_t at_tf_layer_workspace_size(const at_transformer *t, int64_t len, bool need_weights,
+                                  int threads)
+{
+    layer_layout l = make_layout(t, len, need_weights, threads);
+    return l.attn_out + l.normed + l.inner + l.mha;
+}
+
+typedef struct layer_ctx {
+    const at_transformer *t;
+    const at_tf_layer *w;
+    float *x, *attn_out, *normed, *inner;
+} layer_ctx;
+
+/* out[r, :] (+)= in[r, :] W (+ b) for a dense layer of the model's layout: W [n, k] Linear or
+ * [k, n] Conv1D. With `accumulate`, adds to what out holds. */
+static void dense(const layer_ctx *c, const float *in, int64_t rows, int64_t k, const float *w,
+                  const float *b, int64_t n, float *out, bool accumulate)
+{
+    if (!accumulate) {
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(out + r * n, b, (size_t)n * sizeof(float));
+    } else {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t i = 0; i < n; i++)
+                out[r * n + i] += b[i];
+    }
+    bool conv = c->t->conv1d;
+    at_sgemm(false, !conv, (int)rows, (int)n, (int)k, 1.0f, in, (int)k, w, conv ? (int)n : (int)k,
+             1.0f, out, (int)n);
+}
+
+/* Rows [begin, end) of the feed-forward sublayer after the attention. */
+static void ffn_block(const layer_ctx *c, int64_t begin, int64_t end)
+{
+    const at_transformer *t = c->t;
+    const at_tf_layer *w = c->w;
+    const int64_t e = t->embed_dim, in = t->inner_dim, rows = end - begin;
+    float *x = c->x + begin * e, *a = c->attn_out + begin * e, *h = c->normed + begin * e;
+    float *f = c->inner + begin * in;
+    if (t->arch == AT_TF_GPT2) { /* x += attn; x += mlp(ln_2(x)) */
+        for (int64_t i = 0; i < rows * e; i++)
+            x[i] += a[i];
+        at_layernorm(x, rows, e, w->ln2_w, w->ln2_b, t->eps, h);
+        dense(c, h, rows, e, w->ffn_in_w, w->ffn_in_b, in, f, false);
+        at_activation_apply(t->act, f, rows * in);
+        dense(c, f, rows, in, w->ffn_out_w, w->ffn_out_b, e, x, true);
+        return;
+    }
+    /* a = LN1(attn + x); x = LN2(ffn(a) + a) */
+    for (int64_t i = 0; i < rows * e; i++)
+        a[i] += x[i];
+    at_layernorm(a, rows, e, w->ln1_w, w->ln1_b, t->eps, a);
+    dense(c, a, rows, e, w->ffn_in_w, w->ffn_in_b, in, f, false);
+    at_activation_apply(t->act, f, rows * in);
+    memcpy(x, a, (size_t)(rows * e) * sizeof(float));
+    dense(c, f, rows, in, w->ffn_out_w, w->ffn_out_b, e, x, true);
+    at_layernorm(x, rows, e, w->ln2_w, w->ln2_b, t->eps, x);
+}
+
+/* GPT-2's ln_1 before the attention. */
+static void pre_norm_block(const layer_ctx *c, int64_t begin, int64_t end)
+{
+    const int64_t e = c->t->embed_dim;
+    at_layernorm(c->x + begin * e, end - begin, e, c->w->ln1_w, c->w->ln1_b, c->t->eps,
+                 c->normed + begin * e);
+}
+
+/* Calls fn on the ROW_GRAIN-aligned blocks of [begin, end), so every product has the same shape
+ * however the pool split the range: bit-identical results on any number of threads. */
+static void aligned(const layer_ctx *c, int64_t begin, int64_t end,
+                    void (*fn)(const layer_ctx *, int64_t, int64_t))
+{
+    while (begin < end) {
+        int64_t next = (begin / ROW_GRAIN + 1) * ROW_GRAIN;
+        if (next > end) next = end;
+        fn(c, begin, next);
+        begin = next;
+    }
+}
+
+static void run_ffn(void *arg, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    aligned(arg, begin, end, ffn_block);
+}
+
+static void run_pre_norm(void *arg, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    aligned(arg, begin, end, pre_norm_block);
+}
+
+int at_tf_layer_forward(const at_transformer *t, int64_t index, float *x, int64_t len,
+                        float *weights, void *workspace, at_pool *pool, int worker)
+{
+    layer_layout l = make_layout(t, len, weights != NULL, at_pool_threads(pool));
+    char *ws = workspace;
+    layer_ctx c = {.t = t, .w = &t->layers[index], .x = x};
+    c.attn_out = (float *)ws;
+    c.normed = (float *)(ws + l.attn_out);
+    c.inner = (float *)(ws + l.attn_out + l.normed);
+    void *mha_ws = ws + l.attn_out + l.normed + l.inner;
+
+    const float *attn_in = x;
+    if (t->arch == AT_TF_GPT2) {
+        at_pool_parallel_for(pool, worker, len, ROW_GRAIN, run_pre_norm, &c);
+        attn_in = c.normed;
+    }
+    at_attention_desc d = layer_desc(t, index, weights != NULL);
+    at_mha_out out = {.context = c.attn_out, .weights = weights};
+    int rc = at_mha_forward(&c.w->attn, attn_in, len, NULL, 0, &d, &out, mha_ws, pool, worker);
+    if (rc != AT_OK) return rc;
+    at_pool_parallel_for(pool, worker, len, ROW_GRAIN, run_ffn, &c);
+    return AT_OK;
+}
