@@ -63,8 +63,8 @@ static int require_false(const cfg *c, const char *key, const char *why)
     int rc = get_bool(c, key, false, &v);
     if (rc) return rc;
     if (v)
-        return api_path_error(c->path, c->err, c->errlen, AT_EINVAL, "key %s: true is not supported (%s)",
-                              key, why);
+        return api_path_error(c->path, c->err, c->errlen, AT_EINVAL,
+                              "key %s: true is not supported (%s)", key, why);
     return AT_OK;
 }
 
@@ -104,7 +104,8 @@ static int read_bert(const cfg *c, at_transformer *t)
 {
     int rc;
     const cJSON *pos = cJSON_GetObjectItemCaseSensitive(c->root, "position_embedding_type");
-    if (pos && !cJSON_IsNull(pos) && !(cJSON_IsString(pos) && !strcmp(pos->valuestring, "absolute")))
+    if (pos && !cJSON_IsNull(pos) &&
+        !(cJSON_IsString(pos) && !strcmp(pos->valuestring, "absolute")))
         return api_path_error(c->path, c->err, c->errlen, AT_EINVAL,
                               "key position_embedding_type: only \"absolute\" is supported");
     if ((rc = get_size(c, "vocab_size", 0, &t->vocab_size)) ||
@@ -121,7 +122,8 @@ static int read_bert(const cfg *c, at_transformer *t)
         return rc;
     if (t->type_vocab_size > 256)
         return api_path_error(c->path, c->err, c->errlen, AT_EINVAL,
-                              "key type_vocab_size: %lld is over 256", (long long)t->type_vocab_size);
+                              "key type_vocab_size: %lld is over 256",
+                              (long long)t->type_vocab_size);
     if (t->embed_dim % t->num_heads)
         return api_path_error(c->path, c->err, c->errlen, AT_EINVAL,
                               "key num_attention_heads: %lld does not divide hidden_size %lld",

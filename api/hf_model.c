@@ -13,7 +13,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "../core/bpe.h"
 #include "../core/status.h"
+#include "../core/wordpiece.h"
 #include "error_int.h"
 #include "hf_config.h"
 #include "read_file.h"
@@ -30,6 +32,9 @@ struct api_hf_model {
     at_vocab *vocab;
     const char *prefix;
     const char *dtype;
+    bool has_wordpiece;
+    at_wordpiece wordpiece; /* BERT, with a vocab.txt */
+    at_bpe *bpe;            /* GPT-2, with vocab.json and merges.txt */
 };
 
 /* One tensor the checkpoint may hold: its name, exact shape, where its data goes (NULL: checked
@@ -68,8 +73,8 @@ static void add(spec_list *l, bool required, const float **dst, const char *why,
     s->required = required;
 }
 
-#define VEC(req, dst, why, n, ...)     add(l, req, dst, why, 1, n, 0, 0, 0, __VA_ARGS__)
-#define MAT(req, dst, why, r, c, ...)  add(l, req, dst, why, 2, r, c, 0, 0, __VA_ARGS__)
+#define VEC(req, dst, why, n, ...)    add(l, req, dst, why, 1, n, 0, 0, 0, __VA_ARGS__)
+#define MAT(req, dst, why, r, c, ...) add(l, req, dst, why, 2, r, c, 0, 0, __VA_ARGS__)
 
 static void bert_specs(api_hf_model *m, spec_list *l, const char *p)
 {
@@ -290,6 +295,91 @@ static int read_vocab_txt(api_hf_model *m, const char *path, char *err, size_t e
     return rc;
 }
 
+/* tokenizer_config.json's boolean `key`, or dflt when the file or the key is absent (or
+ * null). */
+static int config_bool(const cJSON *root, const char *path, const char *key, bool dflt, bool *out,
+                       char *err, size_t errlen)
+{
+    const cJSON *n = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+    *out = dflt;
+    if (!n || cJSON_IsNull(n)) return AT_OK;
+    if (!cJSON_IsBool(n))
+        return api_path_error(path, err, errlen, AT_EINVAL, "key %s: expected true or false", key);
+    *out = cJSON_IsTrue(n);
+    return AT_OK;
+}
+
+static int read_tokenizer(api_hf_model *m, const char *dir, char *err, size_t errlen)
+{
+    char msg[256], *text = NULL;
+    size_t len = 0;
+    int rc = AT_OK;
+    if (m->core.arch == AT_TF_GPT2) {
+        char *path = join(dir, "merges.txt");
+        if (!path) return api_path_error(dir, err, errlen, AT_ENOMEM, "out of memory");
+        if (exists(path) && !(rc = api_read_file(path, VOCAB_MAX, &text, &len, err, errlen)) &&
+            (rc = at_bpe_new(m->vocab, text, len, &m->bpe, msg, sizeof msg)))
+            api_path_error(path, err, errlen, rc, "%s", msg);
+        free(text);
+        free(path);
+        return rc;
+    }
+    char *path = join(dir, "tokenizer_config.json");
+    if (!path) return api_path_error(dir, err, errlen, AT_ENOMEM, "out of memory");
+    cJSON *root = NULL;
+    if (exists(path) && !(rc = api_read_file(path, VOCAB_MAX, &text, &len, err, errlen))) {
+        root = cJSON_ParseWithLength(text, len);
+        if (!cJSON_IsObject(root))
+            rc = api_path_error(path, err, errlen, AT_EPARSE, "not a JSON object");
+    }
+    bool lower = true, strip = true, chinese = true;
+    if (!rc) rc = config_bool(root, path, "do_lower_case", true, &lower, err, errlen);
+    if (!rc) rc = config_bool(root, path, "strip_accents", lower, &strip, err, errlen);
+    if (!rc) rc = config_bool(root, path, "tokenize_chinese_chars", true, &chinese, err, errlen);
+    if (!rc && (rc = at_wordpiece_init(&m->wordpiece, m->vocab, lower, msg, sizeof msg))) {
+        char *vocab = join(dir, "vocab.txt");
+        api_path_error(vocab ? vocab : dir, err, errlen, rc, "%s (the tokenizer needs it)", msg);
+        free(vocab);
+    }
+    if (!rc) {
+        m->wordpiece.strip_accents = strip;
+        m->wordpiece.chinese_chars = chinese;
+        m->has_wordpiece = true;
+    }
+    cJSON_Delete(root);
+    free(text);
+    free(path);
+    return rc;
+}
+
+int api_hf_model_tokenize(const api_hf_model *m, const char *text, size_t len, const char *pair,
+                          size_t pair_len, at_piece **out, size_t *count, size_t *unknown,
+                          const char **field, char *err, size_t errlen)
+{
+    *field = "text";
+    *unknown = 0;
+    char msg[256];
+    int rc;
+    if (m->has_wordpiece) {
+        rc = at_wordpiece_tokenize(&m->wordpiece, text, len, pair, pair_len, out, count, unknown,
+                                   msg, sizeof msg);
+        /* Which of the two was malformed: the text is checked first. */
+        if (rc == AT_EPARSE && pair && at_utf8_check(text, len, NULL, NULL, 0) == AT_OK)
+            *field = "text_pair";
+    } else if (m->bpe && !pair) {
+        rc = at_bpe_tokenize(m->bpe, text, len, out, count, msg, sizeof msg);
+    } else {
+        snprintf(err, errlen,
+                 "%s: this model's folder has no tokenizer (BERT: vocab.txt; GPT-2: vocab.json "
+                 "and merges.txt); send \"ids\"",
+                 pair && m->bpe ? "text_pair" : "text");
+        if (pair && m->bpe) *field = "text_pair";
+        return AT_EINVAL;
+    }
+    if (rc) snprintf(err, errlen, "%s: %s", *field, msg);
+    return rc;
+}
+
 int api_hf_model_open(const char *dir, api_hf_model **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -321,9 +411,8 @@ int api_hf_model_open(const char *dir, api_hf_model **out, char *err, size_t err
         goto fail;
     }
     if (t->arch == AT_TF_BERT) {
-        m->prefix = api_safetensors_find(m->file, "bert.embeddings.word_embeddings.weight")
-                        ? "bert."
-                        : "";
+        m->prefix =
+            api_safetensors_find(m->file, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
         bert_specs(m, &l, m->prefix);
     } else {
         m->prefix = api_safetensors_find(m->file, "transformer.wte.weight") ? "transformer." : "";
@@ -350,6 +439,7 @@ int api_hf_model_open(const char *dir, api_hf_model **out, char *err, size_t err
     else if (t->arch == AT_TF_GPT2 && exists(vocab_json))
         rc = read_vocab_json(m, vocab_json, err, errlen);
     if (rc) goto fail;
+    if (m->vocab && (rc = read_tokenizer(m, dir, err, errlen))) goto fail;
     *out = m;
     m = NULL;
 fail:
@@ -366,6 +456,7 @@ void api_hf_model_free(api_hf_model *m)
 {
     if (!m) return;
     api_safetensors_close(m->file);
+    at_bpe_free(m->bpe);
     at_vocab_free(m->vocab);
     free(m->layers);
     free(m);

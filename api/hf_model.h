@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "../core/tokenizer.h"
 #include "../core/transformer.h"
 #include "../core/vocab.h"
 
@@ -35,6 +36,17 @@ const char *api_hf_model_dtype(const api_hf_model *m);
 
 /* The vocabulary (ids to tokens and back), or NULL when the folder has none. */
 const at_vocab *api_hf_model_vocab(const api_hf_model *m);
+
+/* Tokenizes `text` (and, for BERT, `pair`, which may be NULL) with the folder's tokenizer:
+ * BERT's WordPiece (core/wordpiece.h; do_lower_case, strip_accents and tokenize_chinese_chars
+ * from tokenizer_config.json, default true, as lower-casing, true) with [CLS] and [SEP], or
+ * GPT-2's byte-level BPE (core/bpe.h; merges.txt). Returns AT_OK with a malloc'd array *out of
+ * *count pieces (the caller frees it) and the [UNK] count in *unknown; or an error with a
+ * message "text: ..." in err and the field at fault ("text", "text_pair") in *field: AT_EINVAL
+ * when the folder has no tokenizer, AT_EPARSE for invalid UTF-8, AT_ENOMEM. Thread-safe. */
+int api_hf_model_tokenize(const api_hf_model *m, const char *text, size_t len, const char *pair,
+                          size_t pair_len, at_piece **out, size_t *count, size_t *unknown,
+                          const char **field, char *err, size_t errlen);
 
 /* The tensor-name prefix the checkpoint used ("", "bert." or "transformer."). */
 const char *api_hf_model_prefix(const api_hf_model *m);

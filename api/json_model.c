@@ -16,6 +16,7 @@
 #include "json_request.h"
 #include "json_scan.h"
 #include "json_tensor.h"
+#include "json_transformer.h"
 #include "model_request.h"
 
 #define EXAMPLE "{\"text\": \"欢迎 来 北京\"}"
@@ -264,6 +265,8 @@ int api_json_decode_model_attention(const char *body, size_t len, const api_mode
     memset(&spec, 0, sizeof spec);
 
     int rc = body && len ? refuse_nul(body, len, err) : 0;
+    if (!rc && api_model_hf(model)) /* a BERT or GPT-2 folder: json_transformer.c */
+        return api_json_decode_tf(body, len, model, limits, out, err);
     if (!rc) rc = parse_model_body(body, len, model, limits, &root, err);
     if (!rc) rc = api_json_collect_members(root, "", field_names, F_COUNT, f, index, err);
     if (!rc) {
@@ -298,8 +301,7 @@ int api_json_decode_model_attention(const char *body, size_t len, const api_mode
 
 /* ---- encoding ---- */
 
-/* Appends s[0..n), valid UTF-8, as a JSON string. */
-static void write_string(api_buf *out, const char *s, size_t n)
+void api_json_write_string(api_buf *out, const char *s, size_t n)
 {
     api_buf_append(out, "\"", 1);
     size_t run = 0; /* bytes copied as they are, in one append */
@@ -337,11 +339,11 @@ static void write_tokens(api_buf *out, const at_model *m, const api_seq *s)
     for (int64_t i = 0; i < s->len; i++) {
         if (i) api_buf_append(out, ",", 1);
         if (s->form != API_SEQ_IDS) {
-            write_string(out, s->tokens[i].ptr, s->tokens[i].len);
+            api_json_write_string(out, s->tokens[i].ptr, s->tokens[i].len);
         } else {
             size_t n = 0;
             const char *t = at_vocab_token(m->vocab, (int64_t)s->ids[i], &n);
-            write_string(out, t ? t : "", t ? n : 0);
+            api_json_write_string(out, t ? t : "", t ? n : 0);
         }
     }
     api_buf_append(out, "]", 1);
@@ -362,6 +364,7 @@ static void write_ids(api_buf *out, const at_model *m, const api_seq *s)
 
 int api_json_encode_model_attention(const api_model_request *req, api_buf *out, api_error *err)
 {
+    if (req && req->tf) return api_json_encode_tf(req, out, err);
     if (!req || !req->computed)
         return api_error_set(err, API_ERR_INTERNAL, "", "the request has not been computed");
     const at_model *m = api_model_core(req->model);
@@ -388,7 +391,7 @@ int api_json_encode_model_attention(const api_model_request *req, api_buf *out, 
     }
 
     api_buf_puts(out, ",\"meta\":{\"model\":");
-    write_string(out, api_model_name(req->model), strlen(api_model_name(req->model)));
+    api_json_write_string(out, api_model_name(req->model), strlen(api_model_name(req->model)));
     api_buf_printf(out, ",\"attention\":\"%s\",\"length\":%lld", cross ? "cross" : "self",
                    (long long)req->seq.len);
     if (cross) api_buf_printf(out, ",\"source_length\":%lld", (long long)req->source.len);

@@ -17,4 +17,8 @@ int api_json_encode_model_attention(const api_model_request *req, api_buf *out, 
 int api_json_encode_models(const api_model_registry *models, api_buf *out);
 int api_json_encode_model(const api_model *model, api_buf *out);
 
+/* Appends s[0..n), valid UTF-8, as a JSON string (quotes, backslashes and control characters
+ * escaped). */
+void api_json_write_string(api_buf *out, const char *s, size_t n);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 #include "../core/status.h"
 #include "error_int.h"
+#include "hf_model.h"
 #include "safetensors.h"
 
 struct api_model {
@@ -27,7 +29,8 @@ struct api_model {
     at_vocab *vocab;
     float *storage; /* the built-in model's weights */
     time_t loaded_at;
-    atomic_int refs; /* registries holding the model (api_model_registry_share) */
+    atomic_int refs;  /* registries holding the model (api_model_registry_share) */
+    api_hf_model *hf; /* a Hugging Face folder's model, else NULL */
 };
 
 struct api_model_registry {
@@ -50,6 +53,7 @@ static void model_free(api_model *m)
     if (!m) return;
     if (atomic_fetch_sub(&m->refs, 1) > 1) return; /* another registry still holds it */
     api_safetensors_close(m->file);
+    api_hf_model_free(m->hf);
     at_vocab_free(m->vocab);
     free(m->storage);
     free(m->source);
@@ -504,9 +508,42 @@ fail:
     return rc;
 }
 
+int api_model_registry_load_folder(api_model_registry *r, const char *name, const char *dir,
+                                   char *err, size_t errlen)
+{
+    char derived[API_MODEL_NAME_MAX + 2], trimmed[1024];
+    snprintf(trimmed, sizeof trimmed, "%s", dir);
+    for (size_t n = strlen(trimmed); n > 1 && trimmed[n - 1] == '/'; n--)
+        trimmed[n - 1] = '\0';
+    if (!name) {
+        name_from_path(trimmed, derived, sizeof derived);
+        name = derived;
+    }
+    int rc;
+    api_model *m = new_model(r, name, dir, &rc, err, errlen);
+    if (!m) return rc;
+    if (!(m->source = strdup(dir))) {
+        rc = api_path_error(dir, err, errlen, AT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = api_hf_model_open(dir, &m->hf, err, errlen))) goto fail;
+    m->dtype = api_hf_model_dtype(m->hf);
+    if ((rc = add_model(r, m)) != AT_OK) {
+        api_path_error(dir, err, errlen, rc, "out of memory");
+        goto fail;
+    }
+    return AT_OK;
+fail:
+    model_free(m);
+    return rc;
+}
+
 int api_model_registry_load(api_model_registry *r, const char *name, const char *path, char *err,
                             size_t errlen)
 {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return api_model_registry_load_folder(r, name, path, err, errlen);
     char derived[API_MODEL_NAME_MAX + 2];
     if (!name) {
         name_from_path(path, derived, sizeof derived);
@@ -570,8 +607,33 @@ const at_model *api_model_core(const api_model *m)
     return &m->core;
 }
 
+const api_hf_model *api_model_hf(const api_model *m)
+{
+    return m->hf;
+}
+
 void api_model_get_info(const api_model *m, api_model_info *info)
 {
+    if (m->hf) {
+        const at_transformer *t = api_hf_model_core(m->hf);
+        const at_vocab *v = api_hf_model_vocab(m->hf);
+        *info = (api_model_info){
+            .name = m->name,
+            .source = m->source,
+            .embedding = "table",
+            .positional = "learned",
+            .dtype = m->dtype,
+            .model_type = api_hf_model_type(m->hf),
+            .num_layers = t->num_layers,
+            .embed_dim = t->embed_dim,
+            .num_heads = t->num_heads,
+            .head_dim = t->embed_dim / t->num_heads,
+            .vocab_size = v ? at_vocab_size(v) : t->vocab_size,
+            .max_len = t->max_positions,
+            .loaded_at = m->loaded_at,
+        };
+        return;
+    }
     const at_model *c = &m->core;
     *info = (api_model_info){
         .name = m->name,
@@ -580,6 +642,8 @@ void api_model_get_info(const api_model *m, api_model_info *info)
         .embedding = c->embedding ? "table" : "hashing",
         .positional = c->positional == AT_POSITIONAL_NONE ? "none" : "sinusoidal",
         .dtype = m->dtype,
+        .model_type = "attention",
+        .num_layers = 1,
         .embed_dim = c->mha.embed_dim,
         .num_heads = c->mha.num_heads,
         .head_dim = c->mha.embed_dim / c->mha.num_heads,
@@ -592,8 +656,44 @@ void api_model_get_info(const api_model *m, api_model_info *info)
     };
 }
 
+/* A folder's model: its architecture as the config gave it. */
+static cJSON *hf_to_json(const api_model *m)
+{
+    const at_transformer *t = api_hf_model_core(m->hf);
+    const at_vocab *v = api_hf_model_vocab(m->hf);
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    bool ok =
+        cJSON_AddStringToObject(o, "name", m->name) &&
+        cJSON_AddStringToObject(o, "source", m->source) &&
+        cJSON_AddStringToObject(o, "type", api_hf_model_type(m->hf)) &&
+        cJSON_AddNumberToObject(o, "layers", (double)t->num_layers) &&
+        cJSON_AddNumberToObject(o, "embed_dim", (double)t->embed_dim) &&
+        cJSON_AddNumberToObject(o, "num_heads", (double)t->num_heads) &&
+        cJSON_AddNumberToObject(o, "head_dim", (double)(t->embed_dim / t->num_heads)) &&
+        cJSON_AddNumberToObject(o, "intermediate_size", (double)t->inner_dim) &&
+        cJSON_AddStringToObject(o, "activation", at_activation_name(t->act)) &&
+        cJSON_AddNumberToObject(o, "vocab_size", (double)t->vocab_size) &&
+        cJSON_AddNumberToObject(o, "max_len", (double)t->max_positions) &&
+        cJSON_AddBoolToObject(o, "causal", t->causal) &&
+        (v ? cJSON_AddStringToObject(o, "tokenizer", t->arch == AT_TF_BERT ? "wordpiece" : "bpe")
+           : cJSON_AddNullToObject(o, "tokenizer")) &&
+        cJSON_AddStringToObject(o, "dtype", m->dtype);
+    char stamp[32];
+    struct tm tm;
+    if (!gmtime_r(&m->loaded_at, &tm) || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(stamp, sizeof stamp, "1970-01-01T00:00:00Z");
+    ok = ok && cJSON_AddStringToObject(o, "loaded_at", stamp);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 cJSON *api_model_to_json(const api_model *m)
 {
+    if (m->hf) return hf_to_json(m);
     api_model_info in;
     api_model_get_info(m, &in);
     cJSON *o = cJSON_CreateObject(), *add = NULL;

@@ -28,6 +28,8 @@ typedef struct api_model_info {
     const char *embedding;  /* "table" or "hashing" */
     const char *positional; /* "sinusoidal" or "none" */
     const char *dtype;      /* stored dtype of in_proj_weight: "F32", "F16" or "BF16" */
+    const char *model_type; /* "attention" (one layer), or a folder's "bert" or "gpt2" */
+    int64_t num_layers;     /* 1 for the one-layer models */
     int64_t embed_dim, num_heads, head_dim;
     int64_t vocab_size;   /* rows of the embedding table; 0 for hashing */
     int64_t max_len;      /* 0: no limit of the model's own */
@@ -93,6 +95,12 @@ int api_model_registry_add_memory(api_model_registry *r, const char *name,
  * of api_model_registry_add_memory (a name taken: load built-ins before --model files). */
 int api_model_registry_add_builtins(api_model_registry *r, char *err, size_t errlen);
 
+/* Loads the Hugging Face folder `dir` (api/hf_model.h: config.json, model.safetensors,
+ * vocab.txt or vocab.json) under `name` (NULL: the folder's name). Same returns and naming
+ * rules as api_model_registry_load. api_model_registry_load calls it for a directory. */
+int api_model_registry_load_folder(api_model_registry *r, const char *name, const char *dir,
+                                   char *err, size_t errlen);
+
 /* api_model_registry_load for a command-line argument "NAME=PATH" or "PATH" (the name then
  * comes from the file name). Same returns. */
 int api_model_registry_load_spec(api_model_registry *r, const char *spec, char *err, size_t errlen);
@@ -110,8 +118,15 @@ const char *api_model_name(const api_model *m);
 void api_model_get_info(const api_model *m, api_model_info *info);
 const at_model *api_model_core(const api_model *m);
 
+/* The Hugging Face model behind m, or NULL for a one-layer model (whose api_model_core is
+ * then the one to run). Owned by the registry. Thread-safe. */
+const struct api_hf_model *api_model_hf(const api_model *m);
+
 /* The configuration as a cJSON object (the caller deletes it with cJSON_Delete), or NULL when
- * out of memory: {"name", "source" (string or null), "embedding" ("table"|"hashing"),
+ * out of memory. A folder's model: {"name", "source", "type" ("bert"|"gpt2"), "layers",
+ * "embed_dim", "num_heads", "head_dim", "intermediate_size", "activation", "vocab_size",
+ * "max_len", "causal", "tokenizer" ("wordpiece"|"bpe"|null), "dtype"}. A one-layer model:
+ * {"name", "source" (string or null), "embedding" ("table"|"hashing"),
  * "vocab_size" (int or null), "embed_dim", "num_heads", "head_dim", "positional",
  * "lowercase", "max_len" (int or null), "additive" ({"dim": da} or null), "dtype",
  * "loaded_at" (RFC 3339 UTC, e.g. "2026-11-30T01:02:03Z")}. Declared

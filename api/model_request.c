@@ -13,6 +13,7 @@
 #include "../core/status.h"
 #include "arena.h"
 #include "request.h"
+#include "tf_request.h"
 
 const char *api_seq_field(api_seq_form form, bool source)
 {
@@ -228,6 +229,11 @@ static bool all_finite(const float *x, int64_t n)
 int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, api_error *err)
 {
     if (!req) return api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
+    if (req->tf) {
+        int st = api_tf_run(req->tf, pool, worker, err);
+        req->computed = st == 0;
+        return st;
+    }
     const at_model *m = api_model_core(req->model);
     const int64_t L = req->seq.len, S = req->source.len;
     size_t ws = at_mha_workspace_size(&m->mha, L, S, &req->opts, at_pool_threads(pool));

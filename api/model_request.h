@@ -61,6 +61,7 @@ struct api_model_request {
     double compute_seconds;
     bool computed;
     size_t arena_bytes;
+    struct api_tf_request *tf; /* a folder model's request (api/tf_request.h), else NULL */
 };
 
 /* Validates `spec` for `model`: each sequence has 1 to max_len tokens (400 invalid_value in

@@ -9,8 +9,7 @@
 #include "../core/status.h"
 #include "error_int.h"
 
-int api_read_file(const char *path, size_t limit, char **out, size_t *len, char *err,
-                  size_t errlen)
+int api_read_file(const char *path, size_t limit, char **out, size_t *len, char *err, size_t errlen)
 {
     *out = NULL;
     *len = 0;

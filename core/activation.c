@@ -26,12 +26,10 @@ const char *at_activation_name(at_activation act)
 double at_ref_activation(at_activation act, double v)
 {
     switch (act) {
-    case AT_ACT_GELU:
-        return 0.5 * v * (1.0 + erf(v * M_SQRT1_2));
+    case AT_ACT_GELU: return 0.5 * v * (1.0 + erf(v * M_SQRT1_2));
     case AT_ACT_GELU_TANH:
         return 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
-    case AT_ACT_RELU:
-        return v > 0 ? v : 0;
+    case AT_ACT_RELU: return v > 0 ? v : 0;
     }
     return v;
 }

@@ -4,8 +4,8 @@
 #include "layernorm.h"
 #include "transformer.h"
 
-void at_bert_embed(const at_transformer *t, const uint64_t *ids, const uint8_t *types,
-                   int64_t len, float *x)
+void at_bert_embed(const at_transformer *t, const uint64_t *ids, const uint8_t *types, int64_t len,
+                   float *x)
 {
     const int64_t e = t->embed_dim;
     for (int64_t i = 0; i < len; i++) {

@@ -16,6 +16,16 @@ typedef struct at_token {
     size_t len;
 } at_token;
 
+/* A token of a checkpoint's tokenizer (core/wordpiece.h, core/bpe.h): its vocabulary id, its
+ * token type (BERT's segment: 0 for the text, 1 for the pair) and the characters (code points)
+ * [begin, end) of the input it came from; begin = end = -1 for special tokens ([CLS], [SEP]) and
+ * for tokens that did not come from a text. */
+typedef struct at_piece {
+    uint64_t id;
+    uint8_t type;
+    int64_t begin, end;
+} at_piece;
+
 /* Checks that s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
  * nothing above U+10FFFF, no truncated sequence; U+0000 is allowed). Returns AT_OK, or AT_EPARSE
  * with the offset of the first bad byte in *bad_offset (when not NULL) and a message such as

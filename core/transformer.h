@@ -55,13 +55,13 @@ typedef struct at_transformer {
 
 /* One forward pass. Caller-allocated outputs, contiguous row-major. */
 typedef struct at_tf_run {
-    const uint64_t *ids;     /* [L], each < V (checked by the caller) */
-    const uint8_t *types;    /* [L] token types < T (BERT), or NULL for zeros */
-    int64_t len;             /* L, 1..P */
-    float *hidden;           /* [L, E]: the last hidden state */
-    float *all_hidden;       /* NULL, or [N + 1, L, E]: embeddings, then each layer's output
-                              * (GPT-2's last one after ln_f, as Hugging Face returns them) */
-    float *const *weights;   /* NULL, or [N] pointers, each NULL or [H, L, L] for that layer */
+    const uint64_t *ids;   /* [L], each < V (checked by the caller) */
+    const uint8_t *types;  /* [L] token types < T (BERT), or NULL for zeros */
+    int64_t len;           /* L, 1..P */
+    float *hidden;         /* [L, E]: the last hidden state */
+    float *all_hidden;     /* NULL, or [N + 1, L, E]: embeddings, then each layer's output
+                            * (GPT-2's last one after ln_f, as Hugging Face returns them) */
+    float *const *weights; /* NULL, or [N] pointers, each NULL or [H, L, L] for that layer */
 } at_tf_run;
 
 /* Checks the model's own consistency (sizes >= 1, H divides E, required weights present).
@@ -85,8 +85,8 @@ int at_transformer_forward(const at_transformer *t, const at_tf_run *run, void *
 /* Internal steps, one file each. */
 
 /* BERT's embeddings: word + position + token type, then embeddings.LayerNorm, into x [L, E]. */
-void at_bert_embed(const at_transformer *t, const uint64_t *ids, const uint8_t *types,
-                   int64_t len, float *x);
+void at_bert_embed(const at_transformer *t, const uint64_t *ids, const uint8_t *types, int64_t len,
+                   float *x);
 
 /* GPT-2's embeddings: wte + wpe into x [L, E]. */
 void at_gpt2_embed(const at_transformer *t, const uint64_t *ids, int64_t len, float *x);

@@ -114,7 +114,8 @@ static double max_attn_err, max_hidden_rel;
 /* Compares against the case; returns nothing, fails the test with the case's index. */
 static void check_case(const cJSON *c, int index, const outputs *o)
 {
-    const cJSON *attn = cJSON_GetObjectItem(c, "attentions"), *hid = cJSON_GetObjectItem(c, "hidden");
+    const cJSON *attn = cJSON_GetObjectItem(c, "attentions"),
+                *hid = cJSON_GetObjectItem(c, "hidden");
     ASSERT_EQ(cJSON_GetArraySize(attn), o->n * o->h * o->len * o->len);
     ASSERT_EQ(cJSON_GetArraySize(hid), (o->n + 1) * o->len * o->e);
     int64_t i = 0;
@@ -150,7 +151,8 @@ TEST(transformer_matches_pytorch_reference)
     for (const cJSON *c = cJSON_GetObjectItem(doc, "cases")->child; c; c = c->next, index++) {
         api_hf_model *m = open_fixture(cJSON_GetObjectItem(c, "model")->valuestring);
         const at_transformer *t = api_hf_model_core(m);
-        const cJSON *ids = cJSON_GetObjectItem(c, "ids"), *tt = cJSON_GetObjectItem(c, "token_type_ids");
+        const cJSON *ids = cJSON_GetObjectItem(c, "ids"),
+                    *tt = cJSON_GetObjectItem(c, "token_type_ids");
         int64_t len = cJSON_GetArraySize(ids);
         uint64_t idv[64];
         uint8_t types[64] = {0};
@@ -161,8 +163,12 @@ TEST(transformer_matches_pytorch_reference)
             types[k++] = (uint8_t)v->valueint;
         outputs o, p;
         outputs_init(&o, t, len);
-        at_tf_run run = {.ids = idv, .types = types, .len = len, .hidden = o.hidden,
-                         .all_hidden = o.all_hidden, .weights = o.weights};
+        at_tf_run run = {.ids = idv,
+                         .types = types,
+                         .len = len,
+                         .hidden = o.hidden,
+                         .all_hidden = o.all_hidden,
+                         .weights = o.weights};
         ASSERT_EQ(tf_run(NULL, t, &run), AT_OK);
         check_case(c, index, &o);
         /* On two workers: the same bits. */
@@ -185,8 +191,9 @@ TEST(transformer_matches_pytorch_reference)
         count++;
     }
     ASSERT(count >= 18);
-    fprintf(stderr, "  transformer: %d cases, max attention error %.3g, max hidden error %.3g "
-                    "(relative to |ref| + 0.1)\n",
+    fprintf(stderr,
+            "  transformer: %d cases, max attention error %.3g, max hidden error %.3g "
+            "(relative to |ref| + 0.1)\n",
             count, max_attn_err, max_hidden_rel);
     at_pool_free(pool);
     cJSON_Delete(doc);
