@@ -91,8 +91,8 @@ static const char *path(const char *where, const char *name, char *buf, size_t l
     return buf;
 }
 
-static int scan_text(const cJSON *node, const char *name, const char *field, api_seq_spec *s,
-                     api_error *err)
+static int scan_text(const cJSON *node, const char *name, const char *field, const at_vocab *vocab,
+                     api_seq_spec *s, api_error *err)
 {
     if (!cJSON_IsString(node))
         return api_error_set(err, API_ERR_INVALID_TYPE, field, "%s: expected a string, got %s",
@@ -100,7 +100,7 @@ static int scan_text(const cJSON *node, const char *name, const char *field, api
     char msg[sizeof err->message - 64];
     size_t count = 0;
     s->bytes = strlen(node->valuestring);
-    if (at_tokenize(node->valuestring, s->bytes, NULL, 0, &count, msg, sizeof msg))
+    if (at_tokenize_vocab(node->valuestring, s->bytes, vocab, NULL, 0, &count, msg, sizeof msg))
         return api_error_set(err, API_ERR_INVALID_VALUE, field, "%s: %s", name, msg);
     s->count = (int64_t)count;
     return 0;
@@ -145,7 +145,8 @@ static int scan_ids(const cJSON *node, const char *name, const char *field, api_
 }
 
 /* The sequence held by f[0..3) of the object `where` ("" for the body, "source"). */
-static int scan_seq(const cJSON *const *f, const char *where, api_seq_spec *s, api_error *err)
+static int scan_seq(const cJSON *const *f, const char *where, const at_vocab *vocab,
+                    api_seq_spec *s, api_error *err)
 {
     int rc = pick_form(f, where, &s->form, err);
     if (rc) return rc;
@@ -153,7 +154,7 @@ static int scan_seq(const cJSON *const *f, const char *where, api_seq_spec *s, a
     const char *field = api_seq_field(s->form, *where != '\0');
     path(where, field_names[s->form], name, sizeof name);
     const cJSON *node = f[s->form];
-    if (s->form == API_SEQ_TEXT) return scan_text(node, name, field, s, err);
+    if (s->form == API_SEQ_TEXT) return scan_text(node, name, field, vocab, s, err);
     if (s->form == API_SEQ_TOKENS) return scan_tokens(node, name, field, s, err);
     return scan_ids(node, name, field, s, err);
 }
@@ -199,7 +200,8 @@ static int read_ids(const cJSON *node, const char *name, const char *field, uint
 
 /* Copies the sequence's text or tokens into the arena (and splits a text there), or reads its
  * ids. */
-static int fill_seq(const cJSON *node, const char *where, api_seq *s, api_error *err)
+static int fill_seq(const cJSON *node, const char *where, const at_vocab *vocab, api_seq *s,
+                    api_error *err)
 {
     char name[32];
     const char *field = api_seq_field(s->form, *where != '\0');
@@ -210,7 +212,8 @@ static int fill_seq(const cJSON *node, const char *where, api_seq *s, api_error 
         char msg[sizeof err->message];
         memcpy(s->bytes, node->valuestring, n);
         /* Already validated by the scan: the same bytes give the same count. */
-        if (at_tokenize(s->bytes, n, s->tokens, (size_t)s->len, &count, msg, sizeof msg) ||
+        if (at_tokenize_vocab(s->bytes, n, vocab, s->tokens, (size_t)s->len, &count, msg,
+                              sizeof msg) ||
             count != (size_t)s->len)
             return api_error_set(err, API_ERR_INTERNAL, field, "%s: tokenizing again failed", name);
         return 0;
@@ -273,7 +276,8 @@ int api_json_decode_model_attention(const char *body, size_t len, const api_mode
         int seed_index = f[F_OPTIONS + API_OPT_SEED] ? index[F_OPTIONS + API_OPT_SEED] : -1;
         rc = api_json_read_options(&f[F_OPTIONS], seed_index, body, len, &spec.opts, err);
     }
-    if (!rc) rc = scan_seq(f, "", &spec.seq, err);
+    const at_vocab *vocab = api_model_core(model)->vocab;
+    if (!rc) rc = scan_seq(f, "", vocab, &spec.seq, err);
     if (!rc && f[F_SOURCE]) {
         spec.has_source = true;
         if (!cJSON_IsObject(f[F_SOURCE]))
@@ -284,11 +288,12 @@ int api_json_decode_model_attention(const char *body, size_t len, const api_mode
         if (!rc)
             rc = api_json_collect_members(f[F_SOURCE], "source", field_names, SOURCE_MEMBERS, src,
                                           NULL, err);
-        if (!rc) rc = scan_seq(src, "source", &spec.source, err);
+        if (!rc) rc = scan_seq(src, "source", vocab, &spec.source, err);
     }
     if (!rc) rc = api_model_prepare(model, &spec, limits, &req, err);
-    if (!rc) rc = fill_seq(f[spec.seq.form], "", &req->seq, err);
-    if (!rc && spec.has_source) rc = fill_seq(src[spec.source.form], "source", &req->source, err);
+    if (!rc) rc = fill_seq(f[spec.seq.form], "", vocab, &req->seq, err);
+    if (!rc && spec.has_source)
+        rc = fill_seq(src[spec.source.form], "source", vocab, &req->source, err);
     if (!rc) rc = api_model_request_resolve(req, err);
     cJSON_Delete(root);
     if (rc) {

@@ -4,8 +4,11 @@
 #include "tokenizer.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "status.h"
+#include "unicode.h"
+#include "vocab.h"
 
 typedef struct cp_range {
     uint32_t lo, hi;
@@ -144,66 +147,98 @@ int at_utf8_check(const char *text, size_t len, size_t *bad_offset, char *err, s
     return AT_OK;
 }
 
-int at_tokenize(const char *text, size_t len, at_token *out, size_t cap, size_t *count, char *err,
-                size_t errlen)
+/* Appends text[begin, end) as a token (counting it even past cap). */
+static void emit(const char *text, size_t begin, size_t end, at_token *out, size_t cap, size_t *n)
+{
+    if (*n < cap) out[*n] = (at_token){text + begin, end - begin};
+    (*n)++;
+}
+
+/* The CJK run text[begin, end) of text written without spaces: the longest vocabulary entry at
+ * each position, else one character. */
+static void split_cjk(const char *text, size_t begin, size_t end, const at_vocab *vocab,
+                      at_token *out, size_t cap, size_t *n)
 {
     const unsigned char *s = (const unsigned char *)text;
-    size_t n = 0, i = 0, start = 0;
-    bool in_run = false;
+    size_t longest = vocab ? at_vocab_max_token_len(vocab) : 0;
+    for (size_t i = begin; i < end;) {
+        uint32_t cp;
+        const char *why = NULL;
+        size_t take = decode(s, end, i, &cp, &why), m = i + take;
+        for (size_t j = m; j < end && j - i <= longest;) { /* candidate ends, char by char */
+            size_t w = decode(s, end, j, &cp, &why);
+            j += w;
+            if (j - i <= longest && at_vocab_find(vocab, text + i, j - i) >= 0) take = j - i;
+        }
+        emit(text, i, i + take, out, cap, n);
+        i += take;
+    }
+}
+
+int at_tokenize_vocab(const char *text, size_t len, const at_vocab *vocab, at_token *out,
+                      size_t cap, size_t *count, char *err, size_t errlen)
+{
+    const unsigned char *s = (const unsigned char *)text;
     *count = 0;
-    while (i < len) {
+    /* First pass: validate, and see whether spaces separate CJK words anywhere. */
+    bool spaced = false, prev_cjk = false, gap = false;
+    for (size_t i = 0; i < len;) {
         uint32_t cp;
         const char *why = NULL;
         size_t w = decode(s, len, i, &cp, &why);
         if (!w) return bad_utf8(s, i, why, NULL, err, errlen);
-        bool space = at_is_space(cp), cjk = !space && at_is_cjk(cp);
-        if (in_run && (space || cjk)) { /* the run ends before this character */
-            if (n < cap) out[n] = (at_token){text + start, i - start};
-            n++;
-            in_run = false;
-        }
-        if (cjk) {
-            if (n < cap) out[n] = (at_token){text + i, w};
-            n++;
-        } else if (!space && !in_run) {
-            in_run = true;
-            start = i;
+        if (at_is_space(cp)) {
+            gap = true;
+        } else {
+            bool cjk = at_is_cjk(cp);
+            if (cjk && prev_cjk && gap) spaced = true;
+            prev_cjk = cjk;
+            gap = false;
         }
         i += w;
     }
-    if (in_run) {
-        if (n < cap) out[n] = (at_token){text + start, len - start};
-        n++;
+    /* Second pass: chunks between spaces, cut where CJK and other characters meet. */
+    size_t n = 0, start = 0;
+    int run = 0; /* 0: none, 1: other characters, 2: CJK */
+    for (size_t i = 0; i <= len;) {
+        uint32_t cp = ' ';
+        const char *why = NULL;
+        size_t w = i < len ? decode(s, len, i, &cp, &why) : 1;
+        int kind = at_is_space(cp) ? 0 : at_is_cjk(cp) ? 2 : 1;
+        if (run && kind != run) { /* the run ends before this character */
+            if (run == 2 && !spaced)
+                split_cjk(text, start, i, vocab, out, cap, &n);
+            else
+                emit(text, start, i, out, cap, &n);
+            run = 0;
+        }
+        if (kind && !run) {
+            run = kind;
+            start = i;
+        }
+        i += w;
     }
     *count = n;
     return AT_OK;
 }
 
+int at_tokenize(const char *text, size_t len, at_token *out, size_t cap, size_t *count, char *err,
+                size_t errlen)
+{
+    return at_tokenize_vocab(text, len, NULL, out, cap, count, err, errlen);
+}
+
 void at_utf8_lower(const char *text, size_t len, char *dst)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    unsigned char *out = (unsigned char *)dst;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            out[i] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF && i + 1 < len) { /* every fold is of a 2-byte character */
-            uint32_t cp = ((c & 0x1Fu) << 6) | (s[i + 1] & 0x3Fu), lo = cp;
-            if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) ||
-                (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) || (cp >= 0x410 && cp <= 0x42F))
-                lo = cp + 0x20;
-            else if (cp >= 0x400 && cp <= 0x40F)
-                lo = cp + 0x50;
-            out[i] = (unsigned char)(0xC0 | (lo >> 6));
-            out[i + 1] = (unsigned char)(0x80 | (lo & 0x3F));
-            i += 2;
-            continue;
-        }
-        out[i] = (unsigned char)c;
-        i++;
+    char buf[4];
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = at_utf8_next(text, len, i, &cp);
+        uint32_t lo = at_uc_lower(cp);
+        if (lo != cp && at_utf8_put(lo, buf) == n)
+            memcpy(dst + i, buf, n);
+        else
+            memmove(dst + i, text + i, n);
+        i += n;
     }
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vocab.h"
+
 /* A token: `len` bytes at `ptr`, which points into a buffer the token does not own (the text
  * given to at_tokenize, or a string the caller holds). Not NUL-terminated. */
 typedef struct at_token {
@@ -44,20 +46,29 @@ bool at_is_space(uint32_t cp);
  * punctuation of U+FF00..U+FF65. Full-width Latin letters and digits are not: they join runs. */
 bool at_is_cjk(uint32_t cp);
 
-/* Splits text[0..len) into tokens: maximal runs of non-space, non-CJK characters, and single
- * CJK characters; spaces only separate. "hello世界 42" gives "hello", "世", "界", "42".
- * Validates the UTF-8 as it goes (errors as at_utf8_check, AT_EPARSE). Writes the first
- * min(count, cap) tokens to out (which may be NULL when cap is 0) and the total in *count, so
- * a caller can count first and fill second, with one allocation. Tokens point into text.
- * Returns AT_OK or AT_EPARSE. Pure and reentrant. */
+/* Splits text[0..len) into tokens. White space separates chunks, and a chunk is cut where CJK
+ * and other characters meet: "hello世界 42" gives "hello", "世界", "42" when the text separates
+ * CJK words with spaces (some white space lies between two CJK characters: "欢迎 来 北京" gives
+ * "欢迎", "来", "北京"), and otherwise, for CJK written without spaces, each CJK run is split by
+ * the longest entry of `vocab` at each position, or into single characters where none matches
+ * (vocab NULL: always characters; "欢迎来北京" with 欢迎 and 北京 in the vocabulary gives "欢迎",
+ * "来", "北京"). Validates the UTF-8 first (errors as at_utf8_check, AT_EPARSE). Writes the
+ * first min(count, cap) tokens to out (which may be NULL when cap is 0) and the total in
+ * *count, so a caller can count first and fill second, with one allocation. Tokens point into
+ * text. Returns AT_OK or AT_EPARSE. Pure and reentrant. */
+int at_tokenize_vocab(const char *text, size_t len, const at_vocab *vocab, at_token *out,
+                      size_t cap, size_t *count, char *err, size_t errlen);
+
+/* at_tokenize_vocab without a vocabulary. */
 int at_tokenize(const char *text, size_t len, at_token *out, size_t cap, size_t *count, char *err,
                 size_t errlen);
 
-/* Writes the lower-cased form of the valid UTF-8 s[0..len) to out[0..len) (out may be s).
- * Folds A-Z, Latin-1 U+00C0..U+00DE except U+00D7, Greek U+0391..U+03AB except U+03A2, and
- * Cyrillic U+0400..U+042F; every other byte is copied. Each of these folds keeps the encoded
- * length, so the result has exactly len bytes and token boundaries do not move. No other
- * case mappings (no Latin Extended, no Turkish dotted I, no accent stripping). Pure. */
+/* Writes the lower-cased form of the valid UTF-8 s[0..len) to out[0..len) (out may be s):
+ * every character whose simple lower-case mapping (Unicode's, through core/unicode.h's
+ * utf8proc) encodes to as many bytes as the character itself is replaced by it ("Άλφα" ->
+ * "άλφα", "ѠМЕГА" -> "ѡмега", "ＡＢ" -> "ａｂ"); the few whose mapping changes length (U+0130
+ * İ, U+023A Ⱥ, ...) are kept, so the result has exactly len bytes and token boundaries do not
+ * move. Pure. */
 void at_utf8_lower(const char *s, size_t len, char *out);
 
 #endif

@@ -276,7 +276,8 @@ static void usage(void)
     for (size_t i = 0; i < NOPTIONS; i++)
         printf("  %-22s %-26s %s\n", options[i].flag, options[i].env, options[i].help);
     printf("  %-22s %-26s %s\n", "--model NAME=PATH", "ATTND_MODEL",
-           "load a safetensors model as NAME (default: the file name), repeatable; the variable "
+           "load a safetensors model, or a Hugging Face BERT/GPT-2 folder, as NAME (default: the "
+           "file or folder name), repeatable; the variable "
            "holds specs separated by commas or whitespace. \"default\" is built in; re-read on "
            "SIGHUP");
     printf("  %-22s %-26s %s\n", "--cors-origin ORIGIN", "ATTND_CORS_ORIGIN",

@@ -30,10 +30,12 @@ static uint64_t *case_ids(const at_model *m, const cJSON *seq, const cJSON *want
     at_token *tk = NULL;
     if (text) {
         const char *s = text->valuestring;
-        ASSERT_EQ(at_tokenize(s, strlen(s), NULL, 0, &count, err, sizeof err), AT_OK);
+        ASSERT_EQ(at_tokenize_vocab(s, strlen(s), m->vocab, NULL, 0, &count, err, sizeof err),
+                  AT_OK);
         tk = calloc(count, sizeof *tk);
         ASSERT(tk != NULL);
-        ASSERT_EQ(at_tokenize(s, strlen(s), tk, count, &count, err, sizeof err), AT_OK);
+        ASSERT_EQ(at_tokenize_vocab(s, strlen(s), m->vocab, tk, count, &count, err, sizeof err),
+                  AT_OK);
     } else if (toks) {
         count = (size_t)cJSON_GetArraySize(toks);
         tk = calloc(count, sizeof *tk);

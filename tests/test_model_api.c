@@ -161,8 +161,7 @@ TEST(model_api_response_fields)
 
     /* The same text as text, as tokens and as ids gives the same numbers. */
     cJSON *a = compute(dflt, "{\"text\": \"欢迎 来 北京\", \"causal\": true}");
-    cJSON *b =
-        compute(dflt, "{\"tokens\": [\"欢\", \"迎\", \"来\", \"北\", \"京\"], \"causal\": true}");
+    cJSON *b = compute(dflt, "{\"tokens\": [\"欢迎\", \"来\", \"北京\"], \"causal\": true}");
     char *ids = cJSON_PrintUnformatted(cJSON_GetObjectItem(a, "ids"));
     char body[1024];
     snprintf(body, sizeof body, "{\"ids\": %s, \"causal\": true}", ids);

@@ -1,8 +1,9 @@
 /* Keeps README.md honest: every ```sh block with a curl command, and every ```python block, that
  * is followed by a ```json block is run verbatim (with 127.0.0.1:8080 pointed at a test daemon
- * started, from the repo root, with --model tiny=tests/fixtures/models/tiny.safetensors) and its
- * output compared with the documented JSON: same structure and strings, numbers to 1e-6 relative,
- * meta's compute_ms and the models' loaded_at (a time stamp) ignored. */
+ * started, from the repo root, with --model tiny=tests/fixtures/models/tiny.safetensors and the
+ * Hugging Face fixture folders bert and gpt2) and its output compared with the documented JSON:
+ * same structure and strings, numbers to 1e-6 relative, meta's compute_ms and the models'
+ * loaded_at (a time stamp) ignored. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
@@ -158,7 +159,10 @@ TEST(readme_curl_examples_give_documented_output)
     ASSERT(readme);
     /* The daemon of the README's model examples: the built-in model and the fixture model. */
     test_daemon d;
-    const char *args[] = {"--model", "tiny=tests/fixtures/models/tiny.safetensors", NULL};
+    const char *args[] = {"--model", "tiny=tests/fixtures/models/tiny.safetensors",
+                          "--model", "bert=tests/fixtures/hf/bert_l2_f32",
+                          "--model", "gpt2=tests/fixtures/hf/gpt2_bpe_f32",
+                          NULL};
     ASSERT_EQ(test_daemon_start(&d, args), 0);
     int checked = 0;
     const char *p = readme;
