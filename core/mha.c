@@ -1,7 +1,7 @@
-/* Multi-head attention: a fused in-projection with BLAS over blocks of rows, the per-head
- * attention on strided views of the projections (no copies: head h of q is columns
- * h*hd..(h+1)*hd of each projected row), and an out-projection that sums each head's
- * contribution, so the heads are never concatenated in memory. */
+/* Multi-head attention: a fused in-projection with BLAS over blocks of output columns (of rows,
+ * for cross-attention), the per-head attention on strided views of the projections (no copies:
+ * head h of q is columns h*hd..(h+1)*hd of each projected row), and an out-projection that sums
+ * each head's contribution, so the heads are never concatenated in memory. */
 #include "mha.h"
 
 #include <limits.h>
@@ -13,7 +13,10 @@
 #include "status.h"
 
 #define WS_ALIGN  64
-#define ROW_GRAIN 32 /* rows per projection chunk handed to a worker */
+#define ROW_GRAIN 32 /* rows per projection chunk handed to a worker (cross-attention) */
+/* Output columns per chunk of a self-attention projection: every row at once, so each worker
+ * packs only its slice of the weights, once, instead of the whole matrix per block of rows. */
+#define COL_GRAIN 128
 /* Every size below becomes an int for BLAS; bounding elements keeps byte counts in size_t. */
 #define MHA_MAX_ELEMENTS ((int64_t)INT_MAX)
 
@@ -149,48 +152,26 @@ typedef struct proj_ctx {
     const at_cancel *cancel;
 } proj_ctx;
 
-/* out[r, 0..n) = bias[0..n) (or 0) + in[r, :] W^T for rows r < rows, W [n, E] (Linear), or,
- * with `conv1d`, + in[r, :] W with W [E, n] (its row stride wld). */
-static void project_any(const float *in, int64_t rows, int64_t e, const float *weight, bool conv1d,
-                        int64_t wld, const float *bias, int64_t n, float *out, int64_t ld)
+/* out[r, 0..n) = bias[0..n) (or 0) + in[r, :] W^T for rows r < rows, W [n, E]. */
+static void project(const float *in, int64_t rows, int64_t e, const float *weight,
+                    const float *bias, int64_t n, float *out, int64_t ld)
 {
     for (int64_t r = 0; r < rows; r++)
         if (bias)
             memcpy(out + r * ld, bias, (size_t)n * sizeof(float));
         else
             memset(out + r * ld, 0, (size_t)n * sizeof(float));
-    at_sgemm(false, !conv1d, (int)rows, (int)n, (int)e, 1.0f, in, (int)e, weight, (int)wld, 1.0f,
-             out, (int)ld);
+    at_sgemm(false, true, (int)rows, (int)n, (int)e, 1.0f, in, (int)e, weight, (int)e, 1.0f, out,
+             (int)ld);
 }
 
-static void project(const float *in, int64_t rows, int64_t e, const float *weight,
-                    const float *bias, int64_t n, float *out, int64_t ld)
-{
-    project_any(in, rows, e, weight, false, e, bias, n, out, ld);
-}
-
-/* Items are rows of x (0..L-1) followed, for cross-attention, by rows of src (L..L+S-1). */
+/* Cross-attention: items are rows of x (0..L-1) followed by rows of src (L..L+S-1). (Self-
+ * attention goes by blocks of columns, qkv_columns.) */
 static void in_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
 {
     const at_mha_weights *w = c->w;
     const int64_t e = w->embed_dim;
     const float *b = w->in_proj_bias;
-    if (!c->src && !w->in_proj_weight) { /* BERT: q, k and v from their own [E, E] */
-        for (int i = 0; i < 3; i++)
-            project_any(c->x + begin * e, end - begin, e, w->qkv_weight[i], false, e,
-                        w->qkv_bias[i], e, c->proj + begin * 3 * e + i * e, 3 * e);
-        return;
-    }
-    if (!c->src && w->conv1d) { /* GPT-2: x W with W [E, 3E] */
-        project_any(c->x + begin * e, end - begin, e, w->in_proj_weight, true, 3 * e, b, 3 * e,
-                    c->proj + begin * 3 * e, 3 * e);
-        return;
-    }
-    if (!c->src) { /* rows of [q | k | v] at once: W is the whole [3E, E] */
-        project(c->x + begin * e, end - begin, e, w->in_proj_weight, b, 3 * e,
-                c->proj + begin * 3 * e, 3 * e);
-        return;
-    }
     int64_t q_end = end < c->len ? end : c->len;
     if (begin < q_end)
         project(c->x + begin * e, q_end - begin, e, w->in_proj_weight, b, e,
@@ -222,7 +203,8 @@ static void in_projection(void *arg, int64_t begin, int64_t end, int worker)
     if (!at_cancel_status(c->cancel)) aligned_blocks(c, begin, end, in_projection_block);
 }
 
-/* context[r] = out_bias + sum over heads h of heads[h, r, :] W_o[:, h*hd..(h+1)*hd]^T. */
+/* Cross-attention, rows [begin, end): context[r] = out_bias + sum over heads h of
+ * heads[h, r, :] W_o[:, h*hd..(h+1)*hd]^T. */
 static void out_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
 {
     const at_mha_weights *w = c->w;
@@ -232,11 +214,7 @@ static void out_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
             memcpy(c->context + r * e, w->out_proj_bias, (size_t)e * sizeof(float));
         else
             memset(c->context + r * e, 0, (size_t)e * sizeof(float));
-    for (int64_t h = 0; h < w->num_heads && w->conv1d; h++) /* rows h*hd.. of W [E, E] */
-        at_sgemm(false, false, (int)rows, (int)e, (int)hd, 1.0f,
-                 c->heads + (h * c->len + begin) * hd, (int)hd, w->out_proj_weight + h * hd * e,
-                 (int)e, 1.0f, c->context + begin * e, (int)e);
-    for (int64_t h = 0; h < w->num_heads && !w->conv1d; h++)
+    for (int64_t h = 0; h < w->num_heads; h++)
         at_sgemm(false, true, (int)rows, (int)e, (int)hd, 1.0f,
                  c->heads + (h * c->len + begin) * hd, (int)hd, w->out_proj_weight + h * hd, (int)e,
                  1.0f, c->context + begin * e, (int)e);
@@ -247,6 +225,93 @@ static void out_projection(void *arg, int64_t begin, int64_t end, int worker)
     const proj_ctx *c = arg;
     (void)worker;
     if (!at_cancel_status(c->cancel)) aligned_blocks(c, begin, end, out_projection_block);
+}
+
+/* ---- self-attention: the projections over blocks of output columns, all rows at once ---- */
+
+/* Columns [c0, c1) of q | k | v (0..3E) for every row of x, in pieces that stay within one of
+ * the three matrices. */
+static void qkv_columns(const proj_ctx *c, int64_t c0, int64_t c1)
+{
+    const at_mha_weights *w = c->w;
+    const int64_t e = w->embed_dim, rows = c->len;
+    while (c0 < c1) {
+        const int64_t m = c0 / e, end = c1 < (m + 1) * e ? c1 : (m + 1) * e, n = end - c0;
+        const float *weight, *bias;
+        int64_t wld;
+        bool trans = true;
+        if (!w->in_proj_weight) { /* BERT: rows of query, key or value [E, E] */
+            weight = w->qkv_weight[m] + (c0 - m * e) * e, wld = e;
+            bias = w->qkv_bias[m] ? w->qkv_bias[m] + (c0 - m * e) : NULL;
+        } else if (w->conv1d) { /* GPT-2: columns of [E, 3E] */
+            weight = w->in_proj_weight + c0, wld = 3 * e, trans = false;
+            bias = w->in_proj_bias ? w->in_proj_bias + c0 : NULL;
+        } else { /* rows of in_proj_weight [3E, E] */
+            weight = w->in_proj_weight + c0 * e, wld = e;
+            bias = w->in_proj_bias ? w->in_proj_bias + c0 : NULL;
+        }
+        float *out = c->proj + c0;
+        for (int64_t r = 0; r < rows; r++)
+            if (bias)
+                memcpy(out + r * 3 * e, bias, (size_t)n * sizeof(float));
+            else
+                memset(out + r * 3 * e, 0, (size_t)n * sizeof(float));
+        at_sgemm(false, trans, (int)rows, (int)n, (int)e, 1.0f, c->x, (int)e, weight, (int)wld,
+                 1.0f, out, (int)(3 * e));
+        c0 = end;
+    }
+}
+
+/* Columns [c0, c1) of context = out_bias + sum over heads of heads[h] W_o[:, head h]^T. */
+static void out_columns(const proj_ctx *c, int64_t c0, int64_t c1)
+{
+    const at_mha_weights *w = c->w;
+    const int64_t e = w->embed_dim, hd = e / w->num_heads, rows = c->len, n = c1 - c0;
+    for (int64_t r = 0; r < rows; r++)
+        if (w->out_proj_bias)
+            memcpy(c->context + r * e + c0, w->out_proj_bias + c0, (size_t)n * sizeof(float));
+        else
+            memset(c->context + r * e + c0, 0, (size_t)n * sizeof(float));
+    for (int64_t h = 0; h < w->num_heads; h++) {
+        const float *a = c->heads + h * rows * hd;
+        if (w->conv1d) /* rows h*hd.., columns c0..c1 of W [E, E] */
+            at_sgemm(false, false, (int)rows, (int)n, (int)hd, 1.0f, a, (int)hd,
+                     w->out_proj_weight + h * hd * e + c0, (int)e, 1.0f, c->context + c0, (int)e);
+        else /* rows c0..c1, columns h*hd.. of W [E, E] */
+            at_sgemm(false, true, (int)rows, (int)n, (int)hd, 1.0f, a, (int)hd,
+                     w->out_proj_weight + c0 * e + h * hd, (int)e, 1.0f, c->context + c0, (int)e);
+    }
+}
+
+/* Calls fn on the COL_GRAIN-aligned blocks of [begin, end) (item = block index), so the
+ * products have the same shapes however the pool split them. */
+static void column_blocks(const proj_ctx *c, int64_t begin, int64_t end, int64_t total,
+                          void (*fn)(const proj_ctx *, int64_t, int64_t))
+{
+    for (int64_t b = begin; b < end; b++) {
+        int64_t c1 = (b + 1) * COL_GRAIN;
+        fn(c, b * COL_GRAIN, c1 < total ? c1 : total);
+    }
+}
+
+static void qkv_projection(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const proj_ctx *c = arg;
+    (void)worker;
+    if (!at_cancel_status(c->cancel))
+        column_blocks(c, begin, end, 3 * c->w->embed_dim, qkv_columns);
+}
+
+static void out_projection_columns(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const proj_ctx *c = arg;
+    (void)worker;
+    if (!at_cancel_status(c->cancel)) column_blocks(c, begin, end, c->w->embed_dim, out_columns);
+}
+
+static int64_t blocks_of(int64_t n)
+{
+    return (n + COL_GRAIN - 1) / COL_GRAIN;
 }
 
 int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const float *src,
@@ -261,7 +326,11 @@ int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const f
 
     proj_ctx c = {
         .w = w, .x = x, .src = src, .len = len, .proj = proj, .l = &l, .cancel = opts->cancel};
-    at_pool_parallel_for(pool, worker, len + src_len, ROW_GRAIN, in_projection, &c);
+    const int64_t e = w->embed_dim;
+    if (src_len == 0)
+        at_pool_parallel_for(pool, worker, blocks_of(3 * e), 1, qkv_projection, &c);
+    else
+        at_pool_parallel_for(pool, worker, len + src_len, ROW_GRAIN, in_projection, &c);
     if (at_cancel_status(opts->cancel)) return at_cancel_status(opts->cancel);
 
     at_attention_desc d = make_desc(w, len, src_len, opts, &l, proj);
@@ -271,6 +340,9 @@ int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const f
 
     c.heads = heads;
     c.context = out->context;
-    at_pool_parallel_for(pool, worker, len, ROW_GRAIN, out_projection, &c);
+    if (src_len == 0)
+        at_pool_parallel_for(pool, worker, blocks_of(e), 1, out_projection_columns, &c);
+    else
+        at_pool_parallel_for(pool, worker, len, ROW_GRAIN, out_projection, &c);
     return at_cancel_status(opts->cancel);
 }

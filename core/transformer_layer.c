@@ -1,8 +1,8 @@
 /* One Transformer layer: multi-head self-attention (core/mha.c) and the feed-forward sublayer,
  * with residual connections and LayerNorm after each sublayer (BERT, post-LN) or before it
- * (GPT-2, pre-LN). Everything but the attention is row-local, so it runs over fixed blocks of
- * rows on the pool: a block goes through both feed-forward products, the activation, the
- * residual and the norm while it is still in cache. */
+ * (GPT-2, pre-LN). The norms and residuals run over fixed blocks of rows on the pool; the two
+ * feed-forward products over fixed blocks of output columns with every row at once, so each
+ * weight matrix is packed by OpenBLAS once per layer rather than once per block of rows. */
 #include "transformer.h"
 
 #include <math.h>
@@ -13,7 +13,8 @@
 #include "status.h"
 
 #define WS_ALIGN  64
-#define ROW_GRAIN 32
+#define ROW_GRAIN 32  /* rows per chunk of the row-local steps (LayerNorm, residuals) */
+#define COL_GRAIN 128 /* output columns per chunk of the feed-forward products */
 
 static size_t align_up(size_t n)
 {
@@ -63,53 +64,76 @@ size_t at_tf_layer_workspace_size(const at_transformer *t, int64_t len, bool nee
 typedef struct layer_ctx {
     const at_transformer *t;
     const at_tf_layer *w;
+    int64_t len;
     float *x, *attn_out, *normed, *inner;
 } layer_ctx;
 
-/* out[r, :] (+)= in[r, :] W (+ b) for a dense layer of the model's layout: W [n, k] Linear or
- * [k, n] Conv1D. With `accumulate`, adds to what out holds. */
-static void dense(const layer_ctx *c, const float *in, int64_t rows, int64_t k, const float *w,
-                  const float *b, int64_t n, float *out, bool accumulate)
+/* Columns [c0, c1) of out [L, n] (+)= in [L, k] W + b for a dense layer of the model's
+ * layout: W [n, k] Linear (rows c0..c1) or [k, n] Conv1D (columns c0..c1). Every row at once,
+ * so each worker packs its slice of the weights once. With `accumulate`, adds to out. */
+static void dense_columns(const layer_ctx *c, const float *in, int64_t k, const float *w,
+                          const float *b, int64_t n, float *out, bool accumulate, int64_t c0,
+                          int64_t c1)
 {
-    if (!accumulate) {
-        for (int64_t r = 0; r < rows; r++)
-            memcpy(out + r * n, b, (size_t)n * sizeof(float));
-    } else {
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t i = 0; i < n; i++)
-                out[r * n + i] += b[i];
+    const int64_t rows = c->len, m = c1 - c0;
+    for (int64_t r = 0; r < rows; r++) {
+        float *o = out + r * n + c0;
+        if (accumulate)
+            for (int64_t i = 0; i < m; i++)
+                o[i] += b[c0 + i];
+        else
+            memcpy(o, b + c0, (size_t)m * sizeof(float));
     }
-    bool conv = c->t->conv1d;
-    at_sgemm(false, !conv, (int)rows, (int)n, (int)k, 1.0f, in, (int)k, w, conv ? (int)n : (int)k,
-             1.0f, out, (int)n);
+    const bool conv = c->t->conv1d;
+    at_sgemm(false, !conv, (int)rows, (int)m, (int)k, 1.0f, in, (int)k, conv ? w + c0 : w + c0 * k,
+             conv ? (int)n : (int)k, 1.0f, out + c0, (int)n);
 }
 
-/* Rows [begin, end) of the feed-forward sublayer after the attention. */
-static void ffn_block(const layer_ctx *c, int64_t begin, int64_t end)
+/* The normed input of the feed-forward sublayer, rows [begin, end): GPT-2 x += attn, h =
+ * ln_2(x); BERT a = LN1(attn + x), x = a (the residual the output adds to). */
+static void ffn_in_block(const layer_ctx *c, int64_t begin, int64_t end)
 {
     const at_transformer *t = c->t;
     const at_tf_layer *w = c->w;
-    const int64_t e = t->embed_dim, in = t->inner_dim, rows = end - begin;
+    const int64_t e = t->embed_dim, rows = end - begin;
     float *x = c->x + begin * e, *a = c->attn_out + begin * e, *h = c->normed + begin * e;
-    float *f = c->inner + begin * in;
-    if (t->arch == AT_TF_GPT2) { /* x += attn; x += mlp(ln_2(x)) */
+    if (t->arch == AT_TF_GPT2) {
         for (int64_t i = 0; i < rows * e; i++)
             x[i] += a[i];
         at_layernorm(x, rows, e, w->ln2_w, w->ln2_b, t->eps, h);
-        dense(c, h, rows, e, w->ffn_in_w, w->ffn_in_b, in, f, false);
-        at_activation_apply(t->act, f, rows * in);
-        dense(c, f, rows, in, w->ffn_out_w, w->ffn_out_b, e, x, true);
         return;
     }
-    /* a = LN1(attn + x); x = LN2(ffn(a) + a) */
     for (int64_t i = 0; i < rows * e; i++)
         a[i] += x[i];
-    at_layernorm(a, rows, e, w->ln1_w, w->ln1_b, t->eps, a);
-    dense(c, a, rows, e, w->ffn_in_w, w->ffn_in_b, in, f, false);
-    at_activation_apply(t->act, f, rows * in);
-    memcpy(x, a, (size_t)(rows * e) * sizeof(float));
-    dense(c, f, rows, in, w->ffn_out_w, w->ffn_out_b, e, x, true);
-    at_layernorm(x, rows, e, w->ln2_w, w->ln2_b, t->eps, x);
+    at_layernorm(a, rows, e, w->ln1_w, w->ln1_b, t->eps, h);
+    memcpy(x, h, (size_t)(rows * e) * sizeof(float));
+}
+
+/* BERT's output.LayerNorm, rows [begin, end). */
+static void ffn_out_block(const layer_ctx *c, int64_t begin, int64_t end)
+{
+    const int64_t e = c->t->embed_dim;
+    at_layernorm(c->x + begin * e, end - begin, e, c->w->ln2_w, c->w->ln2_b, c->t->eps,
+                 c->x + begin * e);
+}
+
+/* Column blocks of the two feed-forward products: act(h W1 + b1) into inner, x += inner W2 +
+ * b2. */
+static void up_block(const layer_ctx *c, int64_t c0, int64_t c1)
+{
+    const at_transformer *t = c->t;
+    const int64_t in = t->inner_dim;
+    dense_columns(c, c->normed, t->embed_dim, c->w->ffn_in_w, c->w->ffn_in_b, in, c->inner, false,
+                  c0, c1);
+    for (int64_t r = 0; r < c->len; r++)
+        at_activation_apply(t->act, c->inner + r * in + c0, c1 - c0);
+}
+
+static void down_block(const layer_ctx *c, int64_t c0, int64_t c1)
+{
+    const at_transformer *t = c->t;
+    dense_columns(c, c->inner, t->inner_dim, c->w->ffn_out_w, c->w->ffn_out_b, t->embed_dim, c->x,
+                  true, c0, c1);
 }
 
 /* GPT-2's ln_1 before the attention. */
@@ -120,7 +144,8 @@ static void pre_norm_block(const layer_ctx *c, int64_t begin, int64_t end)
                  c->normed + begin * e);
 }
 
-/* Calls fn on the ROW_GRAIN-aligned blocks of [begin, end), so every product has the same shape
+/* Calls fn on the ROW_GRAIN-aligned blocks of [begin, end) (or, for column steps, the
+ * COL_GRAIN-aligned column blocks of items [begin, end)), so every product has the same shape
  * however the pool split the range: bit-identical results on any number of threads. */
 static void aligned(const layer_ctx *c, int64_t begin, int64_t end,
                     void (*fn)(const layer_ctx *, int64_t, int64_t))
@@ -133,10 +158,37 @@ static void aligned(const layer_ctx *c, int64_t begin, int64_t end,
     }
 }
 
-static void run_ffn(void *arg, int64_t begin, int64_t end, int worker)
+static void columns(const layer_ctx *c, int64_t begin, int64_t end, int64_t total,
+                    void (*fn)(const layer_ctx *, int64_t, int64_t))
+{
+    for (int64_t b = begin; b < end; b++)
+        fn(c, b * COL_GRAIN, (b + 1) * COL_GRAIN < total ? (b + 1) * COL_GRAIN : total);
+}
+
+static void run_ffn_in(void *arg, int64_t begin, int64_t end, int worker)
 {
     (void)worker;
-    aligned(arg, begin, end, ffn_block);
+    aligned(arg, begin, end, ffn_in_block);
+}
+
+static void run_ffn_out(void *arg, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    aligned(arg, begin, end, ffn_out_block);
+}
+
+static void run_up(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const layer_ctx *c = arg;
+    (void)worker;
+    columns(c, begin, end, c->t->inner_dim, up_block);
+}
+
+static void run_down(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const layer_ctx *c = arg;
+    (void)worker;
+    columns(c, begin, end, c->t->embed_dim, down_block);
 }
 
 static void run_pre_norm(void *arg, int64_t begin, int64_t end, int worker)
@@ -145,12 +197,17 @@ static void run_pre_norm(void *arg, int64_t begin, int64_t end, int worker)
     aligned(arg, begin, end, pre_norm_block);
 }
 
+static int64_t col_blocks(int64_t n)
+{
+    return (n + COL_GRAIN - 1) / COL_GRAIN;
+}
+
 int at_tf_layer_forward(const at_transformer *t, int64_t index, float *x, int64_t len,
                         float *weights, void *workspace, at_pool *pool, int worker)
 {
     layer_layout l = make_layout(t, len, weights != NULL, at_pool_threads(pool));
     char *ws = workspace;
-    layer_ctx c = {.t = t, .w = &t->layers[index], .x = x};
+    layer_ctx c = {.t = t, .w = &t->layers[index], .x = x, .len = len};
     c.attn_out = (float *)ws;
     c.normed = (float *)(ws + l.attn_out);
     c.inner = (float *)(ws + l.attn_out + l.normed);
@@ -165,6 +222,9 @@ int at_tf_layer_forward(const at_transformer *t, int64_t index, float *x, int64_
     at_mha_out out = {.context = c.attn_out, .weights = weights};
     int rc = at_mha_forward(&c.w->attn, attn_in, len, NULL, 0, &d, &out, mha_ws, pool, worker);
     if (rc != AT_OK) return rc;
-    at_pool_parallel_for(pool, worker, len, ROW_GRAIN, run_ffn, &c);
+    at_pool_parallel_for(pool, worker, len, ROW_GRAIN, run_ffn_in, &c);
+    at_pool_parallel_for(pool, worker, col_blocks(t->inner_dim), 1, run_up, &c);
+    at_pool_parallel_for(pool, worker, col_blocks(t->embed_dim), 1, run_down, &c);
+    if (t->arch == AT_TF_BERT) at_pool_parallel_for(pool, worker, len, ROW_GRAIN, run_ffn_out, &c);
     return AT_OK;
 }

@@ -44,6 +44,49 @@ TEST(tok_cjk_characters_are_tokens)
     EXPECT_TOKENS("ＡＢ世", "ＡＢ", "世");
 }
 
+/* Spaces between CJK words anywhere in the text keep CJK runs whole (issue 13). */
+TEST(tok_spaced_cjk_words_stay_whole)
+{
+    EXPECT_TOKENS("欢迎 来 北京", "欢迎", "来", "北京");
+    EXPECT_TOKENS("你好 世界 hello世界", "你好", "世界", "hello", "世界");
+    EXPECT_TOKENS("안녕하세요 세계", "안녕하세요", "세계");
+    /* A space between CJK and Latin only: still text written without spaces. */
+    EXPECT_TOKENS("hello 世界", "hello", "世", "界");
+}
+
+/* Without spaces, a vocabulary splits CJK runs by longest match, then characters. */
+TEST(tok_cjk_runs_by_longest_vocabulary_match)
+{
+    const char text[] = "[UNK]\n欢迎\n北京\n北京大学\n来\n";
+    at_vocab *v = NULL;
+    char err[256];
+    ASSERT_EQ(at_vocab_new(text, sizeof text - 1, &v, err, sizeof err), AT_OK);
+    struct {
+        const char *in;
+        const char *want[8];
+    } cases[] = {
+        {"欢迎来北京", {"欢迎", "来", "北京"}},
+        {"欢迎来北京大学玩", {"欢迎", "来", "北京大学", "玩"}},
+        {"我们欢迎you", {"我", "们", "欢迎", "you"}},
+        {"欢 迎", {"欢", "迎"}}, /* spaced: whole runs, here single characters */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        at_token toks[16];
+        size_t n = 0, want = 0;
+        ASSERT_EQ(
+            at_tokenize_vocab(cases[c].in, strlen(cases[c].in), v, toks, 16, &n, err, sizeof err),
+            AT_OK);
+        while (cases[c].want[want])
+            want++;
+        ASSERT_EQ(n, want);
+        for (size_t i = 0; i < n; i++) {
+            ASSERT_EQ(toks[i].len, strlen(cases[c].want[i]));
+            ASSERT(memcmp(toks[i].ptr, cases[c].want[i], toks[i].len) == 0);
+        }
+    }
+    at_vocab_free(v);
+}
+
 TEST(tok_whitespace_of_every_kind)
 {
     EXPECT_TOKENS("  the cat\tsat\r\non\v\fthe mat  ", "the", "cat", "sat", "on", "the", "mat");
