@@ -79,12 +79,13 @@ static bool is_bert_punct(uint32_t cp)
 
 /* The normalised characters of s[0..len) into a malloc'd array (at most 3 + AT_UC_NFD_MAX
  * per input character). */
-static nchar *normalize(const at_wordpiece *w, const char *s, size_t len, size_t *count)
+static nchar *normalize(const at_wordpiece *w, const char *s, size_t len, int64_t base,
+                        size_t *count)
 {
     nchar *out = malloc((len * (AT_UC_NFD_MAX + 2) + 1) * sizeof *out);
     if (!out) return NULL;
     size_t n = 0;
-    int64_t ci = 0;
+    int64_t ci = base;
     for (size_t i = 0; i < len; ci++) {
         uint32_t cp;
         i += at_utf8_next(s, len, i, &cp);
@@ -155,13 +156,14 @@ static int word_pieces(const at_wordpiece *w, const nchar *c, size_t n, uint8_t 
     return AT_OK;
 }
 
-static int segment(const at_wordpiece *w, const char *s, size_t len, uint8_t type, pieces *out,
-                   char *err, size_t errlen)
+/* Text without special tokens, s[0..len), whose first character is character `base` of the
+ * input. */
+static int plain_segment(const at_wordpiece *w, const char *s, size_t len, int64_t base,
+                         uint8_t type, pieces *out, char *err, size_t errlen)
 {
-    int rc = at_utf8_check(s, len, NULL, err, errlen);
-    if (rc) return rc;
+    int rc = AT_OK;
     size_t n = 0;
-    nchar *c = normalize(w, s, len, &n);
+    nchar *c = normalize(w, s, len, base, &n);
     char *buf = malloc(4 * n + 8), *tmp = malloc(4 * n + 8);
     size_t *offs = malloc((n + 1) * sizeof *offs);
     if (!c || !buf || !tmp || !offs) {
@@ -190,6 +192,44 @@ done:
     free(buf);
     free(tmp);
     free(offs);
+    return rc;
+}
+
+/* A segment: the special tokens written in the text ([CLS], [SEP], [PAD], [UNK], [MASK], as
+ * the vocabulary has them, matched exactly before any normalisation, as Hugging Face matches
+ * its added tokens) become their ids, and the text between them is tokenized as usual. */
+static int segment(const at_wordpiece *w, const char *s, size_t len, uint8_t type, pieces *out,
+                   char *err, size_t errlen)
+{
+    static const char *const specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    int rc = at_utf8_check(s, len, NULL, err, errlen);
+    if (rc) return rc;
+    size_t start = 0;
+    int64_t base = 0; /* characters before s + start */
+    for (size_t i = 0; i < len;) {
+        int64_t id = -1;
+        size_t n = 0;
+        if (s[i] == '[')
+            for (size_t k = 0; k < sizeof specials / sizeof specials[0] && id < 0; k++) {
+                n = strlen(specials[k]);
+                if (n <= len - i && !memcmp(s + i, specials[k], n))
+                    id = at_vocab_find(w->vocab, specials[k], n);
+            }
+        if (id < 0) {
+            i++;
+            continue;
+        }
+        if (i > start &&
+            (rc = plain_segment(w, s + start, i - start, base, type, out, err, errlen)))
+            return rc;
+        for (size_t k = start; k < i; k++) /* count the characters skipped over */
+            base += ((unsigned char)s[k] & 0xC0) != 0x80;
+        if ((rc = push(out, (uint64_t)id, type, base, base + (int64_t)n))) return rc;
+        base += (int64_t)n;
+        i += n;
+        start = i;
+    }
+    if (start < len) rc = plain_segment(w, s + start, len - start, base, type, out, err, errlen);
     return rc;
 }
 

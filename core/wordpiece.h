@@ -4,7 +4,8 @@
  * ideographs, optionally strip accents (NFD, drop nonspacing marks) and lower-case, split on
  * white space and punctuation, then split each word greedily into the longest vocabulary
  * pieces ("##" marks a continuation); a word of more than max_chars characters, or one that
- * cannot be split, is [UNK]. Unicode properties come from core/unicode.h. */
+ * cannot be split, is [UNK]. Special tokens written in the text ("[SEP]") are kept as such,
+ * as Hugging Face keeps its added tokens. Unicode properties come from core/unicode.h. */
 #ifndef AT_WORDPIECE_H
 #define AT_WORDPIECE_H
 
