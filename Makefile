@@ -190,6 +190,8 @@ lint:
 	@fail=0; \
 	bad=$$(grep -l '<cblas.h>' $(LINT_SRC) | grep -v '^core/blas.c$$'); \
 	[ -z "$$bad" ] || { echo "lint: only core/blas.c may include <cblas.h>: $$bad"; fail=1; }; \
+	bad=$$(grep -l '<utf8proc.h>' $(LINT_SRC) | grep -v '^core/unicode.c$$'); \
+	[ -z "$$bad" ] || { echo "lint: only core/unicode.c may include <utf8proc.h>: $$bad"; fail=1; }; \
 	bad=$$(grep -l '<microhttpd.h>' $(LINT_SRC) | grep -v '^server/'); \
 	[ -z "$$bad" ] || { echo "lint: only server/ may include <microhttpd.h>: $$bad"; fail=1; }; \
 	bad=$$(grep -l 'cJSON.h' $(LINT_SRC) | grep -v '^api/\|^tests/'); \
