@@ -163,6 +163,34 @@ static void gpt2_specs(api_hf_model *m, spec_list *l, const char *p)
 #undef VEC
 #undef MAT
 
+/* The name transformers reads a stored tensor as: the LayerNorm parameters of checkpoints
+ * converted from TensorFlow (bert-base-uncased's) are called gamma and beta, which transformers
+ * renames to weight and bias at load; so does this loader. */
+static void canonical_name(const char *name, char *out, size_t len)
+{
+    size_t n = strlen(name);
+    static const char gamma[] = "LayerNorm.gamma", beta[] = "LayerNorm.beta";
+    if (n >= sizeof gamma - 1 && !strcmp(name + n - (sizeof gamma - 1), gamma))
+        snprintf(out, len, "%.*sLayerNorm.weight", (int)(n - (sizeof gamma - 1)), name);
+    else if (n >= sizeof beta - 1 && !strcmp(name + n - (sizeof beta - 1), beta))
+        snprintf(out, len, "%.*sLayerNorm.bias", (int)(n - (sizeof beta - 1)), name);
+    else
+        snprintf(out, len, "%s", name);
+}
+
+/* The stored tensor for spec name `name`: itself, or its gamma/beta spelling. */
+static const api_st_tensor *find_tensor(const api_safetensors *st, const char *name)
+{
+    const api_st_tensor *t = api_safetensors_find(st, name);
+    for (size_t i = 0; !t && i < api_safetensors_count(st); i++) {
+        char canon[NAME_MAX_LEN];
+        const api_st_tensor *c = api_safetensors_at(st, i);
+        canonical_name(c->name, canon, sizeof canon);
+        if (strcmp(canon, c->name) && !strcmp(canon, name)) t = c;
+    }
+    return t;
+}
+
 static int check_and_bind(api_hf_model *m, spec_list *l, char *err, size_t errlen)
 {
     api_safetensors *st = m->file;
@@ -170,8 +198,10 @@ static int check_and_bind(api_hf_model *m, spec_list *l, char *err, size_t errle
     const char *model = m->core.arch == AT_TF_BERT ? "BERT" : "GPT-2";
     for (size_t i = 0; i < api_safetensors_count(st); i++) {
         const char *name = api_safetensors_at(st, i)->name;
+        char canon[NAME_MAX_LEN];
+        canonical_name(name, canon, sizeof canon);
         size_t k = 0;
-        while (k < l->count && strcmp(l->items[k].name, name))
+        while (k < l->count && strcmp(l->items[k].name, canon))
             k++;
         if (k == l->count)
             return api_path_error(path, err, errlen, AT_EINVAL,
@@ -181,7 +211,7 @@ static int check_and_bind(api_hf_model *m, spec_list *l, char *err, size_t errle
     }
     for (size_t k = 0; k < l->count; k++) {
         const spec *s = &l->items[k];
-        const api_st_tensor *t = api_safetensors_find(st, s->name);
+        const api_st_tensor *t = find_tensor(st, s->name);
         char ws[96], gs[160];
         at_shape_str(s->rank, s->shape, ws, sizeof ws);
         if (!t) {

@@ -199,6 +199,21 @@ TEST(transformer_matches_pytorch_reference)
     cJSON_Delete(doc);
 }
 
+/* LayerNorm.gamma / .beta (TensorFlow-converted checkpoints) load as .weight / .bias. */
+TEST(transformer_loader_reads_gamma_beta_names)
+{
+    api_hf_model *a = open_fixture("bert_l1_f16"), *b = open_fixture("bert_l1_f16_gamma");
+    const at_transformer *ta = api_hf_model_core(a), *tb = api_hf_model_core(b);
+    uint64_t ids[5] = {2, 5, 6, 7, 3};
+    float ha[5 * 16], hb[5 * 16];
+    at_tf_run ra = {.ids = ids, .len = 5, .hidden = ha}, rb = {.ids = ids, .len = 5, .hidden = hb};
+    ASSERT_EQ(tf_run(NULL, ta, &ra), AT_OK);
+    ASSERT_EQ(tf_run(NULL, tb, &rb), AT_OK);
+    ASSERT(memcmp(ha, hb, sizeof ha) == 0);
+    api_hf_model_free(a);
+    api_hf_model_free(b);
+}
+
 TEST(transformer_loader_refuses_bad_checkpoints)
 {
     cJSON *doc = mt_load_json("hf/cases.json");
