@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/cost.h"
 #include "../core/status.h"
 #include "arena.h"
 #include "hf_model.h"
@@ -89,6 +90,15 @@ int api_tf_prepare(const api_model *model, const api_tf_spec *spec, const char *
                              (long long)total, (long long)(api_mul_sat(L, E) + all),
                              (long long)(weights ? score : 0), (long long)work, (long long)L,
                              (long long)limits->max_elements);
+    const double flops = at_transformer_flops(t, L);
+    if (limits && limits->max_flops > 0 && flops > (double)limits->max_flops)
+        return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
+                             "the request needs about %.3g floating-point operations (%lld "
+                             "layers of hidden size %lld over %lld tokens), more than this "
+                             "server's limit of %.3g per request (--max-request-flops); send a "
+                             "shorter sequence",
+                             flops, (long long)N, (long long)E, (long long)L,
+                             (double)limits->max_flops);
     const int64_t f = sizeof(float);
     int64_t bytes[P_COUNT] = {
         [P_LAYERS] = nl * (int64_t)sizeof(int64_t),

@@ -53,3 +53,21 @@ double at_model_flops(const at_model *m, int64_t len, int64_t src_len,
     d.additive = opts->score == AT_SCORE_ADDITIVE ? m->mha.additive : NULL;
     return flops + at_attention_flops(&d);
 }
+
+double at_transformer_flops(const at_transformer *t, int64_t len)
+{
+    const int64_t h = t->num_heads > 0 ? t->num_heads : 1, hd = t->embed_dim / h;
+    const double l = (double)len, e = (double)t->embed_dim, inner = (double)t->inner_dim;
+    const double layernorm = 8.0 * l * e;
+    at_attention_desc d = {
+        .query = {.dtype = AT_F32, .rank = 4, .ne = {1, h, len, hd}},
+        .key = {.dtype = AT_F32, .rank = 4, .ne = {1, h, len, hd}},
+        .value = {.dtype = AT_F32, .rank = 4, .ne = {1, h, len, hd}},
+        .score = AT_SCORE_SCALED_DOT,
+        .selection = AT_SELECT_SOFT,
+    };
+    double layer = 8.0 * l * e * e                                            /* q, k, v, out */
+                   + 4.0 * l * e * inner + l * inner * AT_COST_TRANSCENDENTAL /* feed-forward */
+                   + 2.0 * layernorm + at_attention_flops(&d);
+    return 3.0 * l * e + layernorm + (double)t->num_layers * layer;
+}

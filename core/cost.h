@@ -11,6 +11,7 @@
 
 #include "attention.h"
 #include "model.h"
+#include "transformer.h"
 
 /* FLOPs one exp, tanh, log or sin counts as: about what it costs beside a multiply-add. */
 #define AT_COST_TRANSCENDENTAL 16
@@ -30,5 +31,11 @@ double at_attention_flops(const at_attention_desc *d);
  * per-head attention ([1, H, len, E/H] over [1, H, S, E/H]). Pure. */
 double at_model_flops(const at_model *m, int64_t len, int64_t src_len,
                       const at_attention_desc *opts);
+
+/* FLOPs of at_transformer_forward over `len` tokens: the embeddings, then per layer the q, k, v
+ * and output projections (8 * L * E^2), the feed-forward (4 * L * E * I plus one
+ * transcendental per inner activation), two LayerNorms (about 8 * L * E each) and the soft
+ * scaled-dot attention of every head (at_attention_flops, causal or not). Pure. */
+double at_transformer_flops(const at_transformer *t, int64_t len);
 
 #endif

@@ -112,6 +112,23 @@ TEST(cost_default_limit_between_bench_and_abuse)
     at_attention_desc opts = {0};
     ASSERT(at_model_flops(&m, 20000, 0, &opts) > limit);
     free(storage);
+    /* make bench's BERT-base (12 layers of 768, 12 heads, inner 3072) at its longest, 512. */
+    at_transformer bert = {.embed_dim = 768, .num_heads = 12, .inner_dim = 3072, .num_layers = 12};
+    ASSERT(at_transformer_flops(&bert, 512) <= limit);
+    ASSERT(at_transformer_flops(&bert, 512) > 9e10); /* 12 x (8 L E^2 + 4 L E I) alone */
+}
+
+TEST(cost_transformer_layers)
+{
+    /* One layer, E 4, 2 heads of 2, inner 8, 3 tokens, worked by hand. */
+    at_transformer t = {.embed_dim = 4, .num_heads = 2, .inner_dim = 8, .num_layers = 1};
+    const double l = 3, e = 4, i = 8, ln = 8 * l * e;
+    at_attention_desc d = shapes(1, 2, 3, 3, 2, 2, 2);
+    const double layer = 8 * l * e * e + 4 * l * e * i + l * i * AT_COST_TRANSCENDENTAL + 2 * ln +
+                         at_attention_flops(&d);
+    ASSERT_NEAR(at_transformer_flops(&t, 3), 3 * l * e + ln + layer, 1e-9);
+    t.num_layers = 5;
+    ASSERT_NEAR(at_transformer_flops(&t, 3), 3 * l * e + ln + 5 * layer, 1e-9);
 }
 
 TEST(cost_limit_and_timeout_configuration)

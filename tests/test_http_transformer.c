@@ -342,3 +342,31 @@ TEST(http_transformer_refused_folders)
     }
     cJSON_Delete(doc);
 }
+
+/* --max-request-flops covers the transformer models: a long sequence is refused before any work
+ * with 413 naming the estimate and the flag, a short one still runs. */
+TEST(http_transformer_flops_limit)
+{
+    test_daemon d;
+    args a;
+    const char *const *models_args = hf_models(&a);
+    const char *argv[2 * NMODELS + 3];
+    int n = 0;
+    while (models_args[n]) {
+        argv[n] = models_args[n];
+        n++;
+    }
+    argv[n++] = "--max-request-flops";
+    argv[n++] = "100000";
+    argv[n] = NULL;
+    ASSERT_EQ(test_daemon_start(&d, argv), 0);
+    cJSON *r = post(&d, "bert_l2_f32",
+                    "{\"ids\": [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}", 413);
+    const cJSON *err = cJSON_GetObjectItem(r, "error");
+    ASSERT_STREQ(cJSON_GetObjectItem(err, "code")->valuestring, "limit_exceeded");
+    ASSERT_CONTAINS(cJSON_GetObjectItem(err, "message")->valuestring, "--max-request-flops");
+    cJSON_Delete(r);
+    r = post(&d, "bert_l2_f32", "{\"ids\": [1]}", 200);
+    cJSON_Delete(r);
+    ASSERT_EQ(test_daemon_stop(&d, 15), 0);
+}
