@@ -126,15 +126,20 @@ static int encode_attention(const api_attention_request *req, api_buf *out, api_
     const api_attention_spec *s = &req->spec;
     char num[API_FLOAT_FORMAT_MAX];
 
-    api_buf_puts(out, "{\"context\":");
-    api_json_tensor_write_f32(out, req->out.context, req->context_shape.rank,
-                              req->context_shape.ne);
+    const char *sep = "{";
+    if (s->return_context) {
+        api_buf_puts(out, "{\"context\":");
+        api_json_tensor_write_f32(out, req->out.context, req->context_shape.rank,
+                                  req->context_shape.ne);
+        sep = ",";
+    }
     if (s->return_weights) {
-        api_buf_puts(out, ",\"weights\":");
+        api_buf_printf(out, "%s\"weights\":", sep);
         api_json_tensor_write_f32(out, req->out.weights, req->weights_shape.rank,
                                   req->weights_shape.ne);
+        sep = ",";
     }
-    api_buf_puts(out, ",\"meta\":{\"query_shape\":");
+    api_buf_printf(out, "%s\"meta\":{\"query_shape\":", sep);
     write_shape(out, &s->query);
     api_buf_puts(out, ",\"key_shape\":");
     write_shape(out, &s->key);

@@ -387,8 +387,10 @@ int api_json_encode_model_attention(const api_model_request *req, api_buf *out, 
         api_buf_puts(out, ",\"source_ids\":");
         write_ids(out, m, &req->source);
     }
-    api_buf_puts(out, ",\"context\":");
-    api_json_tensor_write_f32(out, req->out.context, 2, req->context_shape.ne);
+    if (req->spec.opts.return_context) {
+        api_buf_puts(out, ",\"context\":");
+        api_json_tensor_write_f32(out, req->out.context, 2, req->context_shape.ne);
+    }
     if (req->opts.need_weights) {
         api_buf_puts(out, ",\"weights\":");
         api_json_tensor_write_f32(out, req->out.weights, req->weights_shape.rank,

@@ -289,6 +289,7 @@ int api_json_read_options(const cJSON *const *o, int seed_index, const char *bod
     s->score = AT_SCORE_SCALED_DOT;
     s->selection = AT_SELECT_SOFT;
     s->return_weights = true;
+    s->return_context = true;
     /* Whether the options fit together is api_check_selection_options' to judge (and, for the
      * additive score, each endpoint's), for every codec alike. */
     if (o[API_OPT_SCORE] && (rc = read_score(o[API_OPT_SCORE], &s->score, err))) return rc;
@@ -316,6 +317,9 @@ int api_json_read_options(const cJSON *const *o, int seed_index, const char *bod
         return rc;
     if (o[API_OPT_RETURN_WEIGHTS] &&
         (rc = want_bool(o[API_OPT_RETURN_WEIGHTS], "return_weights", &s->return_weights, err)))
+        return rc;
+    if (o[API_OPT_RETURN_CONTEXT] &&
+        (rc = want_bool(o[API_OPT_RETURN_CONTEXT], "return_context", &s->return_context, err)))
         return rc;
     if (o[API_OPT_AVERAGE_HEADS] &&
         (rc = want_bool(o[API_OPT_AVERAGE_HEADS], "average_heads", &s->average_heads, err)))

@@ -23,6 +23,7 @@
     X(SEED, "seed")                                                                                \
     X(CAUSAL, "causal")                                                                            \
     X(RETURN_WEIGHTS, "return_weights")                                                            \
+    X(RETURN_CONTEXT, "return_context")                                                            \
     X(AVERAGE_HEADS, "average_heads")                                                              \
     X(TIMEOUT, "timeout")
 

@@ -30,12 +30,14 @@ enum field {
     F_AVERAGE,
     F_WEIGHTS,
     F_HIDDEN,
+    F_CONTEXT,
     F_COUNT
 };
 
 static const char *const names[F_COUNT] = {
-    "text",   "tokens", "ids",           "text_pair",      "token_type_ids",
-    "layers", "heads",  "average_heads", "return_weights", "return_hidden_states",
+    "text",           "tokens", "ids",           "text_pair",      "token_type_ids",
+    "layers",         "heads",  "average_heads", "return_weights", "return_hidden_states",
+    "return_context",
 };
 
 static int read_bool(const cJSON *n, const char *name, bool dflt, bool *out, api_error *err)
@@ -223,7 +225,8 @@ int api_json_read_tf(const cJSON *root, const api_model *model, const api_limits
              read_indices(f[F_LAYERS], "layers", t->num_layers - 1, &layers, &spec.nlayers, err)) ||
         (rc = read_indices(f[F_HEADS], "heads", t->num_heads - 1, &heads, &spec.nheads, err)) ||
         (rc = read_bool(f[F_AVERAGE], "average_heads", false, &spec.average_heads, err)) ||
-        (rc = read_bool(f[F_WEIGHTS], "return_weights", true, &spec.return_weights, err)))
+        (rc = read_bool(f[F_WEIGHTS], "return_weights", true, &spec.return_weights, err)) ||
+        (rc = read_bool(f[F_CONTEXT], "return_context", true, &spec.return_context, err)))
         goto done;
     spec.layers = layers, spec.heads = heads;
     if (f[F_HIDDEN]) {
@@ -388,8 +391,10 @@ int api_json_encode_tf(const api_model_request *req, api_buf *out, api_error *er
         write_attentions(out, tf);
     }
     const int64_t cshape[2] = {L, E}, hshape[3] = {N + 1, L, E};
-    api_buf_puts(out, ",\"context\":");
-    api_json_tensor_write_f32(out, tf->hidden, 2, cshape);
+    if (tf->spec.return_context) {
+        api_buf_puts(out, ",\"context\":");
+        api_json_tensor_write_f32(out, tf->hidden, 2, cshape);
+    }
     if (tf->all_hidden) {
         api_buf_puts(out, ",\"hidden_states\":");
         api_json_tensor_write_f32(out, tf->all_hidden, 3, hshape);

@@ -24,6 +24,7 @@ typedef struct api_attention_spec {
     float scale;
     bool causal;
     bool return_weights; /* default true */
+    bool return_context; /* default true; false leaves "context" out of the response */
     bool average_heads;  /* default false */
 
     /* The additive score's parameters: weight [da, dq + dk], optional bias [da] and v [da]. */

@@ -31,6 +31,7 @@ typedef struct api_tf_spec {
     int64_t len;           /* tokens (with specials) */
     bool from_text;        /* offsets are meaningful */
     bool return_weights;   /* default true */
+    bool return_context;   /* default true: false leaves "context" (the last hidden state) out */
     bool average_heads;    /* with weights: mean over the selected heads */
     api_tf_hidden hidden;  /* default last */
     int64_t nlayers;       /* 0: every layer */

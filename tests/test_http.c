@@ -181,6 +181,34 @@ TEST(http_attention_shapes_and_options)
     test_response_free(&r);
 }
 
+/* "return_context": false leaves the context out (and keeps the weights), on both endpoints;
+ * anything but a bool is refused. */
+TEST(http_return_context_false)
+{
+    test_daemon *d = daemon_shared();
+    const char *bodies[][2] = {
+        {"/v1/attention", "{\"query\": [[1,0],[0,1]], \"return_context\": false}"},
+        {"/v1/models/default/attention", "{\"text\": \"a b\", \"return_context\": false}"},
+    };
+    for (int i = 0; i < 2; i++) {
+        test_response r;
+        ASSERT_EQ(test_post_json(d, bodies[i][0], bodies[i][1], &r), 0);
+        ASSERT_EQ(r.status, 200);
+        ASSERT(strstr(r.body, "\"context\":") == NULL);
+        ASSERT_CONTAINS(r.body, "\"weights\":[[");
+        test_response_free(&r);
+    }
+    test_response r;
+    ASSERT_EQ(test_post_json(d, "/v1/attention", "{\"query\": [[1]], \"return_context\": 0}", &r),
+              0);
+    ASSERT_EQ(r.status, 400);
+    ASSERT_CONTAINS(r.body, "\"field\":\"return_context\"");
+    test_response_free(&r);
+    ASSERT_EQ(test_post_json(d, "/v1/attention", "{\"query\": [[1]]}", &r), 0);
+    ASSERT_CONTAINS(r.body, "{\"context\":[[1]]");
+    test_response_free(&r);
+}
+
 TEST(http_errors_400)
 {
     test_daemon *d = daemon_shared();

@@ -367,6 +367,12 @@ TEST(http_transformer_flops_limit)
     ASSERT_CONTAINS(cJSON_GetObjectItem(err, "message")->valuestring, "--max-request-flops");
     cJSON_Delete(r);
     r = post(&d, "bert_l2_f32", "{\"ids\": [1]}", 200);
+    ASSERT(cJSON_GetObjectItem(r, "context") != NULL);
+    cJSON_Delete(r);
+    /* ...and "return_context": false leaves the last hidden state out. */
+    r = post(&d, "bert_l2_f32", "{\"ids\": [1], \"return_context\": false}", 200);
+    ASSERT(cJSON_GetObjectItem(r, "context") == NULL);
+    ASSERT(cJSON_GetObjectItem(r, "attentions") != NULL);
     cJSON_Delete(r);
     ASSERT_EQ(test_daemon_stop(&d, 15), 0);
 }
