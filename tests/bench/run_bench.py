@@ -645,6 +645,30 @@ def main():
                  f"{mem['body_mb']:.1f}", mem["status"], f"{mem['seconds']:.2f}",
                  f"{mem['hwm_before_mb']:.1f}", f"{mem['hwm_mb']:.1f}", "< 256 MB: " + g4]])
 
+    # 5. A BERT-base-sized model beside PyTorch's forward of the same weights (bench_models.py,
+    # on the same OpenBLAS core as everything else) -------------------------------------------
+    t5 = None
+    if have_torch:
+        quiet()
+        models_out = os.path.join(os.path.dirname(out_path) or ".", "bench_models.json")
+        try:
+            t5 = run([PY, os.path.join(HERE, "bench_models.py"), "--build", build, "--out",
+                      models_out] + (["--quick"] if a.quick else []), timeout=3600).strip()
+            with open(models_out) as f:
+                bm = json.load(f)
+            res["models"] = bm
+            for r in bm.get("rows", []):
+                sp = r.get("speedup_forward")
+                label = f"BERT-base L{r['L']} attentions {'all' if r['attentions'] else 'none'}"
+                goal(f"{label} >= 1.5x PyTorch's best thread count",
+                     None if sp is None else sp >= 1.5, rx(sp))
+            over = bm.get("memory", {}).get("rss_over_weights_mb")
+            if over is not None:
+                goal("BERT-base daemon RSS <= mapped weights + 64 MB", over <= 64,
+                     f"+{over:.0f} MB")
+        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+            notes.append(f"bench_models.py failed: {str(e)[-300:]}")
+
     machine["load_at_end"] = loadavg()
     machine["quiet_wait_s"], machine["busy_starts"] = quiet.waited, quiet.busy_starts
     if quiet.busy_starts:
@@ -678,6 +702,11 @@ def main():
     print(t3)
     print("\n4. Memory: peak RSS (VmHWM) of a fresh daemon\n")
     print(t4)
+    if t5:
+        print("\n5. BERT-base-sized model (tests/bench/bench_models.py): attnd's forward "
+              "(meta.compute_ms) and HTTP round trip beside PyTorch's forward of the same weights "
+              "at its best thread count\n")
+        print(t5)
     print("\nGoals:")
     for g in goals:
         print(f"  {verdict(g['met']):4}  {g['goal']}: {g['figure']}")
