@@ -112,11 +112,11 @@ run: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	$(ATTND)$(if $(HOST), --host $(HOST))$(if $(PORT), --port $(PORT))
 
-# Builds attnd and the test runner, then runs every test against the real daemon, one process
-# per test file, $(JOBS) at a time.
+# Builds attnd, the test runner and the benchmark's programs (so that they never rot unseen),
+# then runs every test against the real daemon, one process per test file, $(JOBS) at a time.
 test: deps
 	@$(MAKE) --no-print-directory deps-test
-	@$(MAKE) --no-print-directory -j$(JOBS) $(ATTND) $(TESTBIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(ATTND) $(TESTBIN) $(BENCH_BIN) $(PEER_BIN)
 	ATTND_BIN=$(ATTND) $(TESTBIN) -j $(JOBS) $(TESTS)
 
 check: test
@@ -236,7 +236,8 @@ PEER_BIN  := $(BUILD)/bench/peer_sgemm_peak $(BUILD)/bench/peer_cjson_speed \
              $(BUILD)/bench/peer_mhd_hello $(BUILD)/bench/peer_fma_peak
 .PHONY: bench
 
-$(BENCH_BIN): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_OBJ) $(API_OBJ)
+$(BENCH_BIN): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_OBJ) $(API_OBJ) \
+              $(BUILD)/gen/builtin_models_data.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) -lm
 
