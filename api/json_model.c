@@ -11,7 +11,6 @@
 #include <cjson/cJSON.h>
 
 #include "float_format.h"
-#include "json_body.h"
 #include "json_number.h"
 #include "json_request.h"
 #include "json_scan.h"
