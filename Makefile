@@ -252,6 +252,16 @@ bench: deps
 	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) --peers $(abspath $(PEERS)) \
 	  $(BENCH_ARGS)
 
+# Issue 10's attacks on attnd over 127.0.0.1, bounded in time (about 4 minutes; ABUSE_ARGS=--quick
+# for one): slowloris, an idle-socket flood, partial bodies, an endless chunked upload, two
+# Content-Lengths, SIGTERM under keep-alive x 50. Prints the normal client's latency under each,
+# attnd's peak RSS and the abort count; writes $(BUILD)/abuse.json. Fails on any abort.
+.PHONY: abuse
+abuse: deps
+	@$(call apt_install,curl)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(ATTND)
+	/usr/bin/python3 tests/abuse/run_abuse.py --attnd $(ATTND) --json $(BUILD)/abuse.json $(ABUSE_ARGS)
+
 install: $(ATTND)
 	install -D -m 0755 $(ATTND) $(DESTDIR)$(PREFIX)/bin/attnd
 
@@ -273,6 +283,7 @@ help:
 	@echo "make docker     build the container image $(DOCKER_IMAGE) (Docker, else podman)"
 	@echo "make docker-test build the image, run it and check it end to end"
 	@echo "make bench      attnd beside its peers (core, JSON, service, memory): table + $(BUILD)/bench.json"
+	@echo "make abuse      attnd under slowloris, floods, partial bodies, SIGTERM x 50: a table"
 	@echo "make deps       install missing Debian packages"
 	@echo "make install    install attnd into $(PREFIX)/bin"
 

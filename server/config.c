@@ -75,6 +75,20 @@ static const opt options[] = {
      "PEM certificate (chain) file: serve HTTPS instead of HTTP (needs --tls-key)"},
     {"--tls-key", "ATTND_TLS_KEY", OPT_PATH, OFF(tls_key), 0, 0,
      "PEM private key file of --tls-cert"},
+    {"--max-body-memory", "ATTND_MAX_BODY_MEMORY", OPT_I64, OFF(max_body_memory), 64,
+     INT64_C(1) << 44,
+     "request body bytes buffered at once over all connections, else 503 (default 268435456)"},
+    {"--max-connections", "ATTND_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 1000000,
+     "open connections; a new one closes the oldest idle one, else is refused (default 1024)"},
+    {"--max-connections-per-ip", "ATTND_MAX_CONNECTIONS_PER_IP", OPT_INT,
+     OFF(max_connections_per_ip), 0, 1000000,
+     "open connections from one client address, 0 = no cap (default 256)"},
+    {"--header-timeout", "ATTND_HEADER_TIMEOUT", OPT_SECONDS, OFF(header_timeout), 0, 3600,
+     "seconds to send a whole request header block, 0 = none (default 10)"},
+    {"--min-body-rate", "ATTND_MIN_BODY_RATE", OPT_I64, OFF(min_body_rate), 0, INT64_C(1) << 40,
+     "bytes/s a body must average after --header-timeout seconds, 0 = none (default 1024)"},
+    {"--idle-timeout", "ATTND_IDLE_TIMEOUT", OPT_SECONDS, OFF(idle_timeout), 0, 3600,
+     "seconds a keep-alive connection may wait between requests, 0 = none (default 60)"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -96,6 +110,12 @@ static void defaults(srv_config *cfg)
     cfg->shutdown_timeout = 30.0;
     snprintf(cfg->blas_core, sizeof cfg->blas_core, "auto");
     cfg->blas_core_from = "default";
+    cfg->max_body_memory = INT64_C(256) << 20;
+    cfg->max_connections = 1024;
+    cfg->max_connections_per_ip = 256;
+    cfg->header_timeout = 10.0;
+    cfg->min_body_rate = 1024;
+    cfg->idle_timeout = 60.0;
 }
 
 /* Parses one value into the field `o` describes. `source` names the flag or variable. */
@@ -366,6 +386,13 @@ srv_config_result srv_config_load(srv_config *cfg, int argc, char **argv, char *
             return SRV_CONFIG_ERROR;
         }
         if (set_value(cfg, o, o->flag, value, err, errlen) != 0) return SRV_CONFIG_ERROR;
+    }
+    if (cfg->max_body_memory < cfg->max_body_bytes) {
+        snprintf(err, errlen,
+                 "--max-body-memory (%lld) must be at least --max-body-bytes (%lld), or no body "
+                 "of the largest size could ever be accepted",
+                 (long long)cfg->max_body_memory, (long long)cfg->max_body_bytes);
+        return SRV_CONFIG_ERROR;
     }
     if (check_pairs(cfg, err, errlen) != 0) return SRV_CONFIG_ERROR;
     return SRV_CONFIG_RUN;

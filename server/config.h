@@ -36,6 +36,14 @@ typedef struct srv_config {
     double shutdown_timeout;    /* seconds to let in-flight requests finish */
     char blas_core[32];         /* "auto", "library" or an OpenBLAS core name */
     const char *blas_core_from; /* "--blas-core", "ATTND_BLAS_CORE" or "default" */
+    /* Abuse limits (server/admission.c, server/conn_guard.c); 0 disables the timeouts. */
+    int64_t max_body_memory;    /* bytes of request bodies buffered at once, all connections */
+    int max_connections;        /* open connections; beyond it the oldest idle one is closed */
+    int max_connections_per_ip; /* open connections from one client address; 0 = no cap */
+    double header_timeout;      /* seconds for a whole header block (and a new connection's
+                                 * first request), and the grace before --min-body-rate */
+    int64_t min_body_rate;      /* bytes/s a body must average after the grace */
+    double idle_timeout;        /* seconds a keep-alive connection may wait between requests */
     /* Models to load at start-up besides the built-in "default": every --model flag, or, when
      * there is none, the specs of ATTND_MODEL (separated by commas or whitespace). */
     srv_model_spec models[SRV_MAX_MODELS];

@@ -11,11 +11,13 @@
 
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +25,9 @@
 #include "../api/api.h"
 #include "../api/model_registry.h"
 #include "../core/status.h"
+#include "admission.h"
 #include "auth.h"
+#include "conn_guard.h"
 #include "cors.h"
 #include "log.h"
 #include "metrics.h"
@@ -49,6 +53,15 @@ struct srv_http {
     srv_watch *watch;       /* deadlines and hang-ups of suspended requests */
     int port;
     atomic_bool draining;
+    srv_admission *admission; /* --max-body-memory */
+    srv_guard *guard;         /* --max-connections, deadlines */
+    /* Suspended connections, and whether the daemon is about to stop: a request that comes
+     * after that is answered 503 instead of suspended, as MHD_stop_daemon must not meet a
+     * suspended connection (it aborts the process). */
+    pthread_mutex_t gate;
+    bool gate_ready;
+    int suspended;
+    bool stopping;
 };
 
 typedef enum req_state {
@@ -76,7 +89,7 @@ typedef struct srv_request {
     const api_codec *codec;
     char *body;
     size_t body_len, body_cap;
-    bool body_too_large;
+    int64_t reserved; /* bytes of the body budget held (>= body_cap) */
 
     api_job job;
     at_cancel cancel;      /* set by the watcher: deadline passed or client gone */
@@ -111,6 +124,55 @@ static void add_common_headers(const srv_request *r, struct MHD_Response *resp)
     MHD_add_response_header(resp, "Access-Control-Expose-Headers", SRV_CORS_EXPOSE_HEADERS);
 }
 
+/* Records the answer before any byte of it is sent, so that a client which has its answer and
+ * then scrapes /metrics finds it counted. */
+static void mark_answered(srv_request *r, int status, size_t len)
+{
+    r->status = status;
+    r->bytes = len;
+    r->state = REQ_ANSWERED;
+    srv_metrics_request_answered(r->route, status, seconds_since(&r->start));
+}
+
+/* Gives back the body's share of --max-body-memory and frees it. */
+static void body_free(srv_request *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->body_len = r->body_cap = 0;
+    srv_admission_release(r->http->admission, r->reserved);
+    r->reserved = 0;
+}
+
+/* Answers while the body is still arriving, where libmicrohttpd cannot queue a response: the
+ * bytes go straight to the socket and MHD_NO makes libmicrohttpd close the connection, so that
+ * no more of the body is read. */
+static enum MHD_Result answer_raw_and_close(srv_request *r, const api_error *e, bool retry_after)
+{
+    api_buf out = {0};
+    int status = api_error_http_status(e->kind);
+    if (api_json_codec.encode_error(e, &out) == 0)
+        srv_guard_reply_raw(r->conn, status, out.data, out.len, retry_after);
+    mark_answered(r, status, out.len);
+    api_buf_free(&out);
+    body_free(r);
+    return MHD_NO;
+}
+
+/* Queues `resp` (`len` body bytes) with `status` and releases it: every answer that goes
+ * through libmicrohttpd goes through here. Returns MHD_YES/MHD_NO. */
+static enum MHD_Result queue(srv_request *r, int status, struct MHD_Response *resp, size_t len)
+{
+    /* Draining: this connection's last request (libmicrohttpd closes it after the response). */
+    if (atomic_load(&r->http->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    srv_guard_request_busy(r->conn);
+    mark_answered(r, status, len);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* Queues `body` (taken over: freed by MHD) with `status`. Returns MHD_YES/MHD_NO. */
 static enum MHD_Result answer(srv_request *r, int status, char *body, size_t len,
                               const char *content_type, const char *hname, const char *hvalue)
@@ -123,12 +185,7 @@ static enum MHD_Result answer(srv_request *r, int status, char *body, size_t len
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (hname) MHD_add_response_header(resp, hname, hvalue);
     add_common_headers(r, resp);
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    r->status = status;
-    r->bytes = len;
-    r->state = REQ_ANSWERED;
-    return ret;
+    return queue(r, status, resp, len);
 }
 
 static enum MHD_Result answer_text(srv_request *r, int status, const char *text,
@@ -157,12 +214,7 @@ static enum MHD_Result answer_asset(srv_request *r)
         MHD_add_response_header(resp, "Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data: blob:; "
                                 "object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
-    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    r->status = 200;
-    r->bytes = a.len;
-    r->state = REQ_ANSWERED;
-    return ret;
+    return queue(r, 200, resp, a.len);
 }
 
 /* Answers an api_error as {"error": {...}} with its HTTP status and an optional header. */
@@ -190,6 +242,18 @@ static enum MHD_Result fail(srv_request *r, api_error_kind kind, const char *hna
 }
 
 /* ---- the job, run on a worker ---- */
+
+/* Resumes a connection start_job suspended. Once MHD_resume_connection returned, MHD_stop_daemon
+ * no longer meets the connection suspended (it completes pending resumes first), so the count
+ * goes down here rather than when the polling thread gets to it (the client may be gone by then,
+ * and the request handler never called again). `conn`'s request may be freed on return. */
+static void resume(srv_http *h, struct MHD_Connection *conn)
+{
+    MHD_resume_connection(conn);
+    pthread_mutex_lock(&h->gate);
+    h->suspended--;
+    pthread_mutex_unlock(&h->gate);
+}
 
 static void run_job(void *arg, int worker)
 {
@@ -221,7 +285,7 @@ static void run_job(void *arg, int worker)
         r->error_kind = (int)err.kind;
     }
     r->state = REQ_READY;
-    MHD_resume_connection(r->conn); /* publishes the fields above to the polling thread */
+    resume(r->http, r->conn); /* publishes the fields above to the polling thread */
 }
 
 /* Body complete: decode on this (polling) thread, then queue the job and suspend. */
@@ -231,9 +295,18 @@ static enum MHD_Result start_job(srv_request *r)
     api_error err;
     int status = api_job_decode(&r->job, r->codec, r->model, r->body ? r->body : "", r->body_len,
                                 &h->limits, &err);
-    free(r->body);
-    r->body = NULL;
+    body_free(r);
     if (status != 0) return answer_error(r, &err, NULL, NULL);
+
+    pthread_mutex_lock(&h->gate);
+    bool stopping = h->stopping;
+    if (!stopping) h->suspended++;
+    pthread_mutex_unlock(&h->gate);
+    if (stopping) {
+        api_job_free(&r->job);
+        return fail(r, API_ERR_SHUTTING_DOWN, MHD_HTTP_HEADER_RETRY_AFTER, "1",
+                    "the server is shutting down%s", "");
+    }
 
     /* The deadline counts from the request's arrival; the client may ask for a shorter one. */
     double timeout = h->request_timeout, asked = api_job_requested_timeout(&r->job);
@@ -269,7 +342,7 @@ static enum MHD_Result start_job(srv_request *r)
         if (api_json_codec.encode_error(&e, &out) == 0)
             r->resp_body = api_buf_release(&out, &r->resp_len);
         r->state = REQ_READY;
-        MHD_resume_connection(r->conn);
+        resume(h, r->conn);
     }
     return MHD_YES;
 }
@@ -361,11 +434,71 @@ static enum MHD_Result serve_get(srv_request *r)
     }
 }
 
+/* 503 for a body of `bytes` that does not fit in --max-body-memory now: at the headers when
+ * raw is false, else while the (chunked) body arrives. */
+static enum MHD_Result answer_memory_full(srv_request *r, int64_t bytes, bool raw)
+{
+    srv_metrics_shed(SRV_SHED_BODY_MEMORY);
+    api_error e;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "request bodies being received hold %lld of %lld bytes (--max-body-memory) and this "
+             "one needs %lld more; retry after 1 s",
+             (long long)srv_admission_reserved(r->http->admission),
+             (long long)srv_admission_limit(r->http->admission), (long long)bytes);
+    api_error_set(&e, API_ERR_OVERLOADED, "", "%s", msg);
+    if (raw) return answer_raw_and_close(r, &e, true);
+    return answer_error(r, &e, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+}
+
+/* Counts the Content-Length headers' distinct values into *distinct (0, 1 or 2 = several). */
+typedef struct length_headers {
+    const char *first;
+    int distinct;
+    bool transfer_encoding;
+} length_headers;
+
+static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    length_headers *l = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) l->transfer_encoding = true;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0) return MHD_YES;
+    if (!l->first) {
+        l->first = value ? value : "";
+        l->distinct = 1;
+    } else if (strcmp(l->first, value ? value : "") != 0) {
+        l->distinct = 2;
+    }
+    return MHD_YES;
+}
+
+/* Refuses a request whose body framing is ambiguous: Content-Length headers that disagree, or
+ * Content-Length beside Transfer-Encoding. A proxy in front may frame it the other way, and the
+ * rest would then be read as a second request (request smuggling). The 400 closes the
+ * connection (libmicrohttpd closes after an answer queued at the headers). */
+static bool check_framing(srv_request *r, enum MHD_Result *ret)
+{
+    length_headers l = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_lengths, &l);
+    const char *why = NULL;
+    if (l.distinct > 1)
+        why = "the request has Content-Length headers with different values";
+    else if (l.distinct == 1 && l.transfer_encoding)
+        why = "the request has both Content-Length and Transfer-Encoding";
+    if (!why) return false;
+    *ret = fail(r, API_ERR_BAD_REQUEST, MHD_HTTP_HEADER_CONNECTION, "close",
+                "%s; send exactly one of them", why);
+    return true;
+}
+
 /* First call for a request: everything that can be decided from the headers alone. Returns
  * true when an answer was queued. */
 static bool check_headers(srv_request *r, const char *method, const char *model_name,
                           enum MHD_Result *ret)
 {
+    if (check_framing(r, ret)) return true;
     if (r->route == SRV_ROUTE_UNMATCHED) {
         *ret = fail(r, API_ERR_NOT_FOUND, NULL, NULL,
                     "no route %s; the routes are POST /v1/attention, GET /v1/models, "
@@ -417,6 +550,24 @@ static bool check_headers(srv_request *r, const char *method, const char *model_
             *ret = answer_error(r, &e, NULL, NULL);
             return true;
         }
+    }
+    /* Admission, before a byte of the body is read: room in the worker queue, and the body's
+     * declared length in --max-body-memory (a chunked body reserves as it grows). */
+    if (!srv_admission_queue_has_room(r->http->pool)) {
+        api_error e;
+        api_error_set(&e, API_ERR_OVERLOADED, "",
+                      "all %d workers are busy and %d requests are queued; retry after 1 s",
+                      at_pool_threads(r->http->pool), at_pool_capacity(r->http->pool));
+        *ret = answer_error(r, &e, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return true;
+    }
+    if (clen) {
+        unsigned long long n = strtoull(clen, NULL, 10);
+        if (!srv_admission_reserve(r->http->admission, (int64_t)n)) {
+            *ret = answer_memory_full(r, (int64_t)n, false);
+            return true;
+        }
+        r->reserved = (int64_t)n;
         if (n > 0) {
             r->body = malloc((size_t)n);
             if (!r->body) {
@@ -426,33 +577,49 @@ static bool check_headers(srv_request *r, const char *method, const char *model_
             r->body_cap = (size_t)n;
         }
     }
+    srv_guard_body_started(r->conn);
     return false;
 }
 
-static bool append_body(srv_request *r, const char *data, size_t len)
+/* Appends a piece of the body. Only a chunked body (no Content-Length) can grow past its
+ * buffer: the buffer grows within --max-body-bytes and --max-body-memory, and the first byte
+ * past either is answered (413 or 503) at once and the connection closed, so that an endless
+ * upload is not read on. */
+/* Appends a piece of the body. Only a chunked body (no Content-Length) can grow past its
+ * buffer: the buffer grows within --max-body-bytes and --max-body-memory, and the first byte
+ * past either is answered (413 or 503) at once and the connection closed, so that an endless
+ * upload is not read on. */
+static enum MHD_Result append_body(srv_request *r, const char *data, size_t len)
 {
     r->bytes_in += len;
-    if (r->body_too_large) return true;
+    srv_guard_body_progress(r->conn, len);
     if ((int64_t)(r->body_len + len) > r->http->max_body_bytes) {
-        r->body_too_large = true; /* keep reading (and dropping) so the 413 can be sent */
-        free(r->body);
-        r->body = NULL;
-        r->body_len = r->body_cap = 0;
-        return true;
+        srv_metrics_shed(SRV_SHED_BODY_TOO_LARGE);
+        api_error e;
+        api_error_set(&e, API_ERR_PAYLOAD_TOO_LARGE, "",
+                      "request body exceeds the limit of %lld bytes (--max-body-bytes)",
+                      (long long)r->http->max_body_bytes);
+        return answer_raw_and_close(r, &e, false);
     }
     if (r->body_len + len > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap * 2 : 64 * 1024;
         while (cap < r->body_len + len)
             cap *= 2;
         if ((int64_t)cap > r->http->max_body_bytes) cap = (size_t)r->http->max_body_bytes;
+        int64_t more = (int64_t)cap - r->reserved;
+        if (more > 0) {
+            if (!srv_admission_reserve(r->http->admission, more))
+                return answer_memory_full(r, more, true);
+            r->reserved += more;
+        }
         char *p = realloc(r->body, cap);
-        if (!p) return false;
+        if (!p) return MHD_NO;
         r->body = p;
         r->body_cap = cap;
     }
     memcpy(r->body + r->body_len, data, len);
     r->body_len += len;
-    return true;
+    return MHD_YES;
 }
 
 static const char *header(struct MHD_Connection *conn, const char *name)
@@ -479,10 +646,7 @@ static bool check_access(srv_request *r, const char *method, enum MHD_Result *re
                                         SRV_CORS_ALLOW_HEADERS);
                 MHD_add_response_header(resp, "Access-Control-Max-Age", SRV_CORS_MAX_AGE);
             }
-            *ret = MHD_queue_response(r->conn, MHD_HTTP_NO_CONTENT, resp);
-            MHD_destroy_response(resp);
-            r->status = MHD_HTTP_NO_CONTENT;
-            r->state = REQ_ANSWERED;
+            *ret = queue(r, MHD_HTTP_NO_CONTENT, resp, 0);
             return true;
         }
     }
@@ -528,17 +692,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     switch (r->state) {
     case REQ_RECEIVING:
         if (*upload_data_size) {
-            bool ok = append_body(r, upload_data, *upload_data_size);
+            enum MHD_Result ok = append_body(r, upload_data, *upload_data_size);
             *upload_data_size = 0;
-            return ok ? MHD_YES : MHD_NO;
+            return ok;
         }
-        if (r->body_too_large) {
-            api_error e;
-            api_error_set(&e, API_ERR_PAYLOAD_TOO_LARGE, "",
-                          "request body exceeds the limit of %lld bytes (--max-body-bytes)",
-                          (long long)h->max_body_bytes);
-            return answer_error(r, &e, NULL, NULL);
-        }
+        srv_guard_request_busy(conn);
         return start_job(r);
     case REQ_READY: {
         char *body = r->resp_body;
@@ -559,8 +717,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     srv_request *r = *con_cls;
+    srv_guard_request_done(conn);
     if (!r) return;
     *con_cls = NULL;
     double secs = seconds_since(&r->start);
@@ -572,11 +730,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (status >= 400 && status != 499) srv_metrics_rejected(r->error_kind, status);
     srv_metrics_bytes(r->route, r->bytes_in,
                       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes : 0);
-    srv_metrics_request_finished(r->route, status, secs);
+    if (r->state != REQ_ANSWERED) srv_metrics_request_answered(r->route, status, secs);
+    srv_metrics_request_done();
     srv_log_access(r->method, r->path, status, r->bytes, secs, r->request_id);
     srv_models_release(r->models);
     api_job_free(&r->job);
-    free(r->body);
+    body_free(r);
     free(r->resp_body);
     free(r);
 }
@@ -627,6 +786,18 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *model
     h->request_timeout = cfg->request_timeout;
     h->watch = srv_watch_new(err, errlen);
     if (!h->watch) goto fail;
+    pthread_mutex_init(&h->gate, NULL);
+    h->gate_ready = true;
+    h->admission = srv_admission_new(cfg->max_body_memory, cfg->max_body_bytes);
+    if (!h->admission) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    /* Over TLS the guard cannot write a response of its own into the stream: it only closes. */
+    srv_guard_config gc = {cfg->max_connections, cfg->header_timeout, cfg->min_body_rate,
+                           cfg->idle_timeout, cert == NULL};
+    h->guard = srv_guard_new(&gc, err, errlen);
+    if (!h->guard) goto fail;
 
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -655,12 +826,19 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *model
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
         {MHD_OPTION_END, 0, NULL},
     };
+    /* libmicrohttpd's own timeout (restarted by every byte) stays as a backstop for a client
+     * that stops reading its response; the guard's deadlines do the rest. */
+    unsigned idle = cfg->idle_timeout > 0 ? (unsigned)(cfg->idle_timeout + 0.999) : 0;
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_CONNECTION_LIMIT, srv_guard_mhd_connection_limit(&gc),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_CONNECTION, srv_guard_on_connection, h->guard,
+        MHD_OPTION_URI_LOG_CALLBACK, srv_guard_on_request_line, h->guard, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     atomic_store(&h->started, true);
     if (!h->daemon) {
@@ -680,6 +858,9 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *model
     h->tls_key = key;
     return h;
 fail:
+    srv_guard_free(h->guard);
+    srv_admission_free(h->admission);
+    if (h->gate_ready) pthread_mutex_destroy(&h->gate);
     srv_watch_free(h->watch);
     free(cert);
     if (key) explicit_bzero(key, strlen(key));
@@ -698,12 +879,43 @@ void srv_http_drain(srv_http *h)
     if (atomic_exchange(&h->draining, true)) return;
     MHD_socket fd = MHD_quiesce_daemon(h->daemon);
     if (fd != MHD_INVALID_SOCKET) close(fd);
+    srv_guard_drain(h->guard);
+}
+
+bool srv_http_wait_drained(srv_http *h, double timeout)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        /* Nothing in flight and no request begun: close the gate, then make sure no request
+         * slipped in between the two reads and the gate (one suspended: wait for its job). */
+        if (srv_metrics_in_flight() == 0 && srv_guard_active(h->guard) == 0) {
+            pthread_mutex_lock(&h->gate);
+            h->stopping = true;
+            bool idle = h->suspended == 0;
+            pthread_mutex_unlock(&h->gate);
+            if (idle) return true;
+        }
+        if (seconds_since(&t0) >= timeout) break;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&h->gate);
+    h->stopping = true;
+    int suspended = h->suspended;
+    pthread_mutex_unlock(&h->gate);
+    srv_log(SRV_LOG_WARN, "drain_incomplete", "in_flight=%ld requests_begun=%d suspended=%d",
+            srv_metrics_in_flight(), srv_guard_active(h->guard), suspended);
+    return suspended == 0 && srv_metrics_in_flight() == 0;
 }
 
 void srv_http_stop(srv_http *h)
 {
     if (!h) return;
     MHD_stop_daemon(h->daemon);
+    srv_guard_free(h->guard);
+    srv_admission_free(h->admission);
+    pthread_mutex_destroy(&h->gate);
     srv_watch_free(h->watch);
     free(h->tls_cert);
     if (h->tls_key) explicit_bzero(h->tls_key, strlen(h->tls_key));

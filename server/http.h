@@ -27,12 +27,20 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *model
 /* The port actually bound (useful with port 0). */
 int srv_http_port(const srv_http *h);
 
-/* Stops accepting connections and makes /readyz answer 503; requests already received carry
- * on. Idempotent. */
+/* Stops accepting connections, makes /readyz answer 503 and closes the connections that wait
+ * between requests; a request already begun carries on, and its connection is closed after its
+ * response ("Connection: close"). Idempotent. */
 void srv_http_drain(srv_http *h);
 
-/* Stops the server (closing idle connections) and frees it. Call once no request is in flight
- * (srv_metrics_in_flight() == 0) or the drain timeout passed. NULL is a no-op. */
+/* After srv_http_drain: waits up to `timeout` seconds until no request is in flight, then
+ * closes the gate (a request still arriving is answered 503 rather than suspended). Returns
+ * true when nothing is in flight nor suspended, so srv_http_stop is safe; false when requests
+ * were still in flight at the timeout (they are abandoned: do not call srv_http_stop, since
+ * workers may still resume their connections; exit the process instead). */
+bool srv_http_wait_drained(srv_http *h, double timeout);
+
+/* Stops the server (closing idle connections) and frees it. Call only after
+ * srv_http_wait_drained returned true. NULL is a no-op. */
 void srv_http_stop(srv_http *h);
 
 #endif

@@ -63,13 +63,6 @@ static void log_blas_core(const srv_blas_core *b)
     }
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Removes every "--healthcheck" from argv; returns whether there was one. It is taken out here
  * rather than parsed with the options because it changes what the process does, not how the
  * daemon is configured: the probe reads the same --host/--port and ATTND_* as the daemon. */
@@ -227,17 +220,12 @@ int main(int argc, char **argv)
     srv_log(SRV_LOG_INFO, "draining", "signal=%s in_flight=%ld",
             sig == SIGINT ? "SIGINT" : "SIGTERM", srv_metrics_in_flight());
     srv_http_drain(http);
-    double deadline = now() + cfg.shutdown_timeout;
-    while (srv_metrics_in_flight() > 0 && now() < deadline) {
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    long left = srv_metrics_in_flight();
-    if (left > 0) {
+    if (!srv_http_wait_drained(http, cfg.shutdown_timeout)) {
         /* Workers may still resume suspended connections, so the server cannot be torn down
-         * under them: leave at once and let the kernel close the sockets. */
-        srv_log(SRV_LOG_WARN, "drain_timeout", "in_flight_abandoned=%ld", left);
-        _exit(0);
+         * under them: leave at once and let the kernel close the sockets. Requests were
+         * abandoned, so the exit says so. */
+        srv_log(SRV_LOG_WARN, "drain_timeout", "in_flight_abandoned=%ld", srv_metrics_in_flight());
+        _exit(1);
     }
     srv_http_stop(http);
     at_pool_free(pool);

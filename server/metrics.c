@@ -29,8 +29,17 @@ typedef struct histogram {
     atomic_ullong sum_ns;
 } histogram;
 
+static const char *const shed_labels[] = {
+#define SRV_SHED_LABEL(name, label) label,
+    SRV_SHED_MAP(SRV_SHED_LABEL)
+#undef SRV_SHED_LABEL
+};
+
 static struct {
     atomic_ullong requests[SRV_ROUTE_COUNT][CODE_MAX - CODE_MIN + 1];
+    atomic_ullong shed[SRV_SHED_COUNT];
+    atomic_long connections;
+    atomic_llong body_memory;
     histogram duration[SRV_ROUTE_COUNT];
     histogram compute[SRV_ROUTE_COUNT];
     atomic_ullong rejections[API_ERR_COUNT + 1]; /* the last: "other" */
@@ -101,13 +110,33 @@ static srv_route valid_route(srv_route route)
     return (unsigned)route < SRV_ROUTE_COUNT ? route : SRV_ROUTE_UNMATCHED;
 }
 
-void srv_metrics_request_finished(srv_route route, int status, double seconds)
+void srv_metrics_request_answered(srv_route route, int status, double seconds)
 {
     route = valid_route(route);
     if (status < CODE_MIN || status > CODE_MAX) status = 500;
     atomic_fetch_add_explicit(&m.requests[route][status - CODE_MIN], 1, memory_order_relaxed);
     observe(&m.duration[route], seconds);
+}
+
+void srv_metrics_request_done(void)
+{
     atomic_fetch_sub_explicit(&m.in_flight, 1, memory_order_release);
+}
+
+void srv_metrics_shed(srv_shed reason)
+{
+    if ((unsigned)reason < SRV_SHED_COUNT)
+        atomic_fetch_add_explicit(&m.shed[reason], 1, memory_order_relaxed);
+}
+
+void srv_metrics_connections_add(int delta)
+{
+    atomic_fetch_add_explicit(&m.connections, delta, memory_order_relaxed);
+}
+
+void srv_metrics_body_memory_set(long long bytes)
+{
+    atomic_store_explicit(&m.body_memory, bytes, memory_order_relaxed);
 }
 
 void srv_metrics_rejected(int kind, int status)
@@ -218,6 +247,17 @@ void srv_metrics_render(api_buf *out, at_pool *pool)
 
     gauge(out, "attnd_http_requests_in_flight", "HTTP requests being received, computed or sent.",
           (double)srv_metrics_in_flight());
+    gauge(out, "attnd_http_connections", "Open HTTP connections.",
+          (double)atomic_load_explicit(&m.connections, memory_order_relaxed));
+    gauge(out, "attnd_http_body_memory_bytes",
+          "Request body bytes reserved now (bounded by --max-body-memory).",
+          (double)atomic_load_explicit(&m.body_memory, memory_order_relaxed));
+    api_buf_puts(out, "# HELP attnd_http_connections_shed_total Connections attnd closed or "
+                      "refused on its own, or requests refused for memory, by reason.\n"
+                      "# TYPE attnd_http_connections_shed_total counter\n");
+    for (int i = 0; i < SRV_SHED_COUNT; i++)
+        api_buf_printf(out, "attnd_http_connections_shed_total{reason=\"%s\"} %llu\n",
+                       shed_labels[i], atomic_load_explicit(&m.shed[i], memory_order_relaxed));
     gauge(out, "attnd_queue_depth", "Attention jobs waiting for a worker.",
           (double)at_pool_queued(pool));
     gauge(out, "attnd_queue_capacity", "Jobs that may wait before requests get 503.",

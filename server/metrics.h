@@ -41,8 +41,39 @@ void srv_metrics_init(const char *version, const char *blas_version, const char 
 /* A request began (in-flight gauge up). */
 void srv_metrics_request_started(void);
 
-/* A request finished with `status` after `seconds` (in-flight gauge down). Thread-safe. */
-void srv_metrics_request_finished(srv_route route, int status, double seconds);
+/* A request was answered with `status` after `seconds`: counted when its response is queued,
+ * before any byte of it leaves, so a client that has its answer and then scrapes /metrics
+ * always sees it counted. Thread-safe. */
+void srv_metrics_request_answered(srv_route route, int status, double seconds);
+
+/* A request's connection is done with it (response sent, or the client went away): the
+ * in-flight gauge goes down. Thread-safe. */
+void srv_metrics_request_done(void);
+
+/* Why attnd closed or refused a connection on its own (server/conn_guard.c, admission.c). */
+#define SRV_SHED_MAP(X)                                                                            \
+    X(CONNECTION_LIMIT, "connection_limit")                                                        \
+    X(EVICTED, "evicted")                                                                          \
+    X(HEADER_TIMEOUT, "header_timeout")                                                            \
+    X(BODY_RATE, "body_rate")                                                                      \
+    X(IDLE_TIMEOUT, "idle_timeout")                                                                \
+    X(BODY_MEMORY, "body_memory")                                                                  \
+    X(BODY_TOO_LARGE, "body_too_large")                                                            \
+    X(DRAIN, "drain")
+
+typedef enum srv_shed {
+#define SRV_SHED_ENUM(name, label) SRV_SHED_##name,
+    SRV_SHED_MAP(SRV_SHED_ENUM)
+#undef SRV_SHED_ENUM
+        SRV_SHED_COUNT
+} srv_shed;
+
+/* Counts one connection closed or refused for `reason`. Thread-safe. */
+void srv_metrics_shed(srv_shed reason);
+
+/* Open connections (+1 / -1), and request-body bytes reserved now (set). Thread-safe. */
+void srv_metrics_connections_add(int delta);
+void srv_metrics_body_memory_set(long long bytes);
 
 /* A request was refused with an error: `kind` an api_error_kind, or -1 when only the HTTP
  * `status` is known (the reason is then the first error kind answered with that status, or
