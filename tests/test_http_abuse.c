@@ -412,7 +412,7 @@ TEST(http_abuse_per_ip_cap)
 typedef struct keepalive_client {
     const test_daemon *d;
     const char *body;
-    volatile int stop;
+    int stop;
     int answered, bad, ended;
 } keepalive_client;
 
@@ -437,7 +437,7 @@ static void *keepalive_loop(void *p)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    while (!k->stop) {
+    while (!__atomic_load_n(&k->stop, __ATOMIC_RELAXED)) {
         if (curl_easy_perform(c) != CURLE_OK) break;
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -532,7 +532,7 @@ TEST(http_abuse_sigterm_under_keepalive)
             usleep(1000);
         ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
         for (int i = 0; i < N; i++) {
-            k[i].stop = 1;
+            __atomic_store_n(&k[i].stop, 1, __ATOMIC_RELAXED);
             pthread_join(t[i], NULL);
             ASSERT_EQ(k[i].bad, 0);
         }
