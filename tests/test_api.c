@@ -319,8 +319,7 @@ TEST(api_error_missing_and_unknown_fields)
     EXPECT_ERROR("{\"query\": [[1]], \"casual\": true}", 400, UNKNOWN_FIELD, "casual",
                  "unknown field 'casual'; known fields: query, key, value, mask, key_lengths, "
                  "additive, score, scale, selection, k, normalize, seed, causal, return_weights, "
-                 "return_context, "
-                 "average_heads");
+                 "return_context, average_heads");
     EXPECT_ERROR("{\"query\": [[1]], \"casual\": true}", 400, UNKNOWN_FIELD, "casual",
                  "did you mean 'causal'?");
     EXPECT_ERROR("{\"query\": [[1]], \"Query\": 1}", 400, UNKNOWN_FIELD, "Query",
