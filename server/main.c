@@ -4,7 +4,6 @@
  * --shutdown-timeout), stop, exit 0. With --healthcheck it
  * instead probes a running daemon's /healthz and exits 0 or 1. */
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -126,11 +125,6 @@ int main(int argc, char **argv)
     }
     if (healthcheck) return run_healthcheck(&cfg);
     srv_log_set_level(cfg.log_level);
-    /* Allocations of 1 MiB and more (request arenas, workspaces, responses) are mapped and given
-     * back when freed. glibc's default threshold rises to the largest block freed, up to 32 MiB,
-     * after which such blocks stay in the heap: one BERT-base request with every layer's weights
-     * at L 512 left the RSS 170 MB above the mapped weights, 16 MB with the threshold fixed. */
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
     /* Before anything else: this may re-execute the process so that OpenBLAS loads the kernels
      * that fit the CPU (blas_core.h). */
