@@ -9,6 +9,7 @@
  * and logged once. */
 #include "http.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -69,10 +70,11 @@ struct srv_http {
 };
 
 typedef enum req_state {
-    REQ_RECEIVING, /* headers seen, body arriving */
-    REQ_COMPUTING, /* suspended, a worker owns the job */
-    REQ_READY,     /* the worker left a response to send */
-    REQ_ANSWERED,  /* a response was queued */
+    REQ_RECEIVING,  /* headers seen, body arriving */
+    REQ_COMPUTING,  /* suspended, a worker owns the job */
+    REQ_READY,      /* the worker left a response to send */
+    REQ_ANSWERED,   /* a response was queued */
+    REQ_DISCARDING, /* answered at the headers: the body is read and dropped, then it is sent */
 } req_state;
 
 typedef struct srv_request {
@@ -106,6 +108,16 @@ typedef struct srv_request {
 
     int status;     /* what was answered, for metrics and the log */
     uint64_t bytes; /* response body bytes */
+
+    /* An answer decided at the headers of a request whose body is already on its way (a
+     * Content-Length within --max-body-bytes, no "Expect: 100-continue"): sent once that body
+     * has been read and dropped. Sent at once, libmicrohttpd would close the connection under
+     * the client's upload, and the client's TCP stack would discard the answer on the reset
+     * (curl: "failed sending data to the peer", no status). */
+    bool defer_answer; /* set during the headers' call only */
+    struct MHD_Response *deferred;
+    int deferred_status;
+    size_t deferred_len;
 } srv_request;
 
 static const char JSON_TYPE[] = "application/json";
@@ -167,6 +179,16 @@ static enum MHD_Result answer_raw_and_close(srv_request *r, const api_error *e, 
  * through libmicrohttpd goes through here. Returns MHD_YES/MHD_NO. */
 static enum MHD_Result queue(srv_request *r, int status, struct MHD_Response *resp, size_t len)
 {
+    /* An answer that closes the connection (a request whose framing cannot be trusted) goes at
+     * once: reading "its body" would mean trusting that framing. */
+    if (r->defer_answer && !MHD_get_response_header(resp, MHD_HTTP_HEADER_CONNECTION)) {
+        r->deferred = resp;
+        r->deferred_status = status;
+        r->deferred_len = len;
+        r->state = REQ_DISCARDING;
+        body_free(r);
+        return MHD_YES;
+    }
     /* Draining: this connection's last request (libmicrohttpd closes it after the response). */
     if (atomic_load(&r->http->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -589,10 +611,6 @@ static bool check_headers(srv_request *r, const char *method, const char *model_
  * buffer: the buffer grows within --max-body-bytes and --max-body-memory, and the first byte
  * past either is answered (413 or 503) at once and the connection closed, so that an endless
  * upload is not read on. */
-/* Appends a piece of the body. Only a chunked body (no Content-Length) can grow past its
- * buffer: the buffer grows within --max-body-bytes and --max-body-memory, and the first byte
- * past either is answered (413 or 503) at once and the connection closed, so that an endless
- * upload is not read on. */
 static enum MHD_Result append_body(srv_request *r, const char *data, size_t len)
 {
     r->bytes_in += len;
@@ -664,6 +682,22 @@ static bool check_access(srv_request *r, const char *method, enum MHD_Result *re
     return true;
 }
 
+/* Whether an answer decided at the headers should wait for the body (srv_request's
+ * defer_answer): a body of a declared length within --max-body-bytes that the client sends
+ * without waiting for "100 Continue". A longer or chunked body is answered at once (it would
+ * not be read to its end anyway), as is a client that asked to wait. */
+static bool body_on_its_way(srv_request *r)
+{
+    const char *clen = header(r->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *expect = header(r->conn, MHD_HTTP_HEADER_EXPECT);
+    if (!clen || (expect && strcasecmp(expect, "100-continue") == 0)) return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(clen, &end, 10);
+    return !errno && end != clen && *end == '\0' && n > 0 &&
+           n <= (unsigned long long)r->http->max_body_bytes;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -686,9 +720,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->models = srv_models_acquire(h->models);
         srv_request_id_make(header(conn, "X-Request-Id"), r->request_id, sizeof r->request_id);
         srv_metrics_request_started();
+        r->defer_answer = body_on_its_way(r);
         enum MHD_Result ret;
-        if (check_access(r, method, &ret)) return ret;
-        if (check_headers(r, method, model_name, &ret)) return ret;
+        bool answered = check_access(r, method, &ret) || check_headers(r, method, model_name, &ret);
+        r->defer_answer = false;
+        if (answered) return ret;
         if (!is_post(r->route)) return serve_get(r);
         return MHD_YES; /* wait for the body */
     }
@@ -708,6 +744,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!body) return MHD_NO;
         const char *hname = r->resp_status == 503 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL;
         return answer(r, r->resp_status, body, r->resp_len, r->resp_type, hname, "1");
+    }
+    case REQ_DISCARDING: {
+        if (*upload_data_size) {
+            r->bytes_in += *upload_data_size;
+            srv_guard_body_progress(conn, *upload_data_size);
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        struct MHD_Response *resp = r->deferred;
+        r->deferred = NULL;
+        r->defer_answer = false;
+        return queue(r, r->deferred_status, resp, r->deferred_len);
     }
     case REQ_COMPUTING: /* not called while suspended */
     case REQ_ANSWERED:
@@ -737,6 +785,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->state != REQ_ANSWERED) srv_metrics_request_answered(r->route, status, secs);
     srv_metrics_request_done();
     srv_log_access(r->method, r->path, status, r->bytes, secs, r->request_id);
+    if (r->deferred) MHD_destroy_response(r->deferred); /* the client left before its body ended */
     srv_models_release(r->models);
     api_job_free(&r->job);
     body_free(r);

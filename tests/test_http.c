@@ -431,9 +431,12 @@ static void *heavy_client(void *p)
 {
     heavy_arg *a = p;
     test_response r;
-    if (test_post_json(a->d, "/v1/attention", a->body, &r) == 0) {
+    int rc = test_post_json(a->d, "/v1/attention", a->body, &r);
+    if (rc == 0) {
         a->status = r.status;
         snprintf(a->headers, sizeof a->headers, "%s", r.headers);
+    } else {
+        a->status = -rc; /* the curl error, for the failure message */
     }
     test_response_free(&r);
     return NULL;
@@ -462,8 +465,13 @@ TEST(http_queue_full_503)
         }
     }
     free(body);
-    ASSERT_EQ(ok + busy, N); /* nothing else: no 500, no dropped connection */
-    ASSERT(ok >= 2);         /* the running job and the queued one */
+    if (ok + busy != N) { /* nothing else: no 500, no dropped connection */
+        char seen[256] = "";
+        for (int i = 0; i < N; i++)
+            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), " %ld", a[i].status);
+        harness_fail(__FILE__, __LINE__, "statuses (0: no answer):%s", seen);
+    }
+    ASSERT(ok >= 2); /* the running job and the queued one */
     ASSERT(busy >= 1);
     test_response r;
     ASSERT_EQ(test_http(&d, "GET", "/metrics", NULL, NULL, 0, &r), 0);

@@ -143,8 +143,9 @@ TEST(http_abuse_endless_chunked_upload_413)
 }
 
 /* --max-body-memory 2.25 MiB: two connections hold 1 MiB bodies half-sent; a third that
- * declares 1 MiB is answered 503 + Retry-After at its headers, without sending a byte of body,
- * while a small request still fits in the budget's small-body reserve (1/16 of it). Once the
+ * declares 1 MiB and waits for "100 Continue" is answered 503 + Retry-After at its headers,
+ * one that sends its body at once gets the 503 after it (nothing buffered), while a small
+ * request still fits in the budget's small-body reserve (1/16 of it). Once the
  * two go away, the budget is back. */
 TEST(http_abuse_body_memory_503_at_headers)
 {
@@ -168,9 +169,15 @@ TEST(http_abuse_body_memory_503_at_headers)
         if (reserved < 2097152) usleep(10000);
     }
     ASSERT_EQ((long long)reserved, 2097152);
+    /* A client that waits for "100 Continue" gets the 503 at its headers. */
     int fd = raw_connect(d.port, NULL);
     ASSERT(fd >= 0);
-    ASSERT_EQ(raw_send(fd, head, 0), 0);
+    ASSERT_EQ(
+        raw_send(fd,
+                 "POST /v1/attention HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Expect: 100-continue\r\nContent-Length: 1048576\r\n\r\n",
+                 0),
+        0);
     char buf[8192];
     bool closed;
     raw_read_until_close(fd, buf, sizeof buf, 10000, &closed);
@@ -179,6 +186,32 @@ TEST(http_abuse_body_memory_503_at_headers)
     ASSERT_CONTAINS(buf, "Retry-After: 1");
     ASSERT_CONTAINS(buf, "--max-body-memory");
     ASSERT(closed);
+    /* One that sends its body straight away gets the 503 once the body is read (and dropped,
+     * not buffered): answered under its upload, it would lose the answer to a reset. The
+     * connection stays open for its next request. */
+    fd = raw_connect(d.port, NULL);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(
+        raw_send(fd,
+                 "POST /v1/attention HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 600000\r\n\r\n",
+                 0),
+        0);
+    char *half = malloc(300000);
+    ASSERT(half);
+    memset(half, ' ', 300000);
+    ASSERT_EQ(raw_send(fd, half, 300000), 0);
+    ASSERT(!raw_readable(fd, 200)); /* no answer while the body is still arriving */
+    ASSERT_EQ(raw_send(fd, half, 300000), 0);
+    free(half);
+    ASSERT(raw_readable(fd, 10000));
+    ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+    ASSERT(got > 0);
+    buf[got] = '\0';
+    ASSERT_CONTAINS(buf, "HTTP/1.1 503");
+    ASSERT_CONTAINS(buf, "Retry-After: 1");
+    ASSERT(!strstr(buf, "Connection: close"));
+    close(fd);
     ASSERT(metric(&d, "attnd_http_connections_shed_total{reason=\"body_memory\"}") >= 1);
     test_response small;
     ASSERT_EQ(test_post_json(&d, "/v1/attention", "{\"query\": [[1.0]]}", &small), 0);
@@ -215,8 +248,8 @@ static void *post_heavy(void *p)
     return NULL;
 }
 
-/* Sends a POST's headers (Content-Length 100000) and never its body; returns whether a 503
- * with Retry-After came back within `ms`. */
+/* Sends a POST's headers (Content-Length 100000, waiting for "100 Continue") and never its
+ * body; returns whether a 503 with Retry-After came back within `ms`. */
 static int refused_at_headers(const test_daemon *d, int ms)
 {
     int fd = raw_connect(d->port, NULL);
@@ -224,13 +257,16 @@ static int refused_at_headers(const test_daemon *d, int ms)
     int got = 0;
     if (raw_send(fd,
                  "POST /v1/attention HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 "Content-Length: 100000\r\n\r\n",
+                 "Expect: 100-continue\r\nContent-Length: 100000\r\n\r\n",
                  0) == 0 &&
         raw_readable(fd, ms)) {
+        /* Admitted, the request gets "100 Continue" at once: not refused, next probe. */
         char buf[4096];
-        raw_read_until_close(fd, buf, sizeof buf, 2000, NULL);
-        got = strstr(buf, "HTTP/1.1 503") && strstr(buf, "Retry-After: 1") &&
-              strstr(buf, "\"overloaded\"");
+        ssize_t n = recv(fd, buf, 12, MSG_PEEK);
+        if (n == 12 && strncmp(buf, "HTTP/1.1 503", 12) == 0) {
+            raw_read_until_close(fd, buf, sizeof buf, 2000, NULL);
+            got = strstr(buf, "Retry-After: 1") && strstr(buf, "\"overloaded\"");
+        }
     }
     close(fd);
     return got;
