@@ -243,3 +243,17 @@ void test_response_free(test_response *r)
     free(r->headers);
     memset(r, 0, sizeof *r);
 }
+
+int test_run_attnd(const char *env, const char *args, char *out, size_t cap)
+{
+    const char *bin = getenv("ATTND_BIN");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "env %s %s %s 2>&1", env ? env : "",
+             bin && *bin ? bin : "build/attnd", args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -44,6 +44,11 @@ int test_post_json(const test_daemon *d, const char *path, const char *json, tes
 
 void test_response_free(test_response *r);
 
+/* Runs `attnd args` through the shell with the environment prefix `env` (NULL: none; "A=1
+ * timeout 20" works too), capturing stdout and stderr into out (cap bytes, NUL-terminated).
+ * Returns the exit status, or -1 when it did not exit normally. */
+int test_run_attnd(const char *env, const char *args, char *out, size_t cap);
+
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *test_read_file(const char *path, size_t *len);
 

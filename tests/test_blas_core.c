@@ -186,16 +186,7 @@ TEST(blas_core_library_leaves_openblas_alone)
 
 TEST(blas_core_unknown_name_exits_2)
 {
-    const char *bin = getenv("ATTND_BIN");
-    if (!bin || !*bin) bin = "build/attnd";
-    char cmd[512], out[4096];
-    snprintf(cmd, sizeof cmd, "%s --port 0 --blas-core NoSuchCore 2>&1", bin);
-    FILE *p = popen(cmd, "r");
-    ASSERT(p != NULL);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    ASSERT(WIFEXITED(st));
-    ASSERT_EQ(WEXITSTATUS(st), 2);
+    char out[4096];
+    ASSERT_EQ(test_run_attnd(NULL, "--port 0 --blas-core NoSuchCore", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "no core \"NoSuchCore\"");
 }

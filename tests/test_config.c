@@ -9,48 +9,33 @@
 #include "daemon.h"
 #include "harness.h"
 
-/* Runs `attnd args` with the environment prefix `env`, capturing stdout+stderr. */
-static int run_attnd(const char *env, const char *args, char *out, size_t cap)
-{
-    const char *bin = getenv("ATTND_BIN");
-    if (!bin || !*bin) bin = "build/attnd";
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "env %s %s %s 2>&1", env ? env : "", bin, args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 TEST(config_help_and_version)
 {
     char out[8192];
-    ASSERT_EQ(run_attnd(NULL, "--help", out, sizeof out), 0);
+    ASSERT_EQ(test_run_attnd(NULL, "--help", out, sizeof out), 0);
     const char *flags[] = {
         "--host",      "--port",     "--threads",     "--queue-depth",     "--max-body-bytes",
         "--log-level", "ATTND_PORT", "ATTND_THREADS", "--model NAME=PATH", "ATTND_MODEL"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         ASSERT_CONTAINS(out, flags[i]);
-    ASSERT_EQ(run_attnd(NULL, "--version", out, sizeof out), 0);
+    ASSERT_EQ(test_run_attnd(NULL, "--version", out, sizeof out), 0);
     ASSERT_CONTAINS(out, "attnd ");
 }
 
 TEST(config_bad_values_exit_2)
 {
     char out[4096];
-    ASSERT_EQ(run_attnd(NULL, "--port 70000", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--port 70000", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--port");
-    ASSERT_EQ(run_attnd(NULL, "--threads zero", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--threads zero", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--threads");
-    ASSERT_EQ(run_attnd(NULL, "--log-level loud", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--log-level loud", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--log-level");
-    ASSERT_EQ(run_attnd(NULL, "--frobnicate", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--frobnicate", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "unknown option");
-    ASSERT_EQ(run_attnd(NULL, "--port", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--port", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "missing value");
-    ASSERT_EQ(run_attnd("ATTND_QUEUE_DEPTH=-3", "--version", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd("ATTND_QUEUE_DEPTH=-3", "--version", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "ATTND_QUEUE_DEPTH");
 }
 
@@ -83,7 +68,7 @@ TEST(config_port_in_use_fails)
     ASSERT_EQ(test_daemon_start(&d, NULL), 0);
     char out[4096], args[64];
     snprintf(args, sizeof args, "--host 127.0.0.1 --port %d", d.port);
-    ASSERT_EQ(run_attnd(NULL, args, out, sizeof out), 1);
+    ASSERT_EQ(test_run_attnd(NULL, args, out, sizeof out), 1);
     ASSERT_CONTAINS(out, "cannot listen");
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
@@ -91,7 +76,7 @@ TEST(config_port_in_use_fails)
 TEST(config_access_options)
 {
     char out[8192];
-    ASSERT_EQ(run_attnd(NULL, "--help", out, sizeof out), 0);
+    ASSERT_EQ(test_run_attnd(NULL, "--help", out, sizeof out), 0);
     const char *flags[] = {"--api-key-file",     "ATTND_API_KEY_FILE", "--metrics-auth",
                            "ATTND_METRICS_AUTH", "--tls-cert",         "ATTND_TLS_CERT",
                            "--tls-key",          "ATTND_TLS_KEY",      "--cors-origin ORIGIN",
@@ -99,28 +84,28 @@ TEST(config_access_options)
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         ASSERT_CONTAINS(out, flags[i]);
     /* Each checked before anything starts: exit 2 naming the flag or variable. */
-    ASSERT_EQ(run_attnd(NULL, "--metrics-auth=maybe", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--metrics-auth=maybe", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--metrics-auth: expected true or false");
-    ASSERT_EQ(run_attnd("ATTND_METRICS_AUTH=2", "--version", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd("ATTND_METRICS_AUTH=2", "--version", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "ATTND_METRICS_AUTH: expected true or false");
-    ASSERT_EQ(run_attnd(NULL, "--api-key-file ''", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--api-key-file ''", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--api-key-file: expected a file path");
-    ASSERT_EQ(run_attnd(NULL, "--tls-key k.pem", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--tls-key k.pem", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--tls-key given without --tls-cert");
     /* (Checked once every option is read: a daemon that started would be stopped by timeout.) */
-    ASSERT_EQ(run_attnd("ATTND_TLS_CERT=c.pem timeout 20", "--port 0", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd("ATTND_TLS_CERT=c.pem timeout 20", "--port 0", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--tls-cert given without --tls-key");
-    ASSERT_EQ(run_attnd("timeout 20", "--port 0 --metrics-auth", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd("timeout 20", "--port 0 --metrics-auth", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--metrics-auth needs --api-key-file");
-    ASSERT_EQ(run_attnd(NULL, "--cors-origin", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--cors-origin", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--cors-origin: missing value");
-    ASSERT_EQ(
-        run_attnd("ATTND_CORS_ORIGIN='https://a.example, a.example'", "--version", out, sizeof out),
-        2);
+    ASSERT_EQ(test_run_attnd("ATTND_CORS_ORIGIN='https://a.example, a.example'", "--version", out,
+                             sizeof out),
+              2);
     ASSERT_CONTAINS(out, "ATTND_CORS_ORIGIN: expected * or an origin");
     /* --cors-origin flags replace ATTND_CORS_ORIGIN (whose bad origin is then not used). */
-    ASSERT_EQ(run_attnd("ATTND_CORS_ORIGIN=https://a.example", "--cors-origin x --version", out,
-                        sizeof out),
+    ASSERT_EQ(test_run_attnd("ATTND_CORS_ORIGIN=https://a.example", "--cors-origin x --version",
+                             out, sizeof out),
               2);
     setenv("ATTND_CORS_ORIGIN", "https://a.example http://b.example:8000", 1);
     test_daemon d;

@@ -623,37 +623,22 @@ TEST(http_abuse_metrics_count_before_answer)
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
 
-/* Runs `env attnd args` (killed after 10 s should it start serving) and returns its exit
- * status with its output in out. */
-static int run_attnd(const char *env, const char *args, char *out, size_t cap)
-{
-    const char *bin = getenv("ATTND_BIN");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "env %s %s %s 2>&1", env ? env : "",
-             bin && *bin ? bin : "build/attnd", args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* The limit flags are listed by --help and checked like every other option. */
 TEST(http_abuse_limit_flags)
 {
     char out[16384];
-    ASSERT_EQ(run_attnd(NULL, "--help", out, sizeof out), 0);
+    ASSERT_EQ(test_run_attnd(NULL, "--help", out, sizeof out), 0);
     const char *flags[] = {"--max-body-memory", "ATTND_MAX_BODY_MEMORY",
                            "--max-connections", "--max-connections-per-ip",
                            "--header-timeout",  "--min-body-rate",
                            "--idle-timeout"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         ASSERT_CONTAINS(out, flags[i]);
-    ASSERT_EQ(run_attnd(NULL, "--max-body-bytes 2048 --max-body-memory 1024", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--max-body-bytes 2048 --max-body-memory 1024", out, sizeof out),
+              2);
     ASSERT_CONTAINS(out, "--max-body-memory (1024) must be at least --max-body-bytes (2048)");
-    ASSERT_EQ(run_attnd("ATTND_HEADER_TIMEOUT=soon", "--version", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd("ATTND_HEADER_TIMEOUT=soon", "--version", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "ATTND_HEADER_TIMEOUT");
-    ASSERT_EQ(run_attnd(NULL, "--max-connections 0", out, sizeof out), 2);
+    ASSERT_EQ(test_run_attnd(NULL, "--max-connections 0", out, sizeof out), 2);
     ASSERT_CONTAINS(out, "--max-connections");
 }
