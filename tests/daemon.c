@@ -172,14 +172,9 @@ int test_daemon_stop(test_daemon *d, int sig)
     return -1;
 }
 
-typedef struct growbuf {
-    char *p;
-    size_t n;
-} growbuf;
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
+size_t test_curl_collect(char *data, size_t size, size_t nmemb, void *ud)
 {
-    growbuf *b = ud;
+    test_growbuf *b = ud;
     size_t k = size * nmemb;
     char *p = realloc(b->p, b->n + k + 1);
     if (!p) return 0;
@@ -198,7 +193,7 @@ int test_http(const test_daemon *d, const char *method, const char *path, const 
     if (!c) return CURLE_FAILED_INIT;
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
-    growbuf b = {0}, h = {0};
+    test_growbuf b = {0}, h = {0};
     struct curl_slist *hdrs = NULL;
     char ct[256];
     snprintf(ct, sizeof ct, "Content-Type:%s%s", content_type ? " " : "",
@@ -207,9 +202,9 @@ int test_http(const test_daemon *d, const char *method, const char *path, const 
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, test_curl_collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, test_curl_collect);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

@@ -49,6 +49,14 @@ void test_response_free(test_response *r);
  * Returns the exit status, or -1 when it did not exit normally. */
 int test_run_attnd(const char *env, const char *args, char *out, size_t cap);
 
+/* A libcurl write or header callback that appends to a test_growbuf (p malloc'd and kept
+ * NUL-terminated; start from {0}). */
+typedef struct test_growbuf {
+    char *p;
+    size_t n;
+} test_growbuf;
+size_t test_curl_collect(char *data, size_t size, size_t nmemb, void *ud);
+
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *test_read_file(const char *path, size_t *len);
 

@@ -25,24 +25,6 @@ static const char ATTENTION_BODY[] = "{\"query\": [[1.0]], \"key\": [[1.6094379]
                                      "[0.6931472]], \"value\": [[1,0,0],[0,1,0],[0,0,1]], "
                                      "\"score\": \"dot\"}";
 
-typedef struct ops_buf {
-    char *p;
-    size_t n;
-} ops_buf;
-
-static size_t ops_collect(char *data, size_t size, size_t nmemb, void *ud)
-{
-    ops_buf *b = ud;
-    size_t k = size * nmemb;
-    char *p = realloc(b->p, b->n + k + 1);
-    if (!p) return 0;
-    memcpy(p + b->n, data, k);
-    b->p = p;
-    b->n += k;
-    b->p[b->n] = '\0';
-    return k;
-}
-
 /* One request on handle c, to
  * scheme://127.0.0.1:port/path with the NULL-terminated extra headers; cainfo (NULL: none) is
  * the certificate HTTPS is verified against. Fills *out like test_http; *new_connections (NULL:
@@ -54,15 +36,15 @@ static int ops_request(CURL *c, const char *scheme, int port, const char *method
     memset(out, 0, sizeof *out);
     char url[512];
     snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", scheme, port, path);
-    ops_buf b = {0}, h = {0};
+    test_growbuf b = {0}, h = {0};
     struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
     for (int i = 0; headers && headers[i]; i++)
         hdrs = curl_slist_append(hdrs, headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ops_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, test_curl_collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, ops_collect);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, test_curl_collect);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
