@@ -186,26 +186,56 @@ void ct_free_desc(at_attention_desc *d)
 
 /* ---- running ---- */
 
-typedef struct forward_job {
-    const at_attention_desc *d;
-    const at_attention_out *out;
-    void *ws;
+typedef struct pool_job {
+    ct_pool_fn fn;
+    void *ctx;
     at_pool *pool;
     int rc;
     bool done;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-} forward_job;
+} pool_job;
 
-static void forward_job_run(void *arg, int worker)
+static void pool_job_run(void *arg, int worker)
 {
-    forward_job *j = arg;
-    int rc = at_attention_forward(j->d, j->out, j->ws, j->pool, worker);
+    pool_job *j = arg;
+    int rc = j->fn(j->ctx, j->pool, worker);
     pthread_mutex_lock(&j->mu);
     j->rc = rc;
     j->done = true;
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
+}
+
+int ct_run_on_pool(at_pool *pool, ct_pool_fn fn, void *ctx)
+{
+    if (!pool) return fn(ctx, NULL, 0);
+    pool_job j = {.fn = fn, .ctx = ctx, .pool = pool};
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    int rc = at_pool_submit(pool, pool_job_run, &j);
+    if (rc == AT_OK) {
+        pthread_mutex_lock(&j.mu);
+        while (!j.done)
+            pthread_cond_wait(&j.cv, &j.mu);
+        pthread_mutex_unlock(&j.mu);
+        rc = j.rc;
+    }
+    pthread_cond_destroy(&j.cv);
+    pthread_mutex_destroy(&j.mu);
+    return rc;
+}
+
+typedef struct forward_call {
+    const at_attention_desc *d;
+    const at_attention_out *out;
+    void *ws;
+} forward_call;
+
+static int forward_call_run(void *ctx, at_pool *pool, int worker)
+{
+    forward_call *c = ctx;
+    return at_attention_forward(c->d, c->out, c->ws, pool, worker);
 }
 
 int ct_run_forward(at_pool *pool, const at_attention_desc *d, const at_attention_out *out)
@@ -214,22 +244,9 @@ int ct_run_forward(at_pool *pool, const at_attention_desc *d, const at_attention
     /* Exactly the size asked for (rounded to the alignment), so ASan sees any overrun. */
     void *ws = ws_size ? aligned_alloc(64, (ws_size + 63) / 64 * 64) : NULL;
     if (ws_size) ASSERT(ws != NULL);
-    int rc;
-    if (!pool) {
-        rc = at_attention_forward(d, out, ws, NULL, 0);
-    } else {
-        forward_job j = {.d = d, .out = out, .ws = ws, .pool = pool};
-        pthread_mutex_init(&j.mu, NULL);
-        pthread_cond_init(&j.cv, NULL);
-        ASSERT_EQ(at_pool_submit(pool, forward_job_run, &j), AT_OK);
-        pthread_mutex_lock(&j.mu);
-        while (!j.done)
-            pthread_cond_wait(&j.cv, &j.mu);
-        pthread_mutex_unlock(&j.mu);
-        pthread_cond_destroy(&j.cv);
-        pthread_mutex_destroy(&j.mu);
-        rc = j.rc;
-    }
+    forward_call c = {d, out, ws};
+    int rc = ct_run_on_pool(pool, forward_call_run, &c);
+    ASSERT(rc != AT_EBUSY && rc != AT_ESHUTDOWN); /* the pool took the job */
     free(ws);
     return rc;
 }

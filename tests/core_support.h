@@ -77,6 +77,13 @@ void ct_free_desc(at_attention_desc *d);
 
 /* ---- running ---- */
 
+/* fn(ctx, pool, worker): a kernel call that runs on worker `worker` of `pool` (or inline). */
+typedef int (*ct_pool_fn)(void *ctx, at_pool *pool, int worker);
+
+/* Runs fn as one job of `pool` and waits for it (the way the server runs a request), or inline
+ * as worker 0 when pool is NULL. Returns fn's status, or at_pool_submit's when it refused. */
+int ct_run_on_pool(at_pool *pool, ct_pool_fn fn, void *ctx);
+
 /* Runs the forward pass as a job on `pool` (the way the server does), or inline for NULL, with
  * a workspace of exactly at_attention_workspace_size bytes. Returns its status. */
 int ct_run_forward(at_pool *pool, const at_attention_desc *d, const at_attention_out *out);

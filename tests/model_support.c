@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../core/status.h"
+#include "core_support.h"
 #include "harness.h"
 
 const char *mt_fixture_path(const char *rel, char *buf, size_t len)
@@ -56,30 +57,20 @@ api_model_registry *mt_fixture_registry(void)
     return r;
 }
 
-typedef struct mha_job {
+typedef struct mha_call {
     const at_mha_weights *w;
     const float *x, *src;
     int64_t len, src_len;
     const at_attention_desc *opts;
     const at_mha_out *out;
     void *ws;
-    at_pool *pool;
-    int rc;
-    bool done;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-} mha_job;
+} mha_call;
 
-static void mha_job_run(void *arg, int worker)
+static int mha_call_run(void *ctx, at_pool *pool, int worker)
 {
-    mha_job *j = arg;
-    int rc = at_mha_forward(j->w, j->x, j->len, j->src, j->src_len, j->opts, j->out, j->ws, j->pool,
-                            worker);
-    pthread_mutex_lock(&j->mu);
-    j->rc = rc;
-    j->done = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+    mha_call *c = ctx;
+    return at_mha_forward(c->w, c->x, c->len, c->src, c->src_len, c->opts, c->out, c->ws, pool,
+                          worker);
 }
 
 int mt_run_mha(at_pool *pool, const at_mha_weights *w, const float *x, int64_t len,
@@ -93,34 +84,10 @@ int mt_run_mha(at_pool *pool, const at_mha_weights *w, const float *x, int64_t l
     /* Exactly the size asked for (rounded to the alignment), so ASan sees any overrun. */
     void *ws = aligned_alloc(64, (size + 63) / 64 * 64);
     ASSERT(ws != NULL);
-    mha_job j = {.w = w,
-                 .x = x,
-                 .src = src,
-                 .len = len,
-                 .src_len = src_len,
-                 .opts = opts,
-                 .out = out,
-                 .ws = ws,
-                 .pool = pool};
-    if (!pool) {
-        j.rc = at_mha_forward(w, x, len, src, src_len, opts, out, ws, NULL, 0);
-    } else {
-        pthread_mutex_init(&j.mu, NULL);
-        pthread_cond_init(&j.cv, NULL);
-        int rc = at_pool_submit(pool, mha_job_run, &j);
-        if (rc == AT_OK) {
-            pthread_mutex_lock(&j.mu);
-            while (!j.done)
-                pthread_cond_wait(&j.cv, &j.mu);
-            pthread_mutex_unlock(&j.mu);
-        } else {
-            j.rc = rc;
-        }
-        pthread_cond_destroy(&j.cv);
-        pthread_mutex_destroy(&j.mu);
-    }
+    mha_call c = {w, x, src, len, src_len, opts, out, ws};
+    int rc = ct_run_on_pool(pool, mha_call_run, &c);
     free(ws);
-    return j.rc;
+    return rc;
 }
 
 void mt_tmpdir(char *dir, size_t len)

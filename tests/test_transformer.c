@@ -15,28 +15,20 @@
 #include "../core/pool.h"
 #include "../core/status.h"
 #include "../core/transformer.h"
+#include "core_support.h"
 #include "harness.h"
 #include "model_support.h"
 
-typedef struct tf_job {
+typedef struct tf_call {
     const at_transformer *t;
     const at_tf_run *run;
-    at_pool *pool;
     void *ws;
-    int rc;
-    bool done;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-} tf_job;
+} tf_call;
 
-static void tf_job_run(void *arg, int worker)
+static int tf_call_run(void *ctx, at_pool *pool, int worker)
 {
-    tf_job *j = arg;
-    j->rc = at_transformer_forward(j->t, j->run, j->ws, j->pool, worker);
-    pthread_mutex_lock(&j->mu);
-    j->done = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+    tf_call *c = ctx;
+    return at_transformer_forward(c->t, c->run, c->ws, pool, worker);
 }
 
 /* Runs the forward pass with an exactly sized workspace, as a job of `pool` or inline. */
@@ -46,23 +38,12 @@ static int tf_run(at_pool *pool, const at_transformer *t, const at_tf_run *run)
     for (int64_t i = 0; run->weights && i < t->num_layers; i++)
         any = any || run->weights[i];
     size_t size = at_transformer_workspace_size(t, run->len, any, at_pool_threads(pool));
-    tf_job j = {.t = t, .run = run, .pool = pool, .ws = aligned_alloc(64, (size + 63) / 64 * 64)};
-    ASSERT(j.ws != NULL);
-    if (!pool) {
-        j.rc = at_transformer_forward(t, run, j.ws, NULL, 0);
-    } else {
-        pthread_mutex_init(&j.mu, NULL);
-        pthread_cond_init(&j.cv, NULL);
-        ASSERT_EQ(at_pool_submit(pool, tf_job_run, &j), AT_OK);
-        pthread_mutex_lock(&j.mu);
-        while (!j.done)
-            pthread_cond_wait(&j.cv, &j.mu);
-        pthread_mutex_unlock(&j.mu);
-        pthread_cond_destroy(&j.cv);
-        pthread_mutex_destroy(&j.mu);
-    }
-    free(j.ws);
-    return j.rc;
+    tf_call c = {t, run, aligned_alloc(64, (size + 63) / 64 * 64)};
+    ASSERT(c.ws != NULL);
+    int rc = ct_run_on_pool(pool, tf_call_run, &c);
+    ASSERT(rc != AT_EBUSY && rc != AT_ESHUTDOWN);
+    free(c.ws);
+    return rc;
 }
 
 static api_hf_model *open_fixture(const char *name)
