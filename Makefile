@@ -54,7 +54,7 @@ PKG_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson openblas gnutls li
 CURL_LIBS  = $(shell pkg-config --libs libcurl)
 
 CORE_SRC   := $(wildcard core/*.c)
-API_SRC    := $(wildcard api/*.c)
+API_SRC    := $(wildcard api/*.c api/*/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 TEST_SRC   := $(wildcard tests/*.c)
 
@@ -198,8 +198,14 @@ lint:
 	[ -z "$$bad" ] || { echo "lint: only api/ may include cJSON: $$bad"; fail=1; }; \
 	bad=$$(grep -l '#include "\.\./\(api\|server\)/' $$(git ls-files 'core/*')); \
 	[ -z "$$bad" ] || { echo "lint: core/ must not include api/ or server/: $$bad"; fail=1; }; \
-	bad=$$(grep -l '#include "\.\./server/' $$(git ls-files 'api/*')); \
+	bad=$$(grep -l '#include "\(\.\./\)*server/' $$(git ls-files 'api/*')); \
 	[ -z "$$bad" ] || { echo "lint: api/ must not include server/: $$bad"; fail=1; }; \
+	bad=$$(grep -l '\(^\|[^a-z_]\)api_json_\|#include "\.\./api/\(v[0-9]*/\|json_\)' $$(git ls-files 'server/*')); \
+	[ -z "$$bad" ] || { echo "lint: server/ knows no wire format (api/protocol.h only): $$bad"; fail=1; }; \
+	bad=$$(grep -l '#include "\(\.\./\)*v[0-9]*/' $$(git ls-files 'api/*.c' 'api/*.h' | grep -v '^api/v[0-9]')); \
+	[ -z "$$bad" ] || { echo "lint: api/'s shared code must not include a protocol's files: $$bad"; fail=1; }; \
+	bad=$$(grep -l '#include "\.\./v[0-9]' $$(git ls-files 'api/v[0-9]*')); \
+	[ -z "$$bad" ] || { echo "lint: a protocol must not include another's files: $$bad"; fail=1; }; \
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') || fail=1; \
 	[ $$fail -eq 0 ] && echo "lint: ok"; exit $$fail
 

@@ -1,7 +1,7 @@
 /* The request/response layer between the HTTP server and the attention core. It turns a request
  * body in some wire format into a validated, format-neutral request, runs it on the core, and
- * encodes the result. It knows nothing of HTTP beyond the status code it suggests for an error.
- * Wire formats are codecs (api_codec); JSON is the first, others can be added beside it. */
+ * encodes the result. Wire formats are protocols (protocol.h: api/v1/ and api/v2/), each owning
+ * its routes, its requests and its responses; this header is what they share. */
 #ifndef API_API_H
 #define API_API_H
 
@@ -91,53 +91,6 @@ typedef struct api_model_request api_model_request;
 typedef struct api_model api_model;
 typedef struct api_model_registry api_model_registry;
 
-/* A wire format. All functions are thread-safe and hold no state between calls. */
-typedef struct api_codec {
-    const char *name;       /* "json" */
-    const char *media_type; /* Content-Type of what it encodes: "application/json" */
-
-    /* True when this codec reads bodies of the given Content-Type header value (which may carry
-     * parameters such as "; charset=utf-8"). */
-    bool (*accepts)(const char *content_type);
-
-    /* Decodes and validates a POST /v1/attention body. On success returns 0 and a request the
-     * caller frees with api_attention_request_free. On failure returns the HTTP status to answer
-     * with and fills *err; *out is NULL. The body is only read; it need not be NUL-terminated. */
-    int (*decode_attention)(const char *body, size_t len, const api_limits *limits,
-                            api_attention_request **out, api_error *err);
-
-    /* Appends the response for a request that api_attention_run completed. Returns 0, or the
-     * HTTP status of a failure (out of memory: 500) with *err filled. */
-    int (*encode_attention)(const api_attention_request *req, api_buf *out, api_error *err);
-
-    /* Appends the body for an error response. Never fails except out of memory (returns -1). */
-    int (*encode_error)(const api_error *err, api_buf *out);
-
-    /* Decodes and validates a POST /v1/models/{name}/attention body for `model` (the
-     * registry's, which must outlive the request): the sequence as text, tokens or ids, an
-     * optional source, the attention options. Tokenizes and looks up the ids here; the
-     * embeddings and the attention are left to api_model_attention_run. Returns as
-     * decode_attention; free the request with api_model_request_free. */
-    int (*decode_model_attention)(const char *body, size_t len, const api_model *model,
-                                  const api_limits *limits, api_model_request **out,
-                                  api_error *err);
-
-    /* Appends the response for a request that api_model_attention_run completed. Returns as
-     * encode_attention. */
-    int (*encode_model_attention)(const api_model_request *req, api_buf *out, api_error *err);
-
-    /* Appends the body of GET /v1/models (every model of the registry with its configuration)
-     * or of GET /v1/models/{name} (one model). Returns 0, or -1 when out of memory. */
-    int (*encode_models)(const api_model_registry *models, api_buf *out);
-    int (*encode_model)(const api_model *model, api_buf *out);
-} api_codec;
-
-extern const api_codec api_json_codec;
-
-/* The codec for a request's Content-Type, or NULL when no codec reads it (answer 415). A NULL
- * or empty content_type gets the JSON codec: clients that send no type mean JSON here. */
-const api_codec *api_codec_for(const char *content_type);
-
 /* Runs the attention of a decoded request on worker `worker` of `pool` (pool may be NULL: runs
  * on the calling thread). Allocates the workspace, computes, records the compute time. Returns
  * 0, or the HTTP status of a failure with *err filled. Call from a worker, not an HTTP thread. */
@@ -161,37 +114,33 @@ int api_model_not_found(const api_model_registry *models, const char *name, api_
 
 /* ---- jobs: what the server hands to a worker ---- */
 
-/* A decoded request of either attention endpoint, with the codec that decoded it (and encodes
- * its response). Exactly one of attention and model is set while the job holds a request. */
-typedef struct api_job {
-    const api_codec *codec;
-    api_attention_request *attention; /* POST /v1/attention */
-    api_model_request *model;         /* POST /v1/models/{name}/attention */
-    /* Set by the caller after api_job_decode, both optional: what stops the computation (a
-     * deadline or a client that went away), and the deadline in seconds for the 504's
-     * message. Not owned; `cancel` must outlive api_job_run. */
-    const at_cancel *cancel;
-    double timeout;
-} api_job;
+/* A decoded request of any attention route (protocol.h, where it is defined). */
+typedef struct api_job api_job;
+typedef struct api_http_request api_http_request;
+typedef struct api_http_response api_http_response;
+typedef struct api_protocol api_protocol;
+typedef struct api_route api_route;
 
-/* Decodes body[0..len) with `codec` into *job: a /v1/attention request when model is NULL,
- * else a /v1/models/{name}/attention request for that model. Returns 0, or the HTTP status to
- * answer with and *err filled (the job is then empty). Runs on the calling (HTTP) thread. */
-int api_job_decode(api_job *job, const api_codec *codec, const api_model *model, const char *body,
-                   size_t len, const api_limits *limits, api_error *err);
+/* Decodes `req` (the whole request of a job route) with `protocol` into *job, for the route
+ * `route` that protocol resolved. Returns 0, or the HTTP status to answer with and *err
+ * filled (the job is then empty). Runs on the calling (HTTP) thread. */
+int api_job_decode(api_job *job, const api_protocol *protocol, const api_route *route,
+                   const api_http_request *req, const api_limits *limits, api_error *err);
 
 /* The "timeout" the client sent (seconds, > 0), or 0 when it sent none or the job is empty. */
 double api_job_requested_timeout(const api_job *job);
 
-/* Computes the job on worker `worker` of `pool` and appends its encoded response to out.
- * Returns 0, or the HTTP status of a failure with *err filled (out then holds nothing worth
- * sending). When job->cancel holds a status, before or while it runs, the computation stops
- * between items and this returns 504 timeout (AT_ETIMEDOUT, naming job->timeout) or 499
- * canceled (AT_ECANCELED: nobody is left to read it). Call from a worker. The job keeps its
- * request: free it with api_job_free. */
-int api_job_run(api_job *job, at_pool *pool, int worker, api_buf *out, api_error *err);
+/* Computes the job on worker `worker` of `pool` and encodes its response into *out (status,
+ * headers, body) with the job's protocol. Returns 0, or the HTTP status of a failure with *err
+ * filled (out then holds nothing worth sending: encode the error with the protocol). When
+ * job->cancel holds a status, before or while it runs, the computation stops between items and
+ * this returns 504 timeout (AT_ETIMEDOUT, naming job->timeout) or 499 canceled (AT_ECANCELED:
+ * nobody is left to read it). Call from a worker. The job keeps its request: free it with
+ * api_job_free. */
+int api_job_run(api_job *job, at_pool *pool, int worker, api_http_response *out, api_error *err);
 
-/* Frees the job's request and empties the job. An empty job is a no-op. */
+/* Frees the job's request (and the protocol's wire state) and empties it. An empty job is a
+ * no-op. */
 void api_job_free(api_job *job);
 
 #endif

@@ -1,18 +1,20 @@
-/* Jobs: a decoded request of either attention endpoint, run and encoded on a worker. The server
- * suspends the connection, queues one job and resumes it with the bytes, whatever the endpoint;
- * only this file knows there are two kinds. */
+/* Jobs: a decoded request of any attention route, run and encoded on a worker. The server
+ * suspends the connection, queues one job and resumes it with the response, whatever the route
+ * and the protocol; only this file knows there are two kinds of request. */
 #include "api.h"
+#include "protocol.h"
 
 #include "../core/status.h"
 #include "model_request.h"
 #include "request.h"
 
-int api_job_decode(api_job *job, const api_codec *codec, const api_model *model, const char *body,
-                   size_t len, const api_limits *limits, api_error *err)
+int api_job_decode(api_job *job, const api_protocol *protocol, const api_route *route,
+                   const api_http_request *req, const api_limits *limits, api_error *err)
 {
-    *job = (api_job){.codec = codec};
-    if (!model) return codec->decode_attention(body, len, limits, &job->attention, err);
-    return codec->decode_model_attention(body, len, model, limits, &job->model, err);
+    *job = (api_job){.protocol = protocol, .route = *route};
+    int rc = protocol->decode(req, limits, job, err);
+    if (rc != 0) api_job_free(job);
+    return rc;
 }
 
 double api_job_requested_timeout(const api_job *job)
@@ -35,7 +37,7 @@ static int stopped(const api_job *job, int rc, api_error *err)
     return api_error_set(err, API_ERR_CANCELED, "", "the client went away; the work was stopped");
 }
 
-int api_job_run(api_job *job, at_pool *pool, int worker, api_buf *out, api_error *err)
+int api_job_run(api_job *job, at_pool *pool, int worker, api_http_response *out, api_error *err)
 {
     int status;
     /* A job whose deadline passed while it waited in the queue is not started at all. */
@@ -43,12 +45,10 @@ int api_job_run(api_job *job, at_pool *pool, int worker, api_buf *out, api_error
     if (rc != AT_OK) return stopped(job, rc, err);
     if (job->attention) job->attention->desc.cancel = job->cancel;
     if (job->model) job->model->opts.cancel = job->cancel;
-    if (job->attention) {
-        status = api_attention_run(job->attention, pool, worker, err);
-        if (status == 0) status = job->codec->encode_attention(job->attention, out, err);
-    } else if (job->model) {
-        status = api_model_attention_run(job->model, pool, worker, err);
-        if (status == 0) status = job->codec->encode_model_attention(job->model, out, err);
+    if (job->attention || job->model) {
+        status = job->attention ? api_attention_run(job->attention, pool, worker, err)
+                                : api_model_attention_run(job->model, pool, worker, err);
+        if (status == 0) status = job->protocol->encode(job, out, err);
     } else {
         status = api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
     }
@@ -62,4 +62,6 @@ void api_job_free(api_job *job)
     api_model_request_free(job->model);
     job->attention = NULL;
     job->model = NULL;
+    if (job->wire && job->protocol && job->protocol->wire_free) job->protocol->wire_free(job->wire);
+    job->wire = NULL;
 }

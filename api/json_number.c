@@ -1,6 +1,6 @@
-/* Exact integers from JSON: a scanner that finds a top-level member's token in the body (the
- * body is already known to be valid JSON, so it only needs to skip values, not judge them),
- * and the checks that turn a number into an integer in range or say why it is not one. */
+/* Exact integers from JSON: finding a top-level member's token in the body (json_scan.c's
+ * lexer steps over the values before it), and the checks that turn a number into an integer
+ * in range or say why it is not one. */
 #include "json_number.h"
 
 #include <math.h>
@@ -8,77 +8,36 @@
 #include <string.h>
 
 #include "float_format.h"
+#include "json_scan.h"
 #include "json_tensor.h"
 
 #define TOKEN_SHOWN 40 /* characters of a client's number echoed in a message */
-
-/* Like cJSON, every byte up to the space counts as whitespace. */
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (unsigned char)*p <= 32)
-        p++;
-    return p;
-}
-
-/* p at the opening quote; returns just past the closing one. */
-static const char *skip_string(const char *p, const char *end)
-{
-    for (p++; p < end; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return end;
-}
-
-/* p at the first byte of a value; returns just past its last. */
-static const char *skip_value(const char *p, const char *end)
-{
-    if (p < end && *p == '"') return skip_string(p, end);
-    if (p < end && (*p == '[' || *p == '{')) {
-        int depth = 0;
-        while (p < end) {
-            char c = *p;
-            if (c == '"') {
-                p = skip_string(p, end);
-                continue;
-            }
-            if (c == '[' || c == '{')
-                depth++;
-            else if ((c == ']' || c == '}') && --depth == 0)
-                return p + 1;
-            p++;
-        }
-        return end;
-    }
-    while (p < end && *p != ',' && *p != ']' && *p != '}' && (unsigned char)*p > 32)
-        p++;
-    return p;
-}
 
 bool api_json_member_text(const char *body, size_t len, int index, const char **text,
                           size_t *text_len)
 {
     const char *p = body, *end = body + len;
     if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) p += 3; /* cJSON skips a UTF-8 BOM */
-    p = skip_ws(p, end);
+    p = api_json_skip_blank(p, end);
     if (p == end || *p != '{') return false;
     p++;
     for (int m = 0;; m++) {
-        p = skip_ws(p, end);
+        p = api_json_skip_blank(p, end);
         if (p == end || *p != '"') return false;
-        p = skip_ws(skip_string(p, end), end);
+        p = api_json_skip_value(p, end); /* the key */
+        if (!p) return false;
+        p = api_json_skip_blank(p, end);
         if (p == end || *p != ':') return false;
-        p = skip_ws(p + 1, end);
+        p = api_json_skip_blank(p + 1, end);
         const char *start = p;
-        p = skip_value(p, end);
+        p = api_json_skip_value(p, end);
+        if (!p) return false;
         if (m == index) {
             *text = start;
             *text_len = (size_t)(p - start);
             return p > start;
         }
-        p = skip_ws(p, end);
+        p = api_json_skip_blank(p, end);
         if (p == end || *p != ',') return false;
         p++;
     }

@@ -146,6 +146,18 @@ static const char *skip_value(walker *w, const char *p, int depth, int64_t *item
     }
 }
 
+const char *api_json_skip_value(const char *p, const char *end)
+{
+    walker w = {.end = end};
+    int64_t items;
+    return skip_value(&w, p, 0, &items);
+}
+
+const char *api_json_skip_blank(const char *p, const char *end)
+{
+    return skip_blank(p, end);
+}
+
 /* One value at p, checked strictly, then parsed by cJSON; NULL (w->bad set) when it is not
  * JSON. `depth` containers are around it. */
 static cJSON *cjson_value(walker *w, const char *p, int depth, const char **after)

@@ -87,6 +87,14 @@ int api_json_parse_checked(const char *body, size_t len, const char *example,
                            const api_json_member *schema, int64_t max_values, cJSON **root,
                            api_error *err);
 
+/* The end of the one JSON value at p (before end), checked strictly as RFC 8259 says and
+ * nothing built; NULL when the text at p is not a value. The value skipper of api/: every
+ * reader that steps over a value uses this one. Thread-safe. */
+const char *api_json_skip_value(const char *p, const char *end);
+
+/* p past the blanks RFC 8259 allows between tokens (space, tab, line feed, carriage return). */
+const char *api_json_skip_blank(const char *p, const char *end);
+
 /* The text tensor `node` stands for, or NULL when node is an ordinary cJSON node. */
 const api_json_text_tensor *api_json_text_tensor_of(const cJSON *node);
 

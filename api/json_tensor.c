@@ -195,41 +195,15 @@ static const char *text_type_name(char c)
     }
 }
 
-static const char *skip_string(const char *p)
-{
-    for (p++; *p != '"'; p++)
-        if (*p == '\\') p++;
-    return p + 1;
-}
-
-static const char *skip_value(const char *p)
-{
-    if (*p == '"') return skip_string(p);
-    if (*p != '[' && *p != '{') {
-        while (*p != ',' && *p != ']' && *p != '}' && (unsigned char)*p > ' ')
-            p++;
-        return p;
-    }
-    for (int depth = 0;;) {
-        if (*p == '"') {
-            p = skip_string(p);
-            continue;
-        }
-        if (*p == '[' || *p == '{')
-            depth++;
-        else if ((*p == ']' || *p == '}') && --depth == 0)
-            return p + 1;
-        p++;
-    }
-}
-
 /* The array at depth `depth` had `want` elements and goes on at p: counts the rest. */
 static int too_many(const reader *rd, int depth, int64_t want, const char *p)
 {
     int64_t got = want;
     for (;;) {
         got++;
-        p = skip_blank(skip_value(p));
+        p = api_json_skip_value(p, rd->end);
+        if (!p) break; /* cannot happen: json_scan.c checked the text */
+        p = skip_blank(p);
         if (*p != ',') break;
         p = skip_blank(p + 1);
     }

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "../api/api.h"
+#include "../api/protocol.h"
 #include "metrics.h"
 
 typedef enum phase {
@@ -229,20 +230,19 @@ static void *guard_main(void *arg)
     return NULL;
 }
 
-/* The JSON error body of a 408 with `msg`, into dst (empty when it does not fit). */
+/* The error body of a 408 with `msg`, into dst (empty when it does not fit). It is sent before
+ * the request's path is known, so in the shape of the first protocol (v1's JSON). */
 static void make_json(char *dst, size_t cap, const char *msg)
 {
     api_error e;
     api_error_set(&e, API_ERR_REQUEST_TIMEOUT, "", "%s", msg);
-    api_buf out = {0};
+    api_http_response out = {0};
     dst[0] = '\0';
-    if (api_json_codec.encode_error(&e, &out) == 0) {
-        size_t len;
-        char *s = api_buf_release(&out, &len);
-        if (s && len < cap) memcpy(dst, s, len + 1);
-        free(s);
+    if (api_v1_protocol.encode_error(&e, &out) == 0 && !out.body.oom && out.body.len < cap) {
+        memcpy(dst, out.body.data, out.body.len);
+        dst[out.body.len] = '\0';
     }
-    api_buf_free(&out);
+    api_http_response_free(&out);
 }
 
 /* Room for the cap, libmicrohttpd's slack and a few hundred other files. */

@@ -1,12 +1,14 @@
-/* Request handling on libmicrohttpd. A request's life: headers arrive (route, model, method,
- * media type and Content-Length checked at once), the body is collected up to --max-body-bytes,
- * the codec decodes and validates it on the polling thread, the connection is suspended and a
- * job queued; a worker computes and encodes, then resumes the connection, and the polling
- * thread sends the bytes the worker made. While suspended, the request is on the watcher
- * (watch.h), which cancels its job at its deadline or when its client hangs up. Both attention
- * endpoints (/v1/attention and /v1/models/{name}/attention) go through that one job path; the
- * model listings are answered on the polling thread. Every answer, error or not, is counted
- * and logged once. */
+/* Request handling on libmicrohttpd. The server's own routes (health, metrics, the explorer
+ * page) are answered here; every other path belongs to the protocol whose prefix it has
+ * (api/protocol.h: /v1, /v2), which resolves the route, decodes the whole request, and encodes
+ * whole responses, errors included. A job route's life: headers arrive (route, model, method,
+ * the protocol's header checks and Content-Length checked at once), the body is collected up
+ * to --max-body-bytes, the protocol decodes and validates it on the polling thread, the
+ * connection is suspended and a job queued; a worker computes and encodes, then resumes the
+ * connection, and the polling thread sends the response the worker made. While suspended, the
+ * request is on the watcher (watch.h), which cancels its job at its deadline or when its client
+ * hangs up. Routes without a body are answered on the polling thread. Every answer, error or
+ * not, is counted and logged once. */
 #include "http.h"
 
 #include <errno.h>
@@ -25,7 +27,7 @@
 #include <unistd.h>
 
 #include "../api/api.h"
-#include "../api/model_registry.h"
+#include "../api/protocol.h"
 #include "../core/status.h"
 #include "admission.h"
 #include "auth.h"
@@ -81,8 +83,9 @@ typedef struct srv_request {
     srv_http *http;
     struct MHD_Connection *conn;
     srv_route route;
-    srv_model_set *models;  /* the models of the moment, held until the request ends */
-    const api_model *model; /* the {name} of a model route, once found */
+    srv_model_set *models;     /* the models of the moment, held until the request ends */
+    const api_protocol *proto; /* the protocol owning the path, or NULL */
+    api_route proto_route;     /* its route (id -1: none), with the model the path names */
     char request_id[SRV_REQUEST_ID_MAX + 1];
     const char *cors_origin; /* Access-Control-Allow-Origin to send, or NULL */
     int error_kind;          /* the api_error_kind answered, or -1 */
@@ -92,19 +95,14 @@ typedef struct srv_request {
     char method[16];
     char path[256];
 
-    const api_codec *codec;
     char *body;
     size_t body_len, body_cap;
     int64_t reserved; /* bytes of the body budget held (>= body_cap) */
 
     api_job job;
-    at_cancel cancel;      /* set by the watcher: deadline passed or client gone */
-    srv_watch_entry watch; /* while the job is queued or running */
-    /* Left by the worker for the polling thread. */
-    int resp_status;
-    char *resp_body;
-    size_t resp_len;
-    const char *resp_type;
+    at_cancel cancel;       /* set by the watcher: deadline passed or client gone */
+    srv_watch_entry watch;  /* while the job is queued or running */
+    api_http_response resp; /* left by the worker for the polling thread */
 
     int status;     /* what was answered, for metrics and the log */
     uint64_t bytes; /* response body bytes */
@@ -150,6 +148,12 @@ static void mark_answered(srv_request *r, int status, size_t len)
     srv_metrics_request_answered(r->route, status, seconds_since(&r->start));
 }
 
+/* The protocol whose shape the request's errors take: its path's, else v1's. */
+static const api_protocol *error_protocol(const srv_request *r)
+{
+    return r->proto ? r->proto : &api_v1_protocol;
+}
+
 /* Gives back the body's share of --max-body-memory and frees it. */
 static void body_free(srv_request *r)
 {
@@ -165,12 +169,13 @@ static void body_free(srv_request *r)
  * no more of the body is read. */
 static enum MHD_Result answer_raw_and_close(srv_request *r, const api_error *e, bool retry_after)
 {
-    api_buf out = {0};
+    api_http_response out = {0};
     int status = api_error_http_status(e->kind);
-    if (api_json_codec.encode_error(e, &out) == 0)
-        srv_guard_reply_raw(r->conn, status, out.data, out.len, retry_after);
-    mark_answered(r, status, out.len);
-    api_buf_free(&out);
+    if (error_protocol(r)->encode_error(e, &out) == 0)
+        srv_guard_reply_raw(r->conn, status, out.body.data, out.body.len, retry_after);
+    r->error_kind = (int)e->kind;
+    mark_answered(r, status, out.body.len);
+    api_http_response_free(&out);
     body_free(r);
     return MHD_NO;
 }
@@ -243,20 +248,40 @@ static enum MHD_Result answer_asset(srv_request *r)
     return queue(r, 200, resp, a.len);
 }
 
-/* Answers an api_error as {"error": {...}} with its HTTP status and an optional header. */
+/* Queues a protocol's response (its body taken over), plus an optional header of the server's.
+ * Returns MHD_YES/MHD_NO. */
+static enum MHD_Result answer_response(srv_request *r, api_http_response *resp, const char *hname,
+                                       const char *hvalue)
+{
+    size_t len;
+    char *body = api_buf_release(&resp->body, &len);
+    if (!body) return MHD_NO;
+    struct MHD_Response *m = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!m) {
+        free(body);
+        return MHD_NO;
+    }
+    if (resp->content_type)
+        MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    for (int i = 0; i < resp->nheaders; i++)
+        MHD_add_response_header(m, resp->headers[i].name, resp->headers[i].value);
+    if (hname) MHD_add_response_header(m, hname, hvalue);
+    add_common_headers(r, m);
+    return queue(r, resp->status, m, len);
+}
+
+/* Answers an api_error in the shape of the request's protocol, with its HTTP status (and
+ * Retry-After on a 503) and an optional header of the server's. */
 static enum MHD_Result answer_error(srv_request *r, const api_error *e, const char *hname,
                                     const char *hvalue)
 {
-    api_buf out = {0};
-    if (api_json_codec.encode_error(e, &out) != 0) {
-        api_buf_free(&out);
+    api_http_response out = {0};
+    if (error_protocol(r)->encode_error(e, &out) != 0) {
+        api_http_response_free(&out);
         return MHD_NO;
     }
-    size_t len;
-    char *body = api_buf_release(&out, &len);
-    if (!body) return MHD_NO;
     r->error_kind = (int)e->kind;
-    return answer(r, api_error_http_status(e->kind), body, len, JSON_TYPE, hname, hvalue);
+    return answer_response(r, &out, hname, hvalue);
 }
 
 static enum MHD_Result fail(srv_request *r, api_error_kind kind, const char *hname,
@@ -285,33 +310,38 @@ static void run_job(void *arg, int worker)
 {
     srv_request *r = arg;
     api_error err;
-    api_buf out = {0};
-    const api_codec *codec = r->job.codec;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int status = api_job_run(&r->job, r->http->pool, worker, &out, &err);
+    int status = api_job_run(&r->job, r->http->pool, worker, &r->resp, &err);
     srv_watch_remove(r->http->watch, &r->watch);
     srv_metrics_compute(r->route, seconds_since(&t0));
     api_job_free(&r->job); /* the inputs are not needed to send the answer */
-    if (status == 0) {
-        r->resp_status = 200;
-        r->resp_type = codec->media_type;
-        r->resp_body = api_buf_release(&out, &r->resp_len);
-        if (!r->resp_body) {
-            status =
-                api_error_set(&err, API_ERR_INTERNAL, "", "out of memory encoding the response");
-        }
-    }
+    if (status == 0 && r->resp.body.oom)
+        status = api_error_set(&err, API_ERR_INTERNAL, "", "out of memory encoding the response");
     if (status != 0) {
-        api_buf_free(&out);
-        if (api_json_codec.encode_error(&err, &out) == 0)
-            r->resp_body = api_buf_release(&out, &r->resp_len);
-        r->resp_status = status;
-        r->resp_type = JSON_TYPE;
+        api_http_response_free(&r->resp);
+        error_protocol(r)->encode_error(&err, &r->resp);
         r->error_kind = (int)err.kind;
     }
     r->state = REQ_READY;
     resume(r->http, r->conn); /* publishes the fields above to the polling thread */
+}
+
+/* A request header by name, for the protocols (api_http_request.header). */
+static const char *lookup_header(const void *conn, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)conn, MHD_HEADER_KIND, name);
+}
+
+/* The request as a protocol sees it (body NULL until it is complete). */
+static api_http_request http_request(const srv_request *r)
+{
+    return (api_http_request){.method = r->method,
+                              .path = r->path,
+                              .header = lookup_header,
+                              .header_ctx = r->conn,
+                              .body = r->body ? r->body : "",
+                              .body_len = r->body_len};
 }
 
 /* Body complete: decode on this (polling) thread, then queue the job and suspend. */
@@ -319,8 +349,8 @@ static enum MHD_Result start_job(srv_request *r)
 {
     srv_http *h = r->http;
     api_error err;
-    int status = api_job_decode(&r->job, r->codec, r->model, r->body ? r->body : "", r->body_len,
-                                &h->limits, &err);
+    api_http_request req = http_request(r);
+    int status = api_job_decode(&r->job, r->proto, &r->proto_route, &req, &h->limits, &err);
     body_free(r);
     if (status != 0) return answer_error(r, &err, NULL, NULL);
 
@@ -330,8 +360,7 @@ static enum MHD_Result start_job(srv_request *r)
     pthread_mutex_unlock(&h->gate);
     if (stopping) {
         api_job_free(&r->job);
-        return fail(r, API_ERR_SHUTTING_DOWN, MHD_HTTP_HEADER_RETRY_AFTER, "1",
-                    "the server is shutting down%s", "");
+        return fail(r, API_ERR_SHUTTING_DOWN, NULL, NULL, "the server is shutting down%s", "");
     }
 
     /* The deadline counts from the request's arrival; the client may ask for a shorter one. */
@@ -361,12 +390,8 @@ static enum MHD_Result start_job(srv_request *r)
                           at_pool_threads(h->pool), at_pool_capacity(h->pool));
         else
             api_error_set(&e, API_ERR_SHUTTING_DOWN, "", "the server is shutting down");
-        api_buf out = {0};
-        r->resp_status = api_error_http_status(e.kind);
+        error_protocol(r)->encode_error(&e, &r->resp);
         r->error_kind = (int)e.kind;
-        r->resp_type = JSON_TYPE;
-        if (api_json_codec.encode_error(&e, &out) == 0)
-            r->resp_body = api_buf_release(&out, &r->resp_len);
         r->state = REQ_READY;
         resume(h, r->conn);
     }
@@ -375,57 +400,70 @@ static enum MHD_Result start_job(srv_request *r)
 
 /* ---- routing ---- */
 
-#define MODELS_PREFIX "/v1/models/"
-
-/* The route of `url`; for the model routes, the {name} segment into name (cut to namelen - 1
- * bytes: a name that long is no model's, and the lookup says so). */
-static srv_route route_of(const char *url, char *name, size_t namelen)
+/* The server's own route of `url`, or SRV_ROUTE_UNMATCHED. */
+static srv_route own_route_of(const char *url)
 {
-    if (strcmp(url, "/v1/attention") == 0) return SRV_ROUTE_ATTENTION;
-    if (strcmp(url, "/v1/models") == 0) return SRV_ROUTE_MODELS;
     if (strcmp(url, "/healthz") == 0) return SRV_ROUTE_HEALTHZ;
     if (strcmp(url, "/readyz") == 0) return SRV_ROUTE_READYZ;
     if (strcmp(url, "/metrics") == 0) return SRV_ROUTE_METRICS;
     srv_asset asset;
     if (srv_ui_find(url, &asset)) /* the explorer page (its files count as "/") and the spec */
         return strcmp(url, "/openapi.json") == 0 ? SRV_ROUTE_OPENAPI : SRV_ROUTE_UI;
-    if (strncmp(url, MODELS_PREFIX, strlen(MODELS_PREFIX)) != 0) return SRV_ROUTE_UNMATCHED;
-    const char *seg = url + strlen(MODELS_PREFIX), *rest = seg + strcspn(seg, "/");
-    if (rest == seg) return SRV_ROUTE_UNMATCHED;
-    srv_route route = SRV_ROUTE_UNMATCHED;
-    if (*rest == '\0')
-        route = SRV_ROUTE_MODEL;
-    else if (strcmp(rest, "/attention") == 0)
-        route = SRV_ROUTE_MODEL_ATTENTION;
-    if (route != SRV_ROUTE_UNMATCHED) snprintf(name, namelen, "%.*s", (int)(rest - seg), seg);
-    return route;
+    return SRV_ROUTE_UNMATCHED;
+}
+
+/* The protocol route of the request, or NULL for the server's own routes and unknown paths. */
+static const api_route_def *proto_route_def(const srv_request *r)
+{
+    if (!r->proto || r->proto_route.id < 0) return NULL;
+    return &r->proto->routes[r->proto_route.id];
 }
 
 /* The routes that take a body and answer through a job. */
-static bool is_post(srv_route route)
+static bool is_job(const srv_request *r)
 {
-    return route == SRV_ROUTE_ATTENTION || route == SRV_ROUTE_MODEL_ATTENTION;
+    const api_route_def *d = proto_route_def(r);
+    return d && d->job;
 }
 
-static const char *allowed_methods(srv_route route)
+static const char *allowed_methods(const srv_request *r)
 {
-    return is_post(route) ? "POST" : "GET, HEAD";
+    const api_route_def *d = proto_route_def(r);
+    return d ? d->methods : "GET, HEAD";
 }
 
-static bool method_allowed(srv_route route, const char *method)
+/* Whether `method` is one of the comma-separated `methods`. */
+static bool method_allowed(const char *methods, const char *method)
 {
-    if (is_post(route)) return strcmp(method, "POST") == 0;
-    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    size_t n = strlen(method);
+    for (const char *p = methods; *p; p += strspn(p, ", ")) {
+        size_t len = strcspn(p, ", ");
+        if (len == n && strncmp(p, method, n) == 0) return true;
+        p += len;
+    }
+    return false;
 }
 
-/* Answers with what `encode` appended to a buffer (the model listings). */
-static enum MHD_Result answer_encoded(srv_request *r, int rc, api_buf *out)
+/* The daemon's state for a protocol's answers. */
+static api_context context_of(const srv_request *r)
 {
-    size_t len;
-    char *body = rc == 0 ? api_buf_release(out, &len) : NULL;
-    api_buf_free(out);
-    if (!body) return MHD_NO;
-    return answer(r, 200, body, len, api_json_codec.media_type, NULL, NULL);
+    return (api_context){.models = srv_model_set_registry(r->models),
+                         .ready = !atomic_load(&r->http->draining),
+                         .version = ATTND_VERSION};
+}
+
+/* Answers a protocol route without a body (metadata, listings, health). */
+static enum MHD_Result serve_protocol(srv_request *r)
+{
+    api_context ctx = context_of(r);
+    api_http_request req = http_request(r);
+    api_http_response out = {0};
+    api_error e;
+    if (r->proto->answer(&r->proto_route, &req, &ctx, &out, &e) != 0) {
+        api_http_response_free(&out);
+        return answer_error(r, &e, NULL, NULL);
+    }
+    return answer_response(r, &out, NULL, NULL);
 }
 
 static enum MHD_Result serve_get(srv_request *r)
@@ -437,15 +475,6 @@ static enum MHD_Result serve_get(srv_request *r)
         if (atomic_load(&h->draining))
             return answer_text(r, 503, "{\"status\":\"draining\"}\n", JSON_TYPE);
         return answer_text(r, 200, "{\"status\":\"ok\"}\n", JSON_TYPE);
-    case SRV_ROUTE_MODELS: {
-        api_buf out = {0};
-        const api_model_registry *models = srv_model_set_registry(r->models);
-        return answer_encoded(r, api_json_codec.encode_models(models, &out), &out);
-    }
-    case SRV_ROUTE_MODEL: {
-        api_buf out = {0};
-        return answer_encoded(r, api_json_codec.encode_model(r->model, &out), &out);
-    }
     case SRV_ROUTE_UI:
     case SRV_ROUTE_OPENAPI: return answer_asset(r);
     case SRV_ROUTE_METRICS: {
@@ -456,7 +485,7 @@ static enum MHD_Result serve_get(srv_request *r)
         if (!body) return MHD_NO;
         return answer(r, 200, body, len, "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
     }
-    default: return MHD_NO;
+    default: return r->proto ? serve_protocol(r) : MHD_NO;
     }
 }
 
@@ -519,48 +548,57 @@ static bool check_framing(srv_request *r, enum MHD_Result *ret)
     return true;
 }
 
+/* "no route ...; the routes are ..." naming every route of the server and its protocols. */
+static enum MHD_Result answer_no_route(srv_request *r)
+{
+    char routes[1024];
+    size_t n = 0;
+    for (int i = 0; api_protocols[i]; i++)
+        for (int k = 0; k < api_protocols[i]->nroutes && n < sizeof routes; k++) {
+            const api_route_def *d = &api_protocols[i]->routes[k];
+            int m = snprintf(routes + n, sizeof routes - n, "%s%s %s", n ? ", " : "",
+                             d->job ? "POST" : "GET", d->label);
+            n += m > 0 ? (size_t)m : 0;
+        }
+    api_error e;
+    api_error_set(&e, API_ERR_NOT_FOUND, "",
+                  "no route %s; the routes are %s, GET /healthz, /readyz, /metrics, / (the "
+                  "explorer page), /openapi.json",
+                  r->path, routes);
+    return answer_error(r, &e, NULL, NULL);
+}
+
 /* First call for a request: everything that can be decided from the headers alone. Returns
  * true when an answer was queued. */
-static bool check_headers(srv_request *r, const char *method, const char *model_name,
+static bool check_headers(srv_request *r, const char *method, const api_error *route_err,
                           enum MHD_Result *ret)
 {
     if (check_framing(r, ret)) return true;
-    if (r->route == SRV_ROUTE_UNMATCHED) {
-        *ret = fail(r, API_ERR_NOT_FOUND, NULL, NULL,
-                    "no route %s; the routes are POST /v1/attention, GET /v1/models, "
-                    "GET /v1/models/{name}, POST /v1/models/{name}/attention, GET /healthz, "
-                    "/readyz, /metrics, / (the explorer page), /openapi.json",
-                    r->path);
+    if (route_err) { /* the route exists, the model or version it names does not */
+        *ret = answer_error(r, route_err, NULL, NULL);
         return true;
     }
-    if (r->route == SRV_ROUTE_MODEL || r->route == SRV_ROUTE_MODEL_ATTENTION) {
-        const api_model_registry *models = srv_model_set_registry(r->models);
-        r->model = api_model_registry_find(models, model_name);
-        if (!r->model) {
-            api_error e;
-            api_model_not_found(models, model_name, &e);
+    if (r->route == SRV_ROUTE_UNMATCHED) {
+        *ret = answer_no_route(r);
+        return true;
+    }
+    if (!method_allowed(allowed_methods(r), method)) {
+        api_error e;
+        api_error_set(&e, API_ERR_METHOD_NOT_ALLOWED, "", "%s %s is not supported; allowed: %s",
+                      method, r->path, allowed_methods(r));
+        *ret = answer_error(r, &e, MHD_HTTP_HEADER_ALLOW, allowed_methods(r));
+        return true;
+    }
+    if (!is_job(r)) return false;
+
+    if (r->proto->check_headers) {
+        api_http_request req = http_request(r);
+        req.body = NULL;
+        api_error e;
+        if (r->proto->check_headers(&r->proto_route, &req, &e) != 0) {
             *ret = answer_error(r, &e, NULL, NULL);
             return true;
         }
-    }
-    if (!method_allowed(r->route, method)) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s", allowed_methods(r->route));
-        api_error e;
-        api_error_set(&e, API_ERR_METHOD_NOT_ALLOWED, "", "%s %s is not supported; allowed: %s",
-                      method, r->path, msg);
-        *ret = answer_error(r, &e, MHD_HTTP_HEADER_ALLOW, allowed_methods(r->route));
-        return true;
-    }
-    if (!is_post(r->route)) return false;
-
-    const char *ctype =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    r->codec = api_codec_for(ctype);
-    if (!r->codec) {
-        *ret = fail(r, API_ERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL,
-                    "Content-Type %s is not supported; send application/json", ctype);
-        return true;
     }
     const char *clen =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -714,18 +752,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         clock_gettime(CLOCK_MONOTONIC, &r->start);
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
-        char model_name[API_MODEL_NAME_MAX + 2];
-        r->route = route_of(url, model_name, sizeof model_name);
         r->error_kind = -1;
         r->models = srv_models_acquire(h->models);
+        r->route = own_route_of(url);
+        r->proto_route.id = -1;
+        api_error route_err;
+        bool bad_route = false;
+        if (r->route == SRV_ROUTE_UNMATCHED && (r->proto = api_protocol_for(url))) {
+            api_context ctx = context_of(r);
+            int rc = r->proto->route(url, &ctx, &r->proto_route, &route_err);
+            if (rc == 0 || rc == 404) r->route = srv_route_of(r->proto, r->proto_route.id);
+            bad_route = rc > 0;
+            if (rc != 0 && rc != 404) r->proto_route.id = -1;
+        }
         srv_request_id_make(header(conn, "X-Request-Id"), r->request_id, sizeof r->request_id);
         srv_metrics_request_started();
         r->defer_answer = body_on_its_way(r);
         enum MHD_Result ret;
-        bool answered = check_access(r, method, &ret) || check_headers(r, method, model_name, &ret);
+        bool answered = check_access(r, method, &ret) ||
+                        check_headers(r, method, bad_route ? &route_err : NULL, &ret);
         r->defer_answer = false;
         if (answered) return ret;
-        if (!is_post(r->route)) return serve_get(r);
+        if (!is_job(r)) return serve_get(r);
         return MHD_YES; /* wait for the body */
     }
 
@@ -738,13 +786,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         srv_guard_request_busy(conn);
         return start_job(r);
-    case REQ_READY: {
-        char *body = r->resp_body;
-        r->resp_body = NULL;
-        if (!body) return MHD_NO;
-        const char *hname = r->resp_status == 503 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL;
-        return answer(r, r->resp_status, body, r->resp_len, r->resp_type, hname, "1");
-    }
+    case REQ_READY: return answer_response(r, &r->resp, NULL, NULL);
     case REQ_DISCARDING: {
         if (*upload_data_size) {
             r->bytes_in += *upload_data_size;
@@ -789,7 +831,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv_models_release(r->models);
     api_job_free(&r->job);
     body_free(r);
-    free(r->resp_body);
+    api_http_response_free(&r->resp);
     bool large = r->bytes >= TRIM_AFTER_BYTES;
     free(r);
     /* glibc keeps freed blocks of up to 32 MiB in its heaps for reuse, which is what makes

@@ -17,7 +17,7 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 
-static const char *const route_labels[] = {
+static const char *const own_labels[] = {
 #define SRV_ROUTE_LABEL(name, label) label,
     SRV_ROUTE_MAP(SRV_ROUTE_LABEL)
 #undef SRV_ROUTE_LABEL
@@ -36,24 +36,42 @@ static const char *const shed_labels[] = {
 };
 
 static struct {
-    atomic_ullong requests[SRV_ROUTE_COUNT][CODE_MAX - CODE_MIN + 1];
+    atomic_ullong requests[SRV_ROUTES_MAX][CODE_MAX - CODE_MIN + 1];
     atomic_ullong shed[SRV_SHED_COUNT];
     atomic_long connections;
     atomic_llong body_memory;
-    histogram duration[SRV_ROUTE_COUNT];
-    histogram compute[SRV_ROUTE_COUNT];
+    histogram duration[SRV_ROUTES_MAX];
+    histogram compute[SRV_ROUTES_MAX];
     atomic_ullong rejections[API_ERR_COUNT + 1]; /* the last: "other" */
-    atomic_ullong auth_failures[SRV_ROUTE_COUNT];
-    atomic_ullong bytes_in[SRV_ROUTE_COUNT], bytes_out[SRV_ROUTE_COUNT];
+    atomic_ullong auth_failures[SRV_ROUTES_MAX];
+    atomic_ullong bytes_in[SRV_ROUTES_MAX], bytes_out[SRV_ROUTES_MAX];
     atomic_long in_flight;
     char version[64];
     char blas[128];
     char blas_core[32], blas_core_reason[16], cpu_level[16];
 } m;
 
+srv_route srv_route_of(const api_protocol *p, int id)
+{
+    srv_route base = SRV_ROUTE_OWN;
+    for (int i = 0; api_protocols[i]; i++) {
+        if (api_protocols[i] == p)
+            return id >= 0 && id < p->nroutes && base + id < SRV_ROUTES_MAX ? base + id
+                                                                            : SRV_ROUTE_UNMATCHED;
+        base += api_protocols[i]->nroutes;
+    }
+    return SRV_ROUTE_UNMATCHED;
+}
+
 const char *srv_route_label(srv_route r)
 {
-    return (unsigned)r < SRV_ROUTE_COUNT ? route_labels[r] : "unmatched";
+    if (r >= 0 && r < SRV_ROUTE_OWN) return own_labels[r];
+    srv_route base = SRV_ROUTE_OWN;
+    for (int i = 0; r >= base && api_protocols[i]; i++) {
+        if (r < base + api_protocols[i]->nroutes) return api_protocols[i]->routes[r - base].label;
+        base += api_protocols[i]->nroutes;
+    }
+    return NULL;
 }
 
 /* Copies s into a label value, escaping as the exposition format requires. */
@@ -107,7 +125,7 @@ static void observe(histogram *h, double seconds)
 
 static srv_route valid_route(srv_route route)
 {
-    return (unsigned)route < SRV_ROUTE_COUNT ? route : SRV_ROUTE_UNMATCHED;
+    return srv_route_label(route) ? route : SRV_ROUTE_UNMATCHED;
 }
 
 void srv_metrics_request_answered(srv_route route, int status, double seconds)
@@ -171,38 +189,40 @@ void srv_metrics_bytes(srv_route route, unsigned long long in, unsigned long lon
 
 /* One histogram per route, each rendered when it has observations. */
 static void render_histograms(api_buf *out, const char *name, const char *help,
-                              histogram hs[SRV_ROUTE_COUNT])
+                              histogram hs[SRV_ROUTES_MAX])
 {
     api_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    for (int r = 0; r < SRV_ROUTE_COUNT; r++) {
+    for (int r = 0; r < SRV_ROUTES_MAX && srv_route_label(r); r++) {
+        const char *label = srv_route_label(r);
         histogram *h = &hs[r];
         unsigned long long count = atomic_load_explicit(&h->count, memory_order_relaxed);
         if (!count) continue;
         unsigned long long cumulative = 0;
         for (size_t b = 0; b < NBUCKETS; b++) {
             cumulative += atomic_load_explicit(&h->bucket[b], memory_order_relaxed);
-            api_buf_printf(out, "%s_bucket{route=\"%s\",le=\"%g\"} %llu\n", name, route_labels[r],
-                           buckets[b], cumulative);
+            api_buf_printf(out, "%s_bucket{route=\"%s\",le=\"%g\"} %llu\n", name, label, buckets[b],
+                           cumulative);
         }
         /* +Inf equals the count; read count after the buckets so it is never below them. */
         if (count < cumulative) count = cumulative;
         api_buf_printf(out,
                        "%s_bucket{route=\"%s\",le=\"+Inf\"} %llu\n%s_sum{route=\"%s\"} %.9f\n"
                        "%s_count{route=\"%s\"} %llu\n",
-                       name, route_labels[r], count, name, route_labels[r],
+                       name, label, count, name, label,
                        (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9, name,
-                       route_labels[r], count);
+                       label, count);
     }
 }
 
 /* One counter per route, each rendered when it is not zero. */
 static void render_counters(api_buf *out, const char *name, const char *help,
-                            atomic_ullong vs[SRV_ROUTE_COUNT])
+                            atomic_ullong vs[SRV_ROUTES_MAX])
 {
     api_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-    for (int r = 0; r < SRV_ROUTE_COUNT; r++) {
+    for (int r = 0; r < SRV_ROUTES_MAX && srv_route_label(r); r++) {
+        const char *label = srv_route_label(r);
         unsigned long long v = atomic_load_explicit(&vs[r], memory_order_relaxed);
-        if (v) api_buf_printf(out, "%s{route=\"%s\"} %llu\n", name, route_labels[r], v);
+        if (v) api_buf_printf(out, "%s{route=\"%s\"} %llu\n", name, label, v);
     }
 }
 
@@ -215,13 +235,14 @@ void srv_metrics_render(api_buf *out, at_pool *pool)
 {
     api_buf_puts(out, "# HELP attnd_http_requests_total HTTP requests answered, by route and "
                       "status code.\n# TYPE attnd_http_requests_total counter\n");
-    for (int r = 0; r < SRV_ROUTE_COUNT; r++)
+    for (int r = 0; r < SRV_ROUTES_MAX && srv_route_label(r); r++)
         for (int c = CODE_MIN; c <= CODE_MAX; c++) {
+            const char *label = srv_route_label(r);
             unsigned long long v =
                 atomic_load_explicit(&m.requests[r][c - CODE_MIN], memory_order_relaxed);
             if (v)
                 api_buf_printf(out, "attnd_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
-                               route_labels[r], c, v);
+                               label, c, v);
         }
 
     render_histograms(out, "attnd_http_request_duration_seconds",

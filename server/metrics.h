@@ -5,16 +5,14 @@
 #define SRV_METRICS_H
 
 #include "../api/buf.h"
+#include "../api/protocol.h"
 #include "../core/pool.h"
 
-/* The routes requests are counted under; every unknown path is "unmatched", and the model
- * routes are counted under their template ("{name}", not the model asked for), so that a
+/* The routes requests are counted under: the server's own below, then every protocol's routes
+ * (api/protocol.h) in the order of api_protocols. Every unknown path is "unmatched", and the
+ * model routes are counted under their template ("{name}", not the model asked for), so that a
  * scanner cannot create unbounded label values. */
 #define SRV_ROUTE_MAP(X)                                                                           \
-    X(ATTENTION, "/v1/attention")                                                                  \
-    X(MODELS, "/v1/models")                                                                        \
-    X(MODEL, "/v1/models/{name}")                                                                  \
-    X(MODEL_ATTENTION, "/v1/models/{name}/attention")                                              \
     X(HEALTHZ, "/healthz")                                                                         \
     X(READYZ, "/readyz")                                                                           \
     X(METRICS, "/metrics")                                                                         \
@@ -22,14 +20,23 @@
     X(OPENAPI, "/openapi.json")                                                                    \
     X(UNMATCHED, "unmatched")
 
-typedef enum srv_route {
+enum {
 #define SRV_ROUTE_ENUM(name, label) SRV_ROUTE_##name,
     SRV_ROUTE_MAP(SRV_ROUTE_ENUM)
 #undef SRV_ROUTE_ENUM
-        SRV_ROUTE_COUNT
-} srv_route;
+        SRV_ROUTE_OWN /* the first protocol route */
+};
 
-/* The label value of a route ("/v1/attention"). */
+/* A route's number: one of the SRV_ROUTE_* above, or a protocol's (srv_route_of). */
+typedef int srv_route;
+
+/* Room for the server's routes and every protocol's. */
+#define SRV_ROUTES_MAX 48
+
+/* The route number of route `id` of protocol `p`. */
+srv_route srv_route_of(const api_protocol *p, int id);
+
+/* The label value of a route ("/v1/attention"), or NULL past the last route. */
 const char *srv_route_label(srv_route r);
 
 /* Records the start time of the process and the build labels of attnd_build_info: the version,

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../api/protocol.h"
+#include "../api/v1/v1.h"
 #include "harness.h"
 
 int api_test_decode(const char *json, const api_limits *lim, api_attention_request **req,
@@ -15,9 +17,29 @@ int api_test_decode(const char *json, const api_limits *lim, api_attention_reque
     ASSERT(body != NULL);
     memcpy(body, json, n);
     memset(err, 0, sizeof *err);
-    int rc = api_json_codec.decode_attention(body, n, lim, req, err);
+    int rc = api_v1_decode_attention(body, n, lim, req, err);
     free(body);
     return rc;
+}
+
+/* A request header lookup that finds none. */
+static const char *no_header(const void *ctx, const char *name)
+{
+    (void)ctx;
+    (void)name;
+    return NULL;
+}
+
+int api_test_job_decode(api_job *job, const api_model *m, const char *body, size_t len,
+                        const api_limits *lim, api_error *err)
+{
+    api_route route = {.id = m ? API_V1_MODEL_ATTENTION : API_V1_ATTENTION, .model = m};
+    api_http_request req = {.method = "POST",
+                            .path = m ? "/v1/models/{name}/attention" : "/v1/attention",
+                            .header = no_header,
+                            .body = body,
+                            .body_len = len};
+    return api_job_decode(job, &api_v1_protocol, &route, &req, lim, err);
 }
 
 char *api_test_compute_text(const char *json)
@@ -32,7 +54,7 @@ char *api_test_compute_text(const char *json)
     rc = api_attention_run(req, NULL, 0, &err);
     if (rc != 0) harness_fail(__FILE__, __LINE__, "run: %d %s", rc, err.message);
     api_buf out = {0};
-    ASSERT_EQ(api_json_codec.encode_attention(req, &out, &err), 0);
+    ASSERT_EQ(api_v1_encode_attention(req, &out, &err), 0);
     api_attention_request_free(req);
     size_t len;
     char *text = api_buf_release(&out, &len);

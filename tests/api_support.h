@@ -7,11 +7,19 @@
 #include <cjson/cJSON.h>
 
 #include "../api/api.h"
+#include "../api/protocol.h"
+#include "../api/v1/v1.h"
 
 /* Decodes json from an exactly sized copy without a NUL, so ASan catches any read past it.
  * Returns the codec's status; *req is the request (free it) when that is 0. */
 int api_test_decode(const char *json, const api_limits *lim, api_attention_request **req,
                     api_error *err);
+
+/* Decodes body[0..len) into *job as the server would for the v1 protocol: a POST
+ * /v1/attention body when m is NULL, else a POST /v1/models/{name}/attention body for m.
+ * Returns api_job_decode's status. */
+int api_test_job_decode(api_job *job, const api_model *m, const char *body, size_t len,
+                        const api_limits *lim, api_error *err);
 
 /* Decodes (no limits), runs on the calling thread and encodes; returns the parsed response
  * (cJSON_Delete it). Fails the test on any error. */

@@ -250,7 +250,7 @@ TEST(api_response_key_order)
     ASSERT_EQ(api_test_decode("{\"query\": [[1, 2]]}", NULL, &req, &err), 0);
     ASSERT_EQ(api_attention_run(req, NULL, 0, &err), 0);
     api_buf out = {0};
-    ASSERT_EQ(api_json_codec.encode_attention(req, &out, &err), 0);
+    ASSERT_EQ(api_v1_encode_attention(req, &out, &err), 0);
     api_attention_request_free(req);
     const char *t = out.data;
     const char *head = "{\"context\":[[1,2]],\"weights\":[[1]],\"meta\":{";
@@ -274,7 +274,7 @@ TEST(api_encode_before_run_is_internal)
     api_error err;
     ASSERT_EQ(api_test_decode("{\"query\": [[1]]}", NULL, &req, &err), 0);
     api_buf out = {0};
-    ASSERT_EQ(api_json_codec.encode_attention(req, &out, &err), 500);
+    ASSERT_EQ(api_v1_encode_attention(req, &out, &err), 500);
     ASSERT_EQ(err.kind, API_ERR_INTERNAL);
     api_attention_request_free(req);
     api_buf_free(&out);
@@ -535,7 +535,7 @@ TEST(api_encode_error_escapes)
         api_error_set(&e, API_ERR_UNKNOWN_FIELD, "a\"b", "bad \"x\" \\ \n \x01 \xff caf\xc3\xa9"),
         400);
     api_buf out = {0};
-    ASSERT_EQ(api_json_codec.encode_error(&e, &out), 0);
+    ASSERT_EQ(api_v1_encode_error(&e, &out), 0);
     cJSON *r = cJSON_Parse(out.data);
     ASSERT(r != NULL);
     const cJSON *err = api_test_get(r, "error");
@@ -548,7 +548,7 @@ TEST(api_encode_error_escapes)
     api_buf_free(&out);
 
     api_error_set(&e, API_ERR_OVERLOADED, "", "busy");
-    ASSERT_EQ(api_json_codec.encode_error(&e, &out), 0);
+    ASSERT_EQ(api_v1_encode_error(&e, &out), 0);
     ASSERT_STREQ(out.data, "{\"error\":{\"code\":\"overloaded\",\"message\":\"busy\"}}\n");
     api_buf_free(&out);
 
@@ -556,7 +556,7 @@ TEST(api_encode_error_escapes)
     api_attention_request *req;
     ASSERT_EQ(api_test_decode("{\"query\": [[1]], \"\xc3\x28\xed\xa0\x80\": 1}", NULL, &req, &e),
               400);
-    ASSERT_EQ(api_json_codec.encode_error(&e, &out), 0);
+    ASSERT_EQ(api_v1_encode_error(&e, &out), 0);
     r = cJSON_Parse(out.data);
     ASSERT(r != NULL);
     ASSERT_STREQ(api_test_get(api_test_get(r, "error"), "field")->valuestring,
@@ -592,7 +592,7 @@ TEST(api_error_map)
 }
 /* ---- content types ---- */
 
-TEST(api_codec_for_content_types)
+TEST(api_v1_content_types)
 {
     const char *json[] = {NULL,
                           "",
@@ -606,8 +606,8 @@ TEST(api_codec_for_content_types)
                           "application/problem+JSON; x=y",
                           "application/json-patch+json"};
     for (size_t i = 0; i < sizeof json / sizeof json[0]; i++) {
-        if (api_codec_for(json[i]) != &api_json_codec)
-            harness_fail(__FILE__, __LINE__, "\"%s\" should pick the JSON codec",
+        if (!api_v1_accepts(json[i]))
+            harness_fail(__FILE__, __LINE__, "\"%s\" should be read as JSON",
                          json[i] ? json[i] : "(null)");
     }
     const char *other[] = {"text/plain",
@@ -622,13 +622,15 @@ TEST(api_codec_for_content_types)
                            "; charset=utf-8",
                            "application/json+xml"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
-        if (api_codec_for(other[i]) != NULL)
-            harness_fail(__FILE__, __LINE__, "\"%s\" should have no codec", other[i]);
+        if (api_v1_accepts(other[i]))
+            harness_fail(__FILE__, __LINE__, "\"%s\" should not be read as JSON", other[i]);
     }
-    ASSERT(api_json_codec.accepts("application/json"));
-    ASSERT(!api_json_codec.accepts("text/html"));
-    ASSERT_STREQ(api_json_codec.name, "json");
-    ASSERT_STREQ(api_json_codec.media_type, "application/json");
+    ASSERT(!api_v1_accepts("text/html"));
+    ASSERT_STREQ(api_v1_protocol.name, "v1");
+    ASSERT(api_protocol_for("/v1/attention") == &api_v1_protocol);
+    ASSERT(api_protocol_for("/v1") == &api_v1_protocol);
+    ASSERT(api_protocol_for("/v10/attention") == NULL);
+    ASSERT(api_protocol_for("/healthz") == NULL);
 }
 /* ---- buffer ---- */
 

@@ -10,6 +10,7 @@
 #include "../core/cancel.h"
 #include "../core/pool.h"
 #include "../core/status.h"
+#include "api_support.h"
 #include "core_support.h"
 #include "harness.h"
 
@@ -75,10 +76,10 @@ TEST(cancel_job_answers_504_and_499)
         for (int st = 0; st < 3; st++) {
             api_job job;
             api_error err;
-            api_buf out = {0};
-            ASSERT_EQ(api_job_decode(&job, &api_json_codec, i ? m : NULL, bodies[i],
-                                     strlen(bodies[i]), NULL, &err),
-                      0);
+            api_http_response out = {0};
+            ASSERT_EQ(
+                api_test_job_decode(&job, i ? m : NULL, bodies[i], strlen(bodies[i]), NULL, &err),
+                0);
             ASSERT_NEAR(api_job_requested_timeout(&job), 2.5, 0);
             at_cancel c;
             at_cancel_init(&c);
@@ -98,7 +99,7 @@ TEST(cancel_job_answers_504_and_499)
                 ASSERT_EQ(rc, 499);
                 ASSERT_STREQ(api_error_code(err.kind), "canceled");
             }
-            api_buf_free(&out);
+            api_http_response_free(&out);
             api_job_free(&job);
         }
     }

@@ -70,7 +70,7 @@ static void expect_bounded(const char *body, size_t n, int status, api_error_kin
     api_attention_request *req = NULL;
     api_error err = {0};
     counting(true);
-    int rc = api_json_codec.decode_attention(body, n, NULL, &req, &err);
+    int rc = api_v1_decode_attention(body, n, NULL, &req, &err);
     size_t held = peak;
     counting(false);
     api_attention_request_free(req);
@@ -129,7 +129,7 @@ TEST(json_bounds_unknown_and_oversized_fields_build_nothing)
     api_attention_request *req = NULL;
     api_error err;
     counting(true);
-    int rc = api_json_codec.decode_attention(b, n, NULL, &req, &err);
+    int rc = api_v1_decode_attention(b, n, NULL, &req, &err);
     size_t held = peak;
     counting(false);
     ASSERT_EQ(rc, 0);
@@ -164,7 +164,7 @@ TEST(json_bounds_model_body)
         api_model_request *req = NULL;
         api_error err = {0};
         counting(true);
-        int rc = api_json_codec.decode_model_attention(b, n, m, &lim, &req, &err);
+        int rc = api_v1_decode_model_attention(b, n, m, &lim, &req, &err);
         size_t held = peak;
         counting(false);
         api_model_request_free(req);
@@ -204,7 +204,7 @@ TEST(json_bounds_strict_numbers_and_blanks)
     static const char nul[] = "{\"query\": [[1,\0 2]]}";
     api_attention_request *req = NULL;
     api_error err;
-    ASSERT_EQ(api_json_codec.decode_attention(nul, sizeof nul - 1, NULL, &req, &err), 400);
+    ASSERT_EQ(api_v1_decode_attention(nul, sizeof nul - 1, NULL, &req, &err), 400);
     ASSERT_EQ(err.kind, API_ERR_INVALID_JSON);
     ASSERT_CONTAINS(err.message, "near byte 14");
     ASSERT(req == NULL);

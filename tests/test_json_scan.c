@@ -12,10 +12,11 @@
 
 #include "../api/api.h"
 #include "../api/float_format.h"
-#include "../api/json_request.h"
 #include "../api/json_scan.h"
 #include "../api/json_tensor.h"
 #include "../api/request.h"
+#include "../api/v1/json_request.h"
+#include "../api/v1/v1.h"
 #include "harness.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -441,7 +442,7 @@ static void check_same_request(const char *body, size_t n, const api_limits *lim
 {
     api_attention_request *fast = NULL, *slow = NULL;
     api_error ef = {0}, es = {0};
-    int rf = api_json_codec.decode_attention(body, n, lim, &fast, &ef);
+    int rf = api_v1_decode_attention(body, n, lim, &fast, &ef);
     int rs = decode_cjson(body, n, lim, &slow, &es);
     bool same = rf == rs;
     if (same && rf)

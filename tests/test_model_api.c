@@ -12,6 +12,7 @@
 #include "../api/model_registry.h"
 #include "../core/pool.h"
 #include "../core/status.h"
+#include "api_support.h"
 #include "harness.h"
 #include "model_support.h"
 
@@ -21,7 +22,7 @@ static int decode(const api_model *m, const char *json, size_t len, const api_li
     char *copy = malloc(len ? len : 1);
     ASSERT(copy != NULL);
     memcpy(copy, json, len);
-    int rc = api_job_decode(job, &api_json_codec, m, copy, len, lim, err);
+    int rc = api_test_job_decode(job, m, copy, len, lim, err);
     free(copy);
     return rc;
 }
@@ -31,7 +32,7 @@ static char *compute_text(const api_model *m, const char *json, at_pool *pool)
 {
     api_job job;
     api_error err;
-    api_buf out = {0};
+    api_http_response out = {0};
     int rc = decode(m, json, strlen(json), NULL, &job, &err);
     if (rc) harness_fail(__FILE__, __LINE__, "%s -> %d %s", json, rc, err.message);
     ASSERT(job.model != NULL && job.attention == NULL);
@@ -39,7 +40,7 @@ static char *compute_text(const api_model *m, const char *json, at_pool *pool)
     api_job_free(&job);
     if (rc) harness_fail(__FILE__, __LINE__, "run: %d %s", rc, err.message);
     size_t len;
-    char *text = api_buf_release(&out, &len);
+    char *text = api_buf_release(&out.body, &len);
     ASSERT(text != NULL && len > 0 && text[len - 1] == '\n');
     return text;
 }
@@ -407,7 +408,7 @@ TEST(model_api_listings_and_not_found)
 {
     api_model_registry *reg = mt_fixture_registry();
     api_buf out = {0};
-    ASSERT_EQ(api_json_codec.encode_models(reg, &out), 0);
+    ASSERT_EQ(api_v1_encode_models(reg, &out), 0);
     size_t len;
     char *text = api_buf_release(&out, &len);
     ASSERT(text[len - 1] == '\n');
@@ -418,7 +419,7 @@ TEST(model_api_listings_and_not_found)
     ASSERT_STREQ(cJSON_GetObjectItem(models->child, "name")->valuestring, "default");
     cJSON_Delete(j);
 
-    ASSERT_EQ(api_json_codec.encode_model(api_model_registry_find(reg, "tiny_bf16"), &out), 0);
+    ASSERT_EQ(api_v1_encode_model(api_model_registry_find(reg, "tiny_bf16"), &out), 0);
     text = api_buf_release(&out, &len);
     j = cJSON_Parse(text);
     free(text);

@@ -1,6 +1,6 @@
 /* `make bench`: decode and encode speed of attnd's JSON codec on large float tensors. Decodes a
  * body holding a [N, N] query (N*N floats, written with %.9g so each reads back to the same
- * float32) through api_json_codec.decode_attention, then encodes the computed response (its
+ * float32) through api_v1_decode_attention, then encodes the computed response (its
  * N*N-float context; return_weights is false) with encode_attention. Prints key=value lines. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "../../api/api.h"
+#include "../../api/v1/v1.h"
 
 static double now(void)
 {
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
         api_attention_request_free(req);
         req = NULL;
         double t0 = now();
-        int rc = api_json_codec.decode_attention(body.data, body.len, &limits, &req, &err);
+        int rc = api_v1_decode_attention(body.data, body.len, &limits, &req, &err);
         if (r >= 0) t[r] = now() - t0;
         if (rc != 0) {
             fprintf(stderr, "bench_json: decode: %s\n", err.message);
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
     for (int r = -1; r < reps; r++) {
         api_buf out = {0};
         double t0 = now();
-        int rc = api_json_codec.encode_attention(req, &out, &err);
+        int rc = api_v1_encode_attention(req, &out, &err);
         if (r >= 0) t[r] = now() - t0;
         if (rc != 0 || out.oom) {
             fprintf(stderr, "bench_json: encode: %s\n", err.message);

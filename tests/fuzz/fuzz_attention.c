@@ -6,6 +6,7 @@
 
 #include "../../api/api.h"
 #include "../../api/buf.h"
+#include "../../api/v1/v1.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -15,11 +16,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     api_attention_request *req = NULL;
     api_error err;
     api_buf out = {0};
-    if (api_json_codec.decode_attention((const char *)data, size, &limits, &req, &err) == 0 &&
+    if (api_v1_decode_attention((const char *)data, size, &limits, &req, &err) == 0 &&
         api_attention_run(req, NULL, 0, &err) == 0)
-        api_json_codec.encode_attention(req, &out, &err);
+        api_v1_encode_attention(req, &out, &err);
     else
-        api_json_codec.encode_error(&err, &out);
+        api_v1_encode_error(&err, &out);
     api_buf_free(&out);
     api_attention_request_free(req);
     return 0;

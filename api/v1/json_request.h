@@ -9,8 +9,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "api.h"
-#include "request.h"
+#include "../api.h"
+#include "../request.h"
 
 /* The options both attention endpoints take, with their JSON names, in the order of
  * api_json_option. */

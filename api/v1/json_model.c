@@ -10,13 +10,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "float_format.h"
-#include "json_number.h"
+#include "../float_format.h"
+#include "../json_number.h"
+#include "../json_scan.h"
+#include "../json_tensor.h"
+#include "../json_write.h"
+#include "../model_request.h"
 #include "json_request.h"
-#include "json_scan.h"
-#include "json_tensor.h"
 #include "json_transformer.h"
-#include "model_request.h"
 
 #define EXAMPLE "{\"text\": \"欢迎 来 北京\"}"
 
@@ -254,9 +255,8 @@ static int parse_model_body(const char *body, size_t len, const api_model *model
     return api_json_parse_checked(body, len, EXAMPLE, schema, 0, root, err);
 }
 
-int api_json_decode_model_attention(const char *body, size_t len, const api_model *model,
-                                    const api_limits *limits, api_model_request **out,
-                                    api_error *err)
+int api_v1_decode_model_attention(const char *body, size_t len, const api_model *model,
+                                  const api_limits *limits, api_model_request **out, api_error *err)
 {
     *out = NULL;
     cJSON *root = NULL;
@@ -305,32 +305,6 @@ int api_json_decode_model_attention(const char *body, size_t len, const api_mode
 
 /* ---- encoding ---- */
 
-void api_json_write_string(api_buf *out, const char *s, size_t n)
-{
-    api_buf_append(out, "\"", 1);
-    size_t run = 0; /* bytes copied as they are, in one append */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        api_buf_append(out, s + run, i - run);
-        if (c == '"' || c == '\\')
-            api_buf_printf(out, "\\%c", c);
-        else
-            api_buf_printf(out, "\\u%04x", c);
-        run = i + 1;
-    }
-    api_buf_append(out, s + run, n - run);
-    api_buf_append(out, "\"", 1);
-}
-
-static void write_shape(api_buf *out, const api_shape *s)
-{
-    api_buf_append(out, "[", 1);
-    for (int i = 0; i < s->rank; i++)
-        api_buf_printf(out, i ? ",%lld" : "%lld", (long long)s->ne[i]);
-    api_buf_append(out, "]", 1);
-}
-
 /* The tokens of a sequence: as the tokenizer or the client gave them; for ids, the vocabulary's
  * tokens, or null for a hashing model (a hash cannot be read back). */
 static void write_tokens(api_buf *out, const at_model *m, const api_seq *s)
@@ -366,7 +340,7 @@ static void write_ids(api_buf *out, const at_model *m, const api_seq *s)
     api_buf_append(out, "]", 1);
 }
 
-int api_json_encode_model_attention(const api_model_request *req, api_buf *out, api_error *err)
+int api_v1_encode_model_attention(const api_model_request *req, api_buf *out, api_error *err)
 {
     if (req && req->tf) return api_json_encode_tf(req, out, err);
     if (!req || !req->computed)
@@ -374,7 +348,6 @@ int api_json_encode_model_attention(const api_model_request *req, api_buf *out, 
     const at_model *m = api_model_core(req->model);
     const api_attention_spec *o = &req->spec.opts;
     const bool cross = req->source.len > 0;
-    char num[API_FLOAT_FORMAT_MAX];
 
     api_buf_puts(out, "{\"tokens\":");
     write_tokens(out, m, &req->seq);
@@ -403,23 +376,15 @@ int api_json_encode_model_attention(const api_model_request *req, api_buf *out, 
     if (cross) api_buf_printf(out, ",\"source_length\":%lld", (long long)req->source.len);
     api_buf_printf(out, ",\"embed_dim\":%lld,\"num_heads\":%lld,\"context_shape\":",
                    (long long)m->mha.embed_dim, (long long)m->mha.num_heads);
-    write_shape(out, &req->context_shape);
+    api_json_write_shape(out, &req->context_shape);
     if (req->opts.need_weights) {
         api_buf_puts(out, ",\"weights_shape\":");
-        write_shape(out, &req->weights_shape);
+        api_json_write_shape(out, &req->weights_shape);
     }
     /* The scale of the per-head scores: the default of scaled_dot is 1/sqrt(head_dim). */
     at_attention_desc d = req->opts;
     d.query.ne[3] = m->mha.embed_dim / m->mha.num_heads;
-    if (api_float_format(at_attention_scale(&d), num) == 0) snprintf(num, sizeof num, "null");
-    api_buf_printf(out, ",\"score\":\"%s\",\"scale\":%s,\"selection\":\"%s\"",
-                   api_score_name(o->score), num, api_selection_name(o->selection));
-    if (o->selection != AT_SELECT_SOFT)
-        api_buf_printf(out, ",\"k\":%lld,\"normalize\":%s", (long long)o->k,
-                       o->normalize ? "true" : "false");
-    if (o->selection == AT_SELECT_SAMPLE)
-        api_buf_printf(out, ",\"seed\":%llu", (unsigned long long)o->seed);
-    api_buf_printf(out, ",\"causal\":%s", o->causal ? "true" : "false");
+    api_json_write_options(out, o, at_attention_scale(&d));
     if (m->vocab) {
         api_buf_printf(out, ",\"unknown_tokens\":%zu", req->seq.unknown);
         if (cross) api_buf_printf(out, ",\"source_unknown_tokens\":%zu", req->source.unknown);
@@ -442,7 +407,7 @@ static int append_tree(api_buf *out, cJSON *tree)
     return out->oom ? -1 : 0;
 }
 
-int api_json_encode_models(const api_model_registry *models, api_buf *out)
+int api_v1_encode_models(const api_model_registry *models, api_buf *out)
 {
     cJSON *root = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(root, "models");
     if (!list) {
@@ -460,7 +425,7 @@ int api_json_encode_models(const api_model_registry *models, api_buf *out)
     return append_tree(out, root);
 }
 
-int api_json_encode_model(const api_model *model, api_buf *out)
+int api_v1_encode_model(const api_model *model, api_buf *out)
 {
     return append_tree(out, api_model_to_json(model));
 }

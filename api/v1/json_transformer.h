@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "api.h"
+#include "../api.h"
 
 /* Reads the body object `root` for the folder model `model`: exactly one of "text" (with an
  * optional "text_pair" for BERT), "tokens" (vocabulary tokens, used as given) or "ids";

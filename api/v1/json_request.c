@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "float_format.h"
-#include "json_number.h"
-#include "json_tensor.h"
-#include "request.h"
+#include "../float_format.h"
+#include "../json_number.h"
+#include "../json_tensor.h"
+#include "../request.h"
 
 /* The fields of a /v1/attention body: its tensors, then the options it shares with the model
  * endpoint (json_request.h's API_JSON_OPTIONS, in that order, so that &f[F_OPTIONS] is the

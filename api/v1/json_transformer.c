@@ -8,16 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/status.h"
-#include "../core/vocab.h"
-#include "hf_model.h"
+#include "../../core/status.h"
+#include "../../core/vocab.h"
+#include "../hf_model.h"
+#include "../json_number.h"
+#include "../json_scan.h"
+#include "../json_tensor.h"
+#include "../json_write.h"
+#include "../model_request.h"
+#include "../tf_request.h"
 #include "json_model.h"
-#include "json_number.h"
 #include "json_request.h"
-#include "json_scan.h"
-#include "json_tensor.h"
-#include "model_request.h"
-#include "tf_request.h"
 
 enum field {
     F_TEXT,
@@ -289,19 +290,6 @@ int api_json_decode_tf(const char *body, size_t len, const api_model *model,
 
 /* ---- encoding ---- */
 
-static void write_shape(api_buf *out, int rank, const int64_t *ne)
-{
-    api_buf_append(out, "[", 1);
-    for (int i = 0; i < rank; i++)
-        api_buf_printf(out, i ? ",%lld" : "%lld", (long long)ne[i]);
-    api_buf_append(out, "]", 1);
-}
-
-static void write_list(api_buf *out, const int64_t *v, int64_t n)
-{
-    write_shape(out, (int)n, v);
-}
-
 /* [layers, heads, L, L] (or [layers, L, L] averaged over the selected heads). */
 static void write_attentions(api_buf *out, const api_tf_request *tf)
 {
@@ -404,19 +392,19 @@ int api_json_encode_tf(const api_model_request *req, api_buf *out, api_error *er
     api_buf_printf(out, ",\"type\":\"%s\",\"layers\":%lld,\"heads\":%lld,\"length\":%lld",
                    api_hf_model_type(hf), (long long)N, (long long)t->num_heads, (long long)L);
     api_buf_puts(out, ",\"selected_layers\":");
-    write_list(out, tf->spec.layers, tf->spec.nlayers);
+    api_json_write_ints(out, tf->spec.layers, tf->spec.nlayers);
     api_buf_puts(out, ",\"selected_heads\":");
-    write_list(out, tf->spec.heads, tf->spec.nheads);
+    api_json_write_ints(out, tf->spec.heads, tf->spec.nheads);
     api_buf_printf(out, ",\"average_heads\":%s", tf->spec.average_heads ? "true" : "false");
     if (tf->weights) {
         api_buf_puts(out, ",\"attentions_shape\":");
-        write_shape(out, (int)arank, ashape);
+        api_json_write_ints(out, ashape, arank);
     }
     api_buf_puts(out, ",\"context_shape\":");
-    write_shape(out, 2, cshape);
+    api_json_write_ints(out, cshape, 2);
     if (tf->all_hidden) {
         api_buf_puts(out, ",\"hidden_states_shape\":");
-        write_shape(out, 3, hshape);
+        api_json_write_ints(out, hshape, 3);
     }
     api_buf_printf(out, ",\"causal\":%s,\"unknown_tokens\":%zu,\"compute_ms\":%.3f}}\n",
                    t->causal ? "true" : "false", tf->spec.unknown, tf->compute_seconds * 1e3);
