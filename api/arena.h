@@ -26,4 +26,15 @@ char *api_arena_alloc(size_t header, const int64_t *bytes, int64_t *off, int npa
  * arena. Returns 0, or 500 with *err set when it cannot be had. Freed with free(). */
 int api_workspace_alloc(size_t bytes, void **out, api_error *err);
 
+/* A computation on the core: fn(ctx, work) returns an AT_* status. */
+typedef int (*api_compute_fn)(void *ctx, void *work);
+
+/* Runs fn on a fresh workspace of `bytes` (api_workspace_alloc), timing the call into
+ * *seconds, frees the workspace and maps the core's status to the client's: 0 for AT_OK; 504
+ * timeout / 499 canceled when the request's deadline passed or its client left (api_job_run
+ * then names which); 400 for AT_ERANGE (api_overflow_error); else 500 "<what> failed: ...".
+ * Every computing request of every protocol runs through here. */
+int api_compute(size_t bytes, api_compute_fn fn, void *ctx, const char *what, double *seconds,
+                api_error *err);
+
 #endif

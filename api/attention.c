@@ -467,28 +467,27 @@ int api_overflow_error(api_error *err)
                          "the values down or set \"normalize\": true");
 }
 
+/* The forward pass of one request on the pool (api_compute_fn). */
+typedef struct attention_call {
+    api_attention_request *req;
+    at_pool *pool;
+    int worker;
+} attention_call;
+
+static int attention_forward(void *ctx, void *work)
+{
+    attention_call *c = ctx;
+    return at_attention_forward(&c->req->desc, &c->req->out, work, c->pool, c->worker);
+}
+
 int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api_error *err)
 {
     if (!req) return api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
-    size_t ws = at_attention_workspace_size(&req->desc, at_pool_threads(pool));
-    void *work;
-    int st = api_workspace_alloc(ws, &work, err);
-    if (st) return st;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = at_attention_forward(&req->desc, &req->out, work, pool, worker);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    free(work);
-    if (rc == AT_ETIMEDOUT || rc == AT_ECANCELED)
-        return api_error_set(err, rc == AT_ETIMEDOUT ? API_ERR_TIMEOUT : API_ERR_CANCELED, "",
-                             "stopped before it finished: %s", at_strerror(rc));
-    if (rc == AT_ERANGE) return api_overflow_error(err);
-    if (rc != AT_OK)
-        return api_error_set(err, API_ERR_INTERNAL, "", "attention failed: %s", at_strerror(rc));
-    req->compute_seconds =
-        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    req->computed = true;
-    return 0;
+    attention_call c = {req, pool, worker};
+    int st = api_compute(at_attention_workspace_size(&req->desc, at_pool_threads(pool)),
+                         attention_forward, &c, "attention", &req->compute_seconds, err);
+    req->computed = st == 0;
+    return st;
 }
 
 void api_attention_request_free(api_attention_request *req)

@@ -226,39 +226,42 @@ static bool all_finite(const float *x, int64_t n)
     return acc == 0.0f;
 }
 
-int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, api_error *err)
+/* The embeddings and multi-head attention of one request on the pool (api_compute_fn). */
+typedef struct model_call {
+    api_model_request *req;
+    at_pool *pool;
+    int worker;
+} model_call;
+
+static int model_forward(void *ctx, void *work)
 {
-    if (!req) return api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
-    if (req->tf) {
-        int st = api_tf_run(req->tf, pool, worker, err);
-        req->computed = st == 0;
-        return st;
-    }
+    model_call *c = ctx;
+    api_model_request *req = c->req;
     const at_model *m = api_model_core(req->model);
     const int64_t L = req->seq.len, S = req->source.len;
-    size_t ws = at_mha_workspace_size(&m->mha, L, S, &req->opts, at_pool_threads(pool));
-    void *work;
-    int st = api_workspace_alloc(ws, &work, err);
-    if (st) return st;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     at_model_embed(m, req->seq.ids, L, req->seq.x);
     if (S) at_model_embed(m, req->source.ids, S, req->source.x);
     int rc = at_mha_forward(&m->mha, req->seq.x, L, S ? req->source.x : NULL, S, &req->opts,
-                            &req->out, work, pool, worker);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    free(work);
-    if (rc == AT_ETIMEDOUT || rc == AT_ECANCELED)
-        return api_error_set(err, rc == AT_ETIMEDOUT ? API_ERR_TIMEOUT : API_ERR_CANCELED, "",
-                             "stopped before it finished: %s", at_strerror(rc));
+                            &req->out, work, c->pool, c->worker);
     if (rc == AT_OK && !all_finite(req->out.context, L * m->mha.embed_dim)) rc = AT_ERANGE;
-    if (rc == AT_ERANGE) return api_overflow_error(err);
-    if (rc != AT_OK)
-        return api_error_set(err, API_ERR_INTERNAL, "", "attention failed: %s", at_strerror(rc));
-    req->compute_seconds =
-        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    req->computed = true;
-    return 0;
+    return rc;
+}
+
+int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, api_error *err)
+{
+    if (!req) return api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
+    int st;
+    if (req->tf) {
+        st = api_tf_run(req->tf, pool, worker, err);
+    } else {
+        const at_model *m = api_model_core(req->model);
+        model_call c = {req, pool, worker};
+        size_t ws = at_mha_workspace_size(&m->mha, req->seq.len, req->source.len, &req->opts,
+                                          at_pool_threads(pool));
+        st = api_compute(ws, model_forward, &c, "attention", &req->compute_seconds, err);
+    }
+    req->computed = st == 0;
+    return st;
 }
 
 void api_model_request_free(api_model_request *req)

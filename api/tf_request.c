@@ -171,28 +171,32 @@ int api_tf_resolve(api_tf_request *tf, const char *field, api_error *err)
     return 0;
 }
 
-int api_tf_run(api_tf_request *tf, at_pool *pool, int worker, api_error *err)
+/* The transformer's forward pass of one request on the pool (api_compute_fn). */
+typedef struct tf_call {
+    api_tf_request *tf;
+    at_pool *pool;
+    int worker;
+} tf_call;
+
+static int tf_forward(void *ctx, void *work)
 {
-    const bool any = tf->weights != NULL;
-    size_t ws = at_transformer_workspace_size(tf->t, tf->spec.len, any, at_pool_threads(pool));
-    void *work;
-    int st = api_workspace_alloc(ws, &work, err);
-    if (st) return st;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tf_call *c = ctx;
+    api_tf_request *tf = c->tf;
     at_tf_run run = {.ids = tf->ids,
                      .types = tf->types,
                      .len = tf->spec.len,
                      .hidden = tf->hidden,
                      .all_hidden = tf->all_hidden,
-                     .weights = any ? tf->layer_weights : NULL};
-    int rc = at_transformer_forward(tf->t, &run, work, pool, worker);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    free(work);
-    if (rc != AT_OK)
-        return api_error_set(err, API_ERR_INTERNAL, "", "forward pass failed: %s", at_strerror(rc));
-    tf->compute_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    return 0;
+                     .weights = tf->weights ? tf->layer_weights : NULL};
+    return at_transformer_forward(tf->t, &run, work, c->pool, c->worker);
+}
+
+int api_tf_run(api_tf_request *tf, at_pool *pool, int worker, api_error *err)
+{
+    size_t ws = at_transformer_workspace_size(tf->t, tf->spec.len, tf->weights != NULL,
+                                              at_pool_threads(pool));
+    tf_call c = {tf, pool, worker};
+    return api_compute(ws, tf_forward, &c, "forward pass", &tf->compute_seconds, err);
 }
 
 api_tf_request *api_model_request_tf(const api_model_request *req)
