@@ -411,6 +411,58 @@ static cJSON *bounded_value(walker *w, const char *p, const api_json_member *m, 
     return cjson_value(w, p, depth, after);
 }
 
+static const char *object(walker *w, const char *p, const char *path, int depth, cJSON **out);
+
+/* Parses the array at p ('[') of a member the schema describes as API_JSON_OBJECTS (`m`, at
+ * `path`) into *out: its objects as object() parses them (their members at "path.member"),
+ * any other element as a small value. More than m->max elements refuse the body (413
+ * limit_exceeded); the rest is then only checked. Returns its end, or NULL. */
+static const char *object_list(walker *w, const char *p, const api_json_member *m, const char *path,
+                               int depth, cJSON **out)
+{
+    const char *end = w->end;
+    static const api_json_member small = {NULL, API_JSON_VALUE, 0};
+    int64_t max = m->max > 0 ? m->max : API_JSON_SMALL_MAX, n = 0, items;
+    if (depth >= CJSON_NESTING_LIMIT) return fail(w, p);
+    cJSON *list = cJSON_CreateArray();
+    if (!list) {
+        w->oom = true;
+        return NULL;
+    }
+    *out = list;
+    p = skip_blank(p + 1, end);
+    if (p < end && *p == ']') return p + 1;
+    for (;;) {
+        if (p == end) return fail(w, p);
+        cJSON *item = NULL;
+        const char *after = NULL;
+        if (++n > max && !w->refused)
+            refuse(w, api_error_set(&w->ferr, API_ERR_LIMIT_EXCEEDED, path,
+                                    "%s: more than the %lld items this server takes in one "
+                                    "request",
+                                    path, (long long)max));
+        if (w->refused)
+            after = skip_value(w, p, depth + 1, &items);
+        else if (*p == '{')
+            after = object(w, p, path, depth + 1, &item);
+        else
+            item = bounded_value(w, p, &small, path, depth + 1, &after);
+        if (item && !cJSON_AddItemToArray(list, item)) {
+            cJSON_Delete(item);
+            w->oom = true;
+            return NULL;
+        }
+        if (!after) return NULL;
+        p = skip_blank(after, end);
+        if (p < end && *p == ',') {
+            p = skip_blank(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == ']') return p + 1;
+        return fail(w, p);
+    }
+}
+
 /* Parses the object at p ('{') into *out, whose members at `path` ("" for the body) may be
  * tensors. Returns its end, or NULL (w->bad or w->oom set). */
 static const char *object(walker *w, const char *p, const char *path, int depth, cJSON **out)
@@ -449,7 +501,10 @@ static const char *object(walker *w, const char *p, const char *path, int depth,
             snprintf(sub, sizeof sub, "%s", path);
         }
         if (w->schema && fits && (m = schema_member(w, sub, &index)))
-            kind = m->kind == API_JSON_TENSOR ? 1 : m->kind == API_JSON_OBJECT ? 2 : 0;
+            kind = m->kind == API_JSON_TENSOR    ? 1
+                   : m->kind == API_JSON_OBJECT  ? 2
+                   : m->kind == API_JSON_OBJECTS ? 3
+                                                 : 0;
         p = skip_blank(after, end);
         bool colon = p < end && *p == ':';
         if (colon) p = skip_blank(p + 1, end);
@@ -472,6 +527,8 @@ static const char *object(walker *w, const char *p, const char *path, int depth,
             value = text_tensor(w, p, depth + 1, &after);
         } else if (kind == 2 && *p == '{') {
             after = object(w, p, sub, depth + 1, &value);
+        } else if (kind == 3 && *p == '[') {
+            after = object_list(w, p, m, sub, depth + 1, &value);
         } else if (m) {
             value = bounded_value(w, p, m, sub, depth + 1, &after);
         } else {

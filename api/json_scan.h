@@ -65,6 +65,10 @@ typedef enum api_json_kind {
     API_JSON_OBJECT, /* an object whose members are listed as "name.member"; else a small VALUE */
     API_JSON_LIST,   /* an array of at most `max` elements (0: API_JSON_SMALL_MAX), parsed by
                         cJSON; any other value is a small VALUE */
+    /* An array of at most `max` elements (0: API_JSON_SMALL_MAX), each an object whose members
+     * are listed as "name.member" like an OBJECT's (a v2 request's "inputs"); any other
+     * element is a small VALUE. */
+    API_JSON_OBJECTS,
 } api_json_kind;
 
 typedef struct api_json_member {

@@ -1,0 +1,169 @@
+/* Writing an infer response: the JSON header by hand (tensors through json_tensor.c's flat
+ * writer), then the binary section, output by output. */
+#include "response.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../json_tensor.h"
+
+int api_v2_wire_new(const api_v2_infer *r, const char *model, api_job_wire **out, api_error *err)
+{
+    api_job_wire *w = calloc(1, sizeof *w);
+    if (!w || (r->id && !(w->id = strdup(r->id)))) {
+        free(w);
+        *out = NULL;
+        return api_error_set(err, API_ERR_INTERNAL, "", "out of memory");
+    }
+    snprintf(w->model, sizeof w->model, "%s", model);
+    w->has_outputs = r->has_outputs;
+    w->binary_output = r->binary_output;
+    w->noutputs = r->noutputs;
+    for (int i = 0; i < r->noutputs; i++) {
+        snprintf(w->outputs[i].name, sizeof w->outputs[i].name, "%s", r->outputs[i].name);
+        w->outputs[i].binary = r->outputs[i].binary;
+    }
+    *out = w;
+    return 0;
+}
+
+void api_v2_wire_free(api_job_wire *w)
+{
+    if (!w) return;
+    free(w->id);
+    free(w);
+}
+
+bool api_v2_wire_wants(const api_job_wire *w, const char *name, bool by_default)
+{
+    if (!w->has_outputs) return by_default;
+    for (int i = 0; i < w->noutputs; i++)
+        if (strcmp(w->outputs[i].name, name) == 0) return true;
+    return false;
+}
+
+bool api_v2_wire_binary(const api_job_wire *w, const char *name)
+{
+    for (int i = 0; i < w->noutputs; i++)
+        if (strcmp(w->outputs[i].name, name) == 0 && w->outputs[i].binary >= 0)
+            return w->outputs[i].binary == 1;
+    return w->binary_output;
+}
+
+void api_v2_write_string(api_buf *out, const char *s, size_t n)
+{
+    api_buf_append(out, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        api_buf_append(out, s + run, i - run);
+        if (c == '"' || c == '\\')
+            api_buf_printf(out, "\\%c", c);
+        else
+            api_buf_printf(out, "\\u%04x", c);
+        run = i + 1;
+    }
+    api_buf_append(out, s + run, n - run);
+    api_buf_append(out, "\"", 1);
+}
+
+void api_v2_write_shape(api_buf *out, const api_shape *s)
+{
+    api_buf_append(out, "[", 1);
+    for (int i = 0; i < s->rank && i < API_SHAPE_MAX_RANK; i++)
+        api_buf_printf(out, i ? ",%lld" : "%lld", (long long)s->ne[i]);
+    api_buf_append(out, "]", 1);
+}
+
+/* The output's bytes as the binary tensor data extension lays them out. */
+static void write_binary(api_buf *out, const api_v2_result *r)
+{
+    int64_t n = api_shape_elements(&r->shape);
+    if (r->datatype == API_V2_FP32) {
+        api_v2_write_f32(out, r->f32, n);
+    } else if (r->datatype == API_V2_INT64) {
+        api_v2_write_i64(out, r->i64, n);
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            size_t len;
+            const char *s = r->bytes_at(r->ctx, i, &len);
+            api_v2_write_bytes(out, s, len);
+        }
+    }
+}
+
+/* The output's "data": a flat JSON array, row-major. */
+static void write_data(api_buf *out, const api_v2_result *r)
+{
+    int64_t n = api_shape_elements(&r->shape);
+    if (r->datatype == API_V2_FP32) {
+        api_json_tensor_write_f32(out, r->f32, 1, &n);
+        return;
+    }
+    api_buf_append(out, "[", 1);
+    for (int64_t i = 0; i < n; i++) {
+        if (i) api_buf_append(out, ",", 1);
+        if (r->datatype == API_V2_INT64) {
+            api_buf_printf(out, "%lld", (long long)r->i64[i]);
+        } else {
+            size_t len;
+            const char *s = r->bytes_at(r->ctx, i, &len);
+            api_v2_write_string(out, s, len);
+        }
+    }
+    api_buf_append(out, "]", 1);
+}
+
+int api_v2_write_response(const api_job_wire *w, const api_v2_result *res, int n, api_buf *out,
+                          size_t *header_len, api_error *err)
+{
+    /* The order: the request's, else res'. */
+    const api_v2_result *order[API_V2_MAX_TENSORS];
+    int m = 0;
+    if (w->has_outputs) {
+        for (int i = 0; i < w->noutputs; i++)
+            for (int j = 0; j < n; j++)
+                if (strcmp(w->outputs[i].name, res[j].name) == 0 && m < API_V2_MAX_TENSORS)
+                    order[m++] = &res[j];
+    } else {
+        for (int j = 0; j < n && m < API_V2_MAX_TENSORS; j++)
+            order[m++] = &res[j];
+    }
+    api_buf bin = {0};
+    api_buf_puts(out, "{\"model_name\":");
+    api_v2_write_string(out, w->model, strlen(w->model));
+    api_buf_puts(out, ",\"model_version\":\"1\"");
+    if (w->id) {
+        api_buf_puts(out, ",\"id\":");
+        api_v2_write_string(out, w->id, strlen(w->id));
+    }
+    api_buf_puts(out, ",\"outputs\":[");
+    for (int i = 0; i < m; i++) {
+        const api_v2_result *r = order[i];
+        api_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
+        api_v2_write_string(out, r->name, strlen(r->name));
+        api_buf_printf(out, ",\"datatype\":\"%s\",\"shape\":", api_v2_datatype_name(r->datatype));
+        api_v2_write_shape(out, &r->shape);
+        if (api_v2_wire_binary(w, r->name)) {
+            size_t before = bin.len;
+            write_binary(&bin, r);
+            api_buf_printf(out, ",\"parameters\":{\"binary_data_size\":%zu}}", bin.len - before);
+        } else {
+            api_buf_puts(out, ",\"data\":");
+            write_data(out, r);
+            api_buf_puts(out, "}");
+        }
+    }
+    api_buf_puts(out, "]}");
+    *header_len = bin.len || bin.oom ? out->len : 0;
+    /* A binary output of zero bytes still makes the response binary (its size says 0). */
+    for (int i = 0; i < m && !*header_len; i++)
+        if (api_v2_wire_binary(w, order[i]->name)) *header_len = out->len;
+    if (*header_len) api_buf_append(out, bin.data, bin.len);
+    bool oom = out->oom || bin.oom;
+    api_buf_free(&bin);
+    if (oom) return api_error_set(err, API_ERR_INTERNAL, "", "out of memory encoding the response");
+    return 0;
+}
