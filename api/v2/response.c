@@ -51,19 +51,49 @@ bool api_v2_wire_binary(const api_job_wire *w, const char *name)
     return w->binary_output;
 }
 
+/* The length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
+    if (!len || len > n) return 0;
+    unsigned cp = len == 2 ? c & 0x1fu : len == 3 ? c & 0x0fu : c & 0x07u;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    bool ok = !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) && cp <= 0x10ffff &&
+              !(cp >= 0xd800 && cp <= 0xdfff);
+    return ok ? len : 0;
+}
+
 void api_v2_write_string(api_buf *out, const char *s, size_t n)
 {
+    const unsigned char *p = (const unsigned char *)s;
     api_buf_append(out, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+    size_t run = 0; /* bytes copied as they are, in one append */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        size_t len = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
+        if (len) {
+            i += len;
+            continue;
+        }
         api_buf_append(out, s + run, i - run);
         if (c == '"' || c == '\\')
             api_buf_printf(out, "\\%c", c);
-        else
+        else if (c < 0x20)
             api_buf_printf(out, "\\u%04x", c);
-        run = i + 1;
+        else
+            api_buf_puts(out, "\\ufffd"); /* not UTF-8: JSON text must be */
+        run = ++i;
     }
     api_buf_append(out, s + run, n - run);
     api_buf_append(out, "\"", 1);
