@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-const api_protocol *const api_protocols[] = {&api_v1_protocol, NULL};
+const api_protocol *const api_protocols[] = {&api_v1_protocol, &api_v2_protocol, NULL};
 
 const api_protocol *api_protocol_for(const char *path)
 {

@@ -137,6 +137,7 @@ struct api_protocol {
  * protocol owns. */
 extern const api_protocol *const api_protocols[];
 extern const api_protocol api_v1_protocol;
+extern const api_protocol api_v2_protocol;
 
 /* The protocol owning `path` (its prefix, followed by '/' or the end), or NULL. */
 const api_protocol *api_protocol_for(const char *path);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../json_write.h"
 #include "../model_registry.h"
 #include "attention_model.h"
 #include "response.h"
@@ -13,7 +14,7 @@
 void api_v2_server_metadata(const char *version, api_buf *out)
 {
     api_buf_puts(out, "{\"name\":\"attnd\",\"version\":");
-    api_v2_write_string(out, version, strlen(version));
+    api_json_write_string(out, version, strlen(version));
     api_buf_puts(out, ",\"extensions\":[\"binary_tensor_data\"]}");
 }
 
@@ -83,7 +84,7 @@ void api_v2_model_metadata(const api_model *model, api_buf *out)
         {"tokens", "BYTES", "[-1]"},        {"ids", "INT64", "[-1]"},
         {"source_tokens", "BYTES", "[-1]"}, {"source_ids", "INT64", "[-1]"}};
     api_buf_puts(out, "{\"name\":");
-    api_v2_write_string(out, info.name, strlen(info.name));
+    api_json_write_string(out, info.name, strlen(info.name));
     api_buf_puts(out, ",\"versions\":[\"1\"],\"platform\":\"attnd\"");
     tensors(out, "inputs", in, 4);
     tensors(out, "outputs", outs, 6);
@@ -99,6 +100,6 @@ void api_v2_model_metadata(const api_model *model, api_buf *out)
 void api_v2_error_body(const api_error *err, api_buf *out)
 {
     api_buf_puts(out, "{\"error\":");
-    api_v2_write_string(out, err->message, strlen(err->message));
+    api_json_write_string(out, err->message, strlen(err->message));
     api_buf_puts(out, "}");
 }

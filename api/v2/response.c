@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../json_tensor.h"
+#include "../json_write.h"
 
 int api_v2_wire_new(const api_v2_infer *r, const char *model, api_job_wire **out, api_error *err)
 {
@@ -51,62 +52,6 @@ bool api_v2_wire_binary(const api_job_wire *w, const char *name)
     return w->binary_output;
 }
 
-/* The length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
-                 : c >= 0xe0 && c <= 0xef ? 3
-                 : c >= 0xf0 && c <= 0xf4 ? 4
-                                          : 0;
-    if (!len || len > n) return 0;
-    unsigned cp = len == 2 ? c & 0x1fu : len == 3 ? c & 0x0fu : c & 0x07u;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3fu);
-    }
-    bool ok = !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) && cp <= 0x10ffff &&
-              !(cp >= 0xd800 && cp <= 0xdfff);
-    return ok ? len : 0;
-}
-
-void api_v2_write_string(api_buf *out, const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    api_buf_append(out, "\"", 1);
-    size_t run = 0; /* bytes copied as they are, in one append */
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
-        size_t len = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
-        if (len) {
-            i += len;
-            continue;
-        }
-        api_buf_append(out, s + run, i - run);
-        if (c == '"' || c == '\\')
-            api_buf_printf(out, "\\%c", c);
-        else if (c < 0x20)
-            api_buf_printf(out, "\\u%04x", c);
-        else
-            api_buf_puts(out, "\\ufffd"); /* not UTF-8: JSON text must be */
-        run = ++i;
-    }
-    api_buf_append(out, s + run, n - run);
-    api_buf_append(out, "\"", 1);
-}
-
-void api_v2_write_shape(api_buf *out, const api_shape *s)
-{
-    api_buf_append(out, "[", 1);
-    for (int i = 0; i < s->rank && i < API_SHAPE_MAX_RANK; i++)
-        api_buf_printf(out, i ? ",%lld" : "%lld", (long long)s->ne[i]);
-    api_buf_append(out, "]", 1);
-}
-
 /* The output's bytes as the binary tensor data extension lays them out. */
 static void write_binary(api_buf *out, const api_v2_result *r)
 {
@@ -140,7 +85,7 @@ static void write_data(api_buf *out, const api_v2_result *r)
         } else {
             size_t len;
             const char *s = r->bytes_at(r->ctx, i, &len);
-            api_v2_write_string(out, s, len);
+            api_json_write_string(out, s, len);
         }
     }
     api_buf_append(out, "]", 1);
@@ -163,19 +108,19 @@ int api_v2_write_response(const api_job_wire *w, const api_v2_result *res, int n
     }
     api_buf bin = {0};
     api_buf_puts(out, "{\"model_name\":");
-    api_v2_write_string(out, w->model, strlen(w->model));
+    api_json_write_string(out, w->model, strlen(w->model));
     api_buf_puts(out, ",\"model_version\":\"1\"");
     if (w->id) {
         api_buf_puts(out, ",\"id\":");
-        api_v2_write_string(out, w->id, strlen(w->id));
+        api_json_write_string(out, w->id, strlen(w->id));
     }
     api_buf_puts(out, ",\"outputs\":[");
     for (int i = 0; i < m; i++) {
         const api_v2_result *r = order[i];
         api_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
-        api_v2_write_string(out, r->name, strlen(r->name));
+        api_json_write_string(out, r->name, strlen(r->name));
         api_buf_printf(out, ",\"datatype\":\"%s\",\"shape\":", api_v2_datatype_name(r->datatype));
-        api_v2_write_shape(out, &r->shape);
+        api_json_write_shape(out, &r->shape);
         if (api_v2_wire_binary(w, r->name)) {
             size_t before = bin.len;
             write_binary(&bin, r);

@@ -64,11 +64,4 @@ typedef struct api_v2_result {
 int api_v2_write_response(const api_job_wire *w, const api_v2_result *res, int n, api_buf *out,
                           size_t *header_len, api_error *err);
 
-/* Appends s[0..n) as a JSON string: quotes, backslashes and control characters escaped, and
- * bytes that are not valid UTF-8 (a client's id or name may hold any) as U+FFFD. */
-void api_v2_write_string(api_buf *out, const char *s, size_t n);
-
-/* Appends [2,5,64]. */
-void api_v2_write_shape(api_buf *out, const api_shape *s);
-
 #endif
