@@ -20,8 +20,8 @@ override LDFLAGS += $(SANFLAGS)
 # python3-yaml reads deploy/'s YAML; openssl makes the HTTPS test's self-signed certificate).
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
              libcurl4-openssl-dev xxd libutf8proc-dev
-DEB_RUN   := curl python3-requests
-DEB_TEST  := prometheus curl python3-yaml python3-requests openssl
+DEB_RUN   := curl python3-requests python3-numpy
+DEB_TEST  := prometheus curl python3-yaml python3-requests python3-numpy openssl
 DEB_LINT  := clang-format
 
 # Parallel jobs for building and for the test runner (one process per test file).

@@ -437,3 +437,24 @@ TEST(http_v2_token_model_text_matches_v1)
     test_response_free(&v1);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
+
+TEST(http_v2_body_over_the_limit_is_413_in_v2_shape)
+{
+    test_daemon d;
+    const char *args[] = {"--max-body-bytes", "100", NULL};
+    ASSERT_EQ(test_daemon_start(&d, args), 0);
+    size_t len;
+    char hl[64];
+    char *b = body_of(captured, one_to_four, 16, &len, hl);
+    const char *const hdrs[] = {hl, NULL};
+    test_response r;
+    post(&d, "/v2/models/attention/infer", hdrs, b, len, &r);
+    free(b);
+    ASSERT_EQ(r.status, 413);
+    cJSON *j = cJSON_Parse(r.body);
+    ASSERT(cJSON_IsString(cJSON_GetObjectItem(j, "error")));
+    ASSERT_CONTAINS(cJSON_GetObjectItem(j, "error")->valuestring, "exceeds the limit of 100 bytes");
+    cJSON_Delete(j);
+    test_response_free(&r);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}
