@@ -52,6 +52,20 @@ bool api_v2_wire_binary(const api_job_wire *w, const char *name)
     return w->binary_output;
 }
 
+/* The bytes of the output's binary form. */
+static size_t binary_size(const api_v2_result *r)
+{
+    int64_t n = api_shape_elements(&r->shape);
+    if (r->datatype != API_V2_BYTES) return (size_t)n * api_v2_datatype_size(r->datatype);
+    size_t total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        size_t len;
+        r->bytes_at(r->ctx, i, &len);
+        total += 4 + len;
+    }
+    return total;
+}
+
 /* The output's bytes as the binary tensor data extension lays them out. */
 static void write_binary(api_buf *out, const api_v2_result *r)
 {
@@ -106,7 +120,15 @@ int api_v2_write_response(const api_job_wire *w, const api_v2_result *res, int n
         for (int j = 0; j < n && m < API_V2_MAX_TENSORS; j++)
             order[m++] = &res[j];
     }
-    api_buf bin = {0};
+    /* The binary sizes are known up front, so the bytes go straight after the header: one
+     * buffer, reserved once, no copy of the tensors. */
+    size_t sizes[API_V2_MAX_TENSORS], total = 0;
+    bool binary = false;
+    for (int i = 0; i < m; i++) {
+        sizes[i] = api_v2_wire_binary(w, order[i]->name) ? binary_size(order[i]) : 0;
+        binary = binary || api_v2_wire_binary(w, order[i]->name);
+        total += sizes[i];
+    }
     api_buf_puts(out, "{\"model_name\":");
     api_json_write_string(out, w->model, strlen(w->model));
     api_buf_puts(out, ",\"model_version\":\"1\"");
@@ -122,9 +144,7 @@ int api_v2_write_response(const api_job_wire *w, const api_v2_result *res, int n
         api_buf_printf(out, ",\"datatype\":\"%s\",\"shape\":", api_v2_datatype_name(r->datatype));
         api_json_write_shape(out, &r->shape);
         if (api_v2_wire_binary(w, r->name)) {
-            size_t before = bin.len;
-            write_binary(&bin, r);
-            api_buf_printf(out, ",\"parameters\":{\"binary_data_size\":%zu}}", bin.len - before);
+            api_buf_printf(out, ",\"parameters\":{\"binary_data_size\":%zu}}", sizes[i]);
         } else {
             api_buf_puts(out, ",\"data\":");
             write_data(out, r);
@@ -132,13 +152,12 @@ int api_v2_write_response(const api_job_wire *w, const api_v2_result *res, int n
         }
     }
     api_buf_puts(out, "]}");
-    *header_len = bin.len || bin.oom ? out->len : 0;
     /* A binary output of zero bytes still makes the response binary (its size says 0). */
-    for (int i = 0; i < m && !*header_len; i++)
-        if (api_v2_wire_binary(w, order[i]->name)) *header_len = out->len;
-    if (*header_len) api_buf_append(out, bin.data, bin.len);
-    bool oom = out->oom || bin.oom;
-    api_buf_free(&bin);
+    *header_len = binary ? out->len : 0;
+    if (binary && api_buf_reserve(out, total))
+        for (int i = 0; i < m; i++)
+            if (api_v2_wire_binary(w, order[i]->name)) write_binary(out, order[i]);
+    bool oom = out->oom || (binary && out->len != *header_len + total);
     if (oom) return api_error_set(err, API_ERR_INTERNAL, "", "out of memory encoding the response");
     return 0;
 }
