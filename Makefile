@@ -157,12 +157,13 @@ tsan: deps
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ATTND_BIN=build/tsan/attnd build/tsan/attnd_tests -j $(JOBS) $(TSAN_TESTS)
 
-# libFuzzer harnesses (tests/fuzz/) for the /v1 attention decoder, the model-request decoder and
-# the safetensors loader, built by clang with AddressSanitizer and UBSan under build/fuzz. Each
-# runs FUZZ_SECONDS from its committed seeds (tests/fuzz/corpus/NAME, only read: what it finds
-# goes to build/fuzz/corpus/NAME); a crash stops make, the input saved as build/fuzz/crash-*.
+# libFuzzer harnesses (tests/fuzz/) for the /v1 attention decoder, the model-request decoder, the
+# /v2 infer decoder (binary framing included) and the safetensors loader, built by clang with
+# AddressSanitizer and UBSan under build/fuzz. Each runs FUZZ_SECONDS from its committed seeds
+# (tests/fuzz/corpus/NAME, only read: what it finds goes to build/fuzz/corpus/NAME); a crash stops
+# make, the input saved as build/fuzz/crash-*.
 FUZZ_SECONDS ?= 60
-FUZZERS      := attention model_request safetensors
+FUZZERS      := attention model_request safetensors v2_infer
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 DEB_FUZZ     := clang libclang-rt-dev
 
