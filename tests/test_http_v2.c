@@ -458,3 +458,69 @@ TEST(http_v2_body_over_the_limit_is_413_in_v2_shape)
     test_response_free(&r);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
+
+TEST(http_v2_transformer_folder_model_matches_v1)
+{
+    test_daemon d;
+    const char *args[] = {"--model", "bert=tests/fixtures/hf/bert_l2_f32", NULL};
+    ASSERT_EQ(test_daemon_start(&d, args), 0);
+    test_response r, v1, ids;
+    /* Text and pair as JSON BYTES, both outputs binary. */
+    static const char v2[] =
+        "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"hello "
+        "world\"]},{\"name\":\"text_pair\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":"
+        "[\"world\"]}],\"parameters\":{\"binary_data_output\":true}}";
+    post(&d, "/v2/models/bert/infer", NULL, v2, strlen(v2), &r);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_CONTAINS(r.body, "{\"name\":\"weights\",\"datatype\":\"FP32\",\"shape\":[2,4,6,6]");
+    ASSERT_EQ(test_post_json(&d, "/v1/models/bert/attention",
+                             "{\"text\": \"hello world\", \"text_pair\": \"world\"}", &v1),
+              0);
+    ASSERT_EQ(v1.status, 200);
+    static float got[4096], want[4096];
+    int64_t n = client_output(&r, "context", got, 4096);
+    ASSERT_EQ(n, 6 * 16);
+    ASSERT_EQ(v1_values(v1.body, "context", want, 4096), n);
+    for (int64_t i = 0; i < n; i++)
+        ASSERT(got[i] == want[i]);
+    n = client_output(&r, "weights", got, 4096);
+    ASSERT_EQ(n, 2 * 4 * 6 * 6);
+    ASSERT_EQ(v1_values(v1.body, "attentions", want, 4096), n);
+    for (int64_t i = 0; i < n; i++)
+        ASSERT(got[i] == want[i]);
+
+    /* The same pieces as binary INT64 ids and token types give the same context. */
+    const int64_t id[] = {2, 12, 13, 3, 13, 3}, type[] = {0, 0, 0, 0, 1, 1};
+    unsigned char raw[96];
+    memcpy(raw, id, 48);
+    memcpy(raw + 48, type, 48);
+    size_t len;
+    char hl[64];
+    char *b = body_of("{\"inputs\":[{\"name\":\"ids\",\"shape\":[6],\"datatype\":\"INT64\","
+                      "\"parameters\":{\"binary_data_size\":48}},{\"name\":\"token_type_ids\","
+                      "\"shape\":[6],\"datatype\":\"INT64\",\"parameters\":{\"binary_data_size\":"
+                      "48}}],\"outputs\":[{\"name\":\"context\",\"parameters\":{\"binary_data\":"
+                      "true}},{\"name\":\"weights\"}]}",
+                      raw, sizeof raw, &len, hl);
+    const char *const hdrs[] = {hl, NULL};
+    post(&d, "/v2/models/bert/infer", hdrs, b, len, &ids);
+    free(b);
+    ASSERT_EQ(ids.status, 200);
+    float again[4096];
+    ASSERT_EQ(client_output(&ids, "context", again, 4096), 6 * 16);
+    int64_t m = client_output(&r, "context", got, 4096);
+    for (int64_t i = 0; i < m; i++)
+        ASSERT(again[i] == got[i]);
+    test_response_free(&ids);
+
+    /* The one-layer models' options do not apply. */
+    static const char bad[] = "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":"
+                              "\"BYTES\",\"data\":[\"hi\"]}],\"parameters\":{\"causal\":true}}";
+    post(&d, "/v2/models/bert/infer", NULL, bad, strlen(bad), &ids);
+    ASSERT_EQ(ids.status, 400);
+    ASSERT_CONTAINS(ids.body, "parameters: 'causal' does not apply to model 'bert'");
+    test_response_free(&ids);
+    test_response_free(&r);
+    test_response_free(&v1);
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}

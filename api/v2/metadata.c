@@ -44,6 +44,41 @@ static const char options[] =
     "\"timeout\":\"microseconds, a deadline shorter than the server's\","
     "\"binary_data_output\":\"true: every output as binary data\"";
 
+/* A BERT or GPT-2 folder model's. */
+static void folder_metadata(const api_model_info *info, api_buf *out)
+{
+    bool bert = strcmp(info->model_type, "bert") == 0;
+    char ctx[64], w[96];
+    snprintf(ctx, sizeof ctx, "[-1,%lld]", (long long)info->embed_dim);
+    snprintf(w, sizeof w, "[%lld,%lld,-1,-1]", (long long)info->num_layers,
+             (long long)info->num_heads);
+    const tensor_meta bert_in[] = {{"text", "BYTES", "[1]"},
+                                   {"text_pair", "BYTES", "[1]"},
+                                   {"ids", "INT64", "[-1]"},
+                                   {"token_type_ids", "INT64", "[-1]"}};
+    const tensor_meta gpt2_in[] = {{"text", "BYTES", "[1]"}, {"ids", "INT64", "[-1]"}};
+    const tensor_meta outs[] = {{"context", "FP32", ctx},
+                                {"weights", "FP32", w},
+                                {"tokens", "BYTES", "[-1]"},
+                                {"ids", "INT64", "[-1]"}};
+    api_buf_puts(out, "{\"name\":");
+    api_json_write_string(out, info->name, strlen(info->name));
+    api_buf_puts(out, ",\"versions\":[\"1\"],\"platform\":\"attnd\"");
+    tensors(out, "inputs", bert ? bert_in : gpt2_in, bert ? 4 : 2);
+    tensors(out, "outputs", outs, 4);
+    api_buf_printf(
+        out,
+        ",\"parameters\":{\"timeout\":\"microseconds, a deadline shorter than the "
+        "server's\",\"binary_data_output\":\"true: every output as binary data\","
+        "\"model\":\"%s, %lld layers, %lld dimensions, %lld heads\",\"sequences\":"
+        "\"text (BYTES [1], tokenized by the folder's tokenizer%s) or ids (INT64 [L]%s); "
+        "context is the last hidden state [L, E], weights every layer's attention "
+        "[N, H, L, L]\"}}",
+        info->model_type, (long long)info->num_layers, (long long)info->embed_dim,
+        (long long)info->num_heads, bert ? ", with text_pair for a pair" : "",
+        bert ? ", with token_type_ids" : "");
+}
+
 void api_v2_model_metadata(const api_model *model, api_buf *out)
 {
     if (!model) {
@@ -72,6 +107,10 @@ void api_v2_model_metadata(const api_model *model, api_buf *out)
     }
     api_model_info info;
     api_model_get_info(model, &info);
+    if (api_model_hf(model)) {
+        folder_metadata(&info, out);
+        return;
+    }
     char ctx[64], w[96];
     snprintf(ctx, sizeof ctx, "[-1,%lld]", (long long)info.embed_dim);
     snprintf(w, sizeof w, "[%lld,-1,-1]", (long long)info.num_heads);

@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "../model_registry.h"
+#include "../model_request.h"
 #include "../protocol.h"
 #include "attention_model.h"
 #include "infer_request.h"
 #include "metadata.h"
 #include "response.h"
 #include "token_model.h"
+#include "transformer_model.h"
 
 enum {
     R_SERVER,      /* GET /v2 */
@@ -41,7 +43,7 @@ static void model_list(const api_model_registry *models, char *buf, size_t len)
     size_t at = (size_t)snprintf(buf, len, "%s", API_V2_ATTENTION_MODEL);
     for (size_t i = 0; i < api_model_registry_count(models) && at < len; i++) {
         const api_model *m = api_model_registry_at(models, i);
-        if (!api_model_hf(m)) at += (size_t)snprintf(buf + at, len - at, ", %s", api_model_name(m));
+        at += (size_t)snprintf(buf + at, len - at, ", %s", api_model_name(m));
     }
 }
 
@@ -54,11 +56,6 @@ static int find_model(const char *name, size_t n, const api_context *ctx, const 
     *out = NULL;
     if (strcmp(want, API_V2_ATTENTION_MODEL) == 0) return 0;
     const api_model *m = api_model_registry_find(ctx->models, want);
-    if (m && api_model_hf(m))
-        return api_error_set(err, API_ERR_NOT_FOUND, "",
-                             "model '%s' is a transformer folder model, which /v2 does not serve; "
-                             "use POST /v1/models/%s/attention",
-                             want, want);
     if (!m) {
         char list[512];
         model_list(ctx->models, list, sizeof list);
@@ -142,7 +139,10 @@ static int decode(const api_http_request *req, const api_limits *limits, api_job
                                 err);
     if (rc) return rc;
     /* The output names are checked before the wire copies them. */
-    if (model)
+    if (model && api_model_hf(model))
+        rc = api_v2_infer_check_names(&r, name, api_v2_tf_inputs, API_V2_TF_NINPUTS,
+                                      api_v2_tf_outputs, API_V2_TF_NOUTPUTS, err);
+    else if (model)
         rc = api_v2_infer_check_names(&r, name, api_v2_token_inputs, API_V2_TOKEN_NINPUTS,
                                       api_v2_token_outputs, API_V2_TOKEN_NOUTPUTS, err);
     else
@@ -150,8 +150,10 @@ static int decode(const api_http_request *req, const api_limits *limits, api_job
                                       api_v2_attention_outputs, API_V2_ATTENTION_NOUTPUTS, err);
     if (!rc) rc = api_v2_wire_new(&r, name, &job->wire, err);
     if (!rc)
-        rc = model ? api_v2_token_decode(&r, job->wire, model, limits, &job->model, err)
-                   : api_v2_attention_decode(&r, job->wire, limits, &job->attention, err);
+        rc = !model ? api_v2_attention_decode(&r, job->wire, limits, &job->attention, err)
+             : api_model_hf(model)
+                 ? api_v2_tf_decode(&r, job->wire, model, limits, &job->model, err)
+                 : api_v2_token_decode(&r, job->wire, model, limits, &job->model, err);
     api_v2_infer_free(&r);
     return rc; /* api_job_decode frees the job's wire on an error */
 }
@@ -161,6 +163,8 @@ static int encode(const api_job *job, api_http_response *out, api_error *err)
     size_t header_len = 0;
     int rc = job->attention
                  ? api_v2_attention_encode(job->attention, job->wire, &out->body, &header_len, err)
+             : job->model->tf
+                 ? api_v2_tf_encode(job->model, job->wire, &out->body, &header_len, err)
                  : api_v2_token_encode(job->model, job->wire, &out->body, &header_len, err);
     if (rc) return rc;
     out->status = 200;

@@ -102,11 +102,10 @@ int api_v2_token_decode(const api_v2_infer *r, const api_job_wire *w, const api_
     api_model_spec spec;
     api_model_request *req = NULL;
     memset(&spec, 0, sizeof spec);
-    int rc = api_model_hf(model) ? api_error_set(err, API_ERR_NOT_FOUND, "",
-                                                 "model '%s' is a transformer folder model, "
-                                                 "which /v2 does not serve; use POST "
-                                                 "/v1/models/%s/attention",
-                                                 name, name)
+    int rc = api_model_hf(model) ? api_error_set(err, API_ERR_INTERNAL, "",
+                                                 "model '%s' is a folder model: "
+                                                 "transformer_model.c decodes it",
+                                                 name)
                                  : 0;
     if (!rc)
         rc = api_v2_infer_check_names(r, name, api_v2_token_inputs, API_V2_TOKEN_NINPUTS,
