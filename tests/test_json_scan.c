@@ -600,3 +600,56 @@ TEST(api_json_text_tensor_large_matches_strtof)
     free(got);
     free(g.b);
 }
+
+/* API_JSON_OBJECTS: an array of objects whose members are described like an OBJECT's (a v2
+ * request's "inputs"), their tensors kept as text, the count bounded before anything is built. */
+TEST(api_json_scan_objects_list)
+{
+    static const api_json_member schema[] = {{"inputs", API_JSON_OBJECTS, 2},
+                                             {"inputs.name", API_JSON_VALUE, 0},
+                                             {"inputs.data", API_JSON_TENSOR, 0},
+                                             {NULL, API_JSON_VALUE, 0}};
+    const char *text = "{\"inputs\": [{\"name\": \"a\", \"data\": [[1, 2], [3, 4]]}, "
+                       "{\"name\": \"b\", \"data\": [5], \"extra\": {\"x\": [1]}}]}";
+    size_t n = strlen(text);
+    char *body = copy_of(text, n);
+    cJSON *root;
+    api_error err;
+    ASSERT_EQ(api_json_parse_checked(body, n, EXAMPLE, schema, 0, &root, &err), 0);
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+    ASSERT_EQ(cJSON_GetArraySize(inputs), 2);
+    const cJSON *a = cJSON_GetArrayItem(inputs, 0);
+    const api_json_text_tensor *t =
+        api_json_text_tensor_of(cJSON_GetObjectItemCaseSensitive(a, "data"));
+    ASSERT(t && t->rank == 2 && t->ne[0] == 2 && t->ne[1] == 2 && t->values_kept);
+    ASSERT(t->values[3] == 4.0f);
+    /* An unknown member is a null placeholder (for the reader to name), built no further. */
+    const cJSON *b = cJSON_GetArrayItem(inputs, 1);
+    ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(b, "extra")));
+    cJSON_Delete(root);
+    free(body);
+
+    /* More elements than the schema allows: 413, naming the member. */
+    text = "{\"inputs\": [{}, {}, {}]}";
+    n = strlen(text);
+    body = copy_of(text, n);
+    ASSERT_EQ(api_json_parse_checked(body, n, EXAMPLE, schema, 0, &root, &err), 413);
+    ASSERT_STREQ(err.field, "inputs");
+    ASSERT_CONTAINS(err.message, "inputs: more than the 2 items");
+    free(body);
+    /* Syntax errors inside the list are still found, at their byte. */
+    text = "{\"inputs\": [{\"name\": \"a\"}, {\"name\" \"b\"}]}";
+    n = strlen(text);
+    body = copy_of(text, n);
+    ASSERT_EQ(api_json_parse_checked(body, n, EXAMPLE, schema, 0, &root, &err), 400);
+    ASSERT_CONTAINS(err.message, "malformed JSON near byte 35");
+    free(body);
+    /* Elements that are not objects are small values. */
+    text = "{\"inputs\": [1, \"x\"]}";
+    n = strlen(text);
+    body = copy_of(text, n);
+    ASSERT_EQ(api_json_parse_checked(body, n, EXAMPLE, schema, 0, &root, &err), 0);
+    ASSERT(cJSON_IsNumber(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "inputs"), 0)));
+    cJSON_Delete(root);
+    free(body);
+}
