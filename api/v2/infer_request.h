@@ -56,9 +56,9 @@ typedef struct api_v2_infer {
  * one of data and binary_data_size, each binary input's size against its shape and datatype (BYTES:
  * the elements' lengths walked), and that the binary sizes add up to exactly the bytes after the
  * header. `max_values` bounds the JSON numbers kept while parsing (json_scan.h). The
- * parameters are left for the model to read (api_v2_infer_param). Returns 0 and *out (free
- * with api_v2_infer_free; the body must outlive it), or an HTTP status with *err filled and
- * *out empty. Thread-safe. */
+ * parameters are left for the model to read (parameters.h), except binary_data_output. Returns 0
+ * and *out (free with api_v2_infer_free; the body must outlive it), or an HTTP status with *err
+ * filled and *out empty. Thread-safe. */
 int api_v2_infer_parse(const char *body, size_t len, const char *header_length, int64_t max_values,
                        api_v2_infer *out, api_error *err);
 
