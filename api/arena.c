@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../core/status.h"
+#include "big_alloc.h"
 #include "request.h"
 #include "shape.h"
 
@@ -29,7 +30,7 @@ char *api_arena_alloc(size_t header, const int64_t *bytes, int64_t *off, int npa
                       "the request needs more memory than can be allocated");
         return NULL;
     }
-    char *arena = aligned_alloc(API_ARENA_ALIGN, (size_t)t);
+    char *arena = api_big_alloc((size_t)t, API_ARENA_ALIGN);
     if (!arena) {
         api_error_set(err, API_ERR_INTERNAL, "", "out of memory: the request needs %lld bytes",
                       (long long)t);
@@ -46,8 +47,7 @@ int api_workspace_alloc(size_t bytes, void **out, api_error *err)
     if (!bytes) return 0;
     if (bytes > SIZE_MAX - API_ARENA_ALIGN)
         return api_error_set(err, API_ERR_INTERNAL, "", "attention workspace too large");
-    *out = aligned_alloc(API_ARENA_ALIGN,
-                         (bytes + API_ARENA_ALIGN - 1) / API_ARENA_ALIGN * API_ARENA_ALIGN);
+    *out = api_big_alloc(bytes, API_ARENA_ALIGN);
     if (!*out)
         return api_error_set(err, API_ERR_INTERNAL, "",
                              "out of memory: the attention workspace needs %zu bytes", bytes);

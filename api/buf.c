@@ -2,6 +2,8 @@
  * time costs O(n); the data stays NUL-terminated so a finished buffer is also a C string. */
 #include "buf.h"
 
+#include "big_alloc.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +22,7 @@ bool api_buf_reserve(api_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = realloc(b->data, cap);
+    char *p = api_big_realloc(b->data, b->data ? b->len + 1 : 0, cap);
     if (!p) goto fail;
     b->data = p;
     b->cap = cap;

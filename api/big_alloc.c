@@ -1,0 +1,40 @@
+/* Large buffers on transparent huge pages (big_alloc.h). */
+#include "big_alloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static size_t round_up(size_t n, size_t to)
+{
+    return n > SIZE_MAX - (to - 1) ? 0 : (n + to - 1) / to * to;
+}
+
+void *api_big_alloc(size_t bytes, size_t align)
+{
+    if (bytes < API_BIG_ALLOC_MIN) {
+        size_t n = round_up(bytes, align);
+        return n ? aligned_alloc(align, n) : NULL;
+    }
+    size_t n = round_up(bytes, HUGE_PAGE);
+    if (!n) return NULL;
+    void *p = aligned_alloc(HUGE_PAGE, n);
+    /* Advice only: without THP the buffer works the same, on small pages. */
+    if (p) (void)madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
+void *api_big_realloc(void *p, size_t used, size_t bytes)
+{
+    if (bytes < API_BIG_ALLOC_MIN) return realloc(p, bytes);
+    void *q = api_big_alloc(bytes, 64);
+    if (!q) return NULL;
+    if (p) {
+        memcpy(q, p, used < bytes ? used : bytes);
+        free(p);
+    }
+    return q;
+}
