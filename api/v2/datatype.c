@@ -99,15 +99,20 @@ int api_v2_read_f32(api_v2_datatype dt, const void *src, int64_t n, float *dst, 
         }
         return 0;
     }
-    if (dt == API_V2_FP16)
-        at_f16_to_f32_array(p, (size_t)n, dst);
-    else if (dt == API_V2_BF16)
-        at_bf16_to_f32_array(p, (size_t)n, dst);
-    else
+    if (dt == API_V2_FP32) {
+        /* One pass: copy, and note an exponent of all ones (infinity or NaN) on the way. */
+        uint32_t special = 0;
         for (int64_t i = 0; i < n; i++) {
             uint32_t bits = load32(p + 4 * i);
+            special |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
             memcpy(&dst[i], &bits, sizeof bits);
         }
+        if (!special) return 0;
+    } else if (dt == API_V2_FP16) {
+        at_f16_to_f32_array(p, (size_t)n, dst);
+    } else {
+        at_bf16_to_f32_array(p, (size_t)n, dst);
+    }
     for (int64_t i = 0; i < n; i++)
         if (!(fabsf(dst[i]) <= FLT_MAX)) return not_finite(input, i, dst[i], err);
     return 0;
