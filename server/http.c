@@ -512,7 +512,7 @@ static enum MHD_Result answer_memory_full(srv_request *r, int64_t bytes, bool ra
              (long long)srv_admission_limit(r->http->admission), (long long)bytes);
     api_error_set(&e, API_ERR_OVERLOADED, "", "%s", msg);
     if (raw) return answer_raw_and_close(r, &e, true);
-    return answer_error(r, &e, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return answer_error(r, &e, NULL, NULL);
 }
 
 /* Counts the Content-Length headers' distinct values into *distinct (0, 1 or 2 = several). */
@@ -631,7 +631,7 @@ static bool check_headers(srv_request *r, const char *method, const api_error *r
         api_error_set(&e, API_ERR_OVERLOADED, "",
                       "all %d workers are busy and %d requests are queued; retry after 1 s",
                       at_pool_threads(r->http->pool), at_pool_capacity(r->http->pool));
-        *ret = answer_error(r, &e, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        *ret = answer_error(r, &e, NULL, NULL);
         return true;
     }
     if (clen) {
