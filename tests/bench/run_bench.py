@@ -669,6 +669,21 @@ def main():
         except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
             notes.append(f"bench_models.py failed: {str(e)[-300:]}")
 
+    # 6. Tensors on the wire: a large payload with little compute, and medium requests, on the
+    # v2 binary protocol beside JSON (bench_payload.py) -----------------------------------------
+    t6 = None
+    payload_out = os.path.join(os.path.dirname(out_path) or ".", "bench_payload.json")
+    try:
+        quiet()
+        t6 = run([PY, os.path.join(HERE, "bench_payload.py"), "--build", build, "--out",
+                  payload_out, "--blas-core", blas_core] + (["--quick"] if a.quick else []),
+                 timeout=1800).strip()
+        with open(payload_out) as f:
+            res["payload"] = json.load(f)
+        goals.extend(res["payload"]["goals"])
+    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+        notes.append(f"bench_payload.py failed: {str(e)[-300:]}")
+
     machine["load_at_end"] = loadavg()
     machine["quiet_wait_s"], machine["busy_starts"] = quiet.waited, quiet.busy_starts
     if quiet.busy_starts:
@@ -707,6 +722,8 @@ def main():
               "(meta.compute_ms) and HTTP round trip beside PyTorch's forward of the same weights "
               "at its best thread count\n")
         print(t5)
+    if t6:
+        print(t6)
     print("\nGoals:")
     for g in goals:
         print(f"  {verdict(g['met']):4}  {g['goal']}: {g['figure']}")
