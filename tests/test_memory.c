@@ -11,6 +11,7 @@
 #include "../api/api.h"
 #include "../api/model_request.h"
 #include "../api/request.h"
+#include "../api/v1/json_model.h"
 #include "../core/attention.h"
 #include "api_support.h"
 #include "harness.h"
@@ -24,10 +25,10 @@ static int64_t up(int64_t n)
 
 typedef struct shape {
     int64_t B, H, Lq, Lk, d, dv;
-    int rank;             /* of the query: 2 ([Lq, d]), 3 ([H, Lq, d]) or 4 */
-    bool key, value;      /* sent (else the query is the key, the key the value) */
-    bool weights, avg;    /* return_weights, average_heads */
-    bool mask, lengths;   /* a [Lq, Lk] mask, key_lengths */
+    int rank;           /* of the query: 2 ([Lq, d]), 3 ([H, Lq, d]) or 4 */
+    bool key, value;    /* sent (else the query is the key, the key the value) */
+    bool weights, avg;  /* return_weights, average_heads */
+    bool mask, lengths; /* a [Lq, Lk] mask, key_lengths */
 } shape;
 
 /* The README's formula for /v1/attention. */
@@ -57,8 +58,8 @@ static void put_tensor(char **w, int rank, const int64_t *ne, bool boolean)
 /* The /v1/attention body of shape s. */
 static char *body_of(const shape *s)
 {
-    size_t cap = (size_t)(s->B * s->H * (s->Lq + 2 * s->Lk) * (s->d + s->dv) + s->Lq * s->Lk) * 8 +
-                 4096;
+    size_t cap =
+        (size_t)(s->B * s->H * (s->Lq + 2 * s->Lk) * (s->d + s->dv) + s->Lq * s->Lk) * 8 + 4096;
     char *body = malloc(cap), *w = body;
     int64_t q[4] = {s->B, s->H, s->Lq, s->d}, k[4] = {s->B, s->H, s->Lk, s->d},
             v[4] = {s->B, s->H, s->Lk, s->dv}, m[2] = {s->Lq, s->Lk};
@@ -175,8 +176,7 @@ TEST(memory_model_arena_matches_the_readme)
                      weights ? "true" : "false");
             api_model_request *req = NULL;
             api_error err;
-            int rc = api_json_codec.decode_model_attention(body, strlen(body), model, NULL, &req,
-                                                           &err);
+            int rc = api_v1_decode_model_attention(body, strlen(body), model, NULL, &req, &err);
             if (rc != 0) harness_fail(__FILE__, __LINE__, "decode: %d %s", rc, err.message);
             int64_t want = up((int64_t)sizeof(api_model_request)) + up(8 * L) + up(4 * L * E) +
                            up(4 * L * E) + (weights ? up(4 * H * L * L) : 0);
