@@ -164,3 +164,33 @@ TEST(http_inline_deadline_504)
     test_response_free(&r);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
+
+/* A model request below the threshold (raised here: the built-in model's projections alone
+ * are about 50,000 FLOPs for two tokens) is computed inline too, with the same answer. */
+TEST(http_inline_model_request)
+{
+    const char *queued[] = {"--threads", "1", "--inline-max-flops", "0", NULL};
+    const char *inl[] = {"--threads", "1", "--inline-max-flops", "10000000", NULL};
+    const char *body = "{\"ids\": [1, 2, 3], \"return_weights\": true}";
+    char *want = NULL;
+    for (int c = 0; c < 2; c++) {
+        test_daemon d;
+        ASSERT_EQ(test_daemon_start(&d, c ? inl : queued), 0);
+        test_response r;
+        ASSERT_EQ(test_post_json(&d, "/v1/models/default/attention", body, &r), 0);
+        ASSERT_EQ(r.status, 200);
+        char *got = tensors_of(r.body);
+        ASSERT(got != NULL);
+        test_response_free(&r);
+        if (!want) {
+            want = got;
+        } else {
+            ASSERT_STREQ(got, want);
+            free(got);
+        }
+        ASSERT_EQ(scrape(&d, "attnd_inline_jobs_total{route=\"/v1/models/{name}/attention\"}"),
+                  c ? 1 : -1);
+        ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+    }
+    free(want);
+}
