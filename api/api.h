@@ -93,7 +93,8 @@ typedef struct api_model_registry api_model_registry;
 
 /* Runs the attention of a decoded request on worker `worker` of `pool` (pool may be NULL: runs
  * on the calling thread). Allocates the workspace, computes, records the compute time. Returns
- * 0, or the HTTP status of a failure with *err filled. Call from a worker, not an HTTP thread. */
+ * 0, or the HTTP status of a failure with *err filled. Call from a worker; an HTTP thread calls
+ * it with pool NULL only for work below the cost of handing it to a worker. */
 int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api_error *err);
 
 /* Frees the request and everything it owns. NULL is a no-op. */
@@ -102,7 +103,8 @@ void api_attention_request_free(api_attention_request *req);
 /* Runs a decoded model request on worker `worker` of `pool` (NULL: the calling thread): the
  * embeddings plus positions of the sequence (and source), then the model's multi-head attention.
  * Allocates the workspace and records the compute time. Returns 0, or the HTTP status of a
- * failure with *err filled. Call from a worker, not an HTTP thread. */
+ * failure with *err filled. Call from a worker; an HTTP thread calls it with pool NULL only
+ * for work below the cost of handing it to a worker. */
 int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, api_error *err);
 
 /* Frees the request and everything it owns. NULL is a no-op. */
@@ -130,12 +132,18 @@ int api_job_decode(api_job *job, const api_protocol *protocol, const api_route *
 /* The "timeout" the client sent (seconds, > 0), or 0 when it sent none or the job is empty. */
 double api_job_requested_timeout(const api_job *job);
 
+/* The job's work by core/cost.h's estimate (floating-point operations, from its shapes alone):
+ * what the server weighs against the cost of handing it to a worker. INFINITY for a
+ * transformer checkpoint's request (never cheap enough to matter) and for an empty job. */
+double api_job_flops(const api_job *job);
+
 /* Computes the job on worker `worker` of `pool` and encodes its response into *out (status,
  * headers, body) with the job's protocol. Returns 0, or the HTTP status of a failure with *err
  * filled (out then holds nothing worth sending: encode the error with the protocol). When
  * job->cancel holds a status, before or while it runs, the computation stops between items and
  * this returns 504 timeout (AT_ETIMEDOUT, naming job->timeout) or 499 canceled (AT_ECANCELED:
- * nobody is left to read it). Call from a worker. The job keeps its request: free it with
+ * nobody is left to read it). Call from a worker, or with pool NULL and worker 0 from any
+ * thread (the work then runs on that thread alone). The job keeps its request: free it with
  * api_job_free. */
 int api_job_run(api_job *job, at_pool *pool, int worker, api_http_response *out, api_error *err);
 

@@ -4,6 +4,9 @@
 #include "api.h"
 #include "protocol.h"
 
+#include <math.h>
+
+#include "../core/cost.h"
 #include "../core/status.h"
 #include "model_request.h"
 #include "request.h"
@@ -23,6 +26,15 @@ double api_job_requested_timeout(const api_job *job)
                                   : job->model   ? &job->model->spec.opts
                                                  : NULL;
     return s && s->has_timeout ? s->timeout : 0.0;
+}
+
+double api_job_flops(const api_job *job)
+{
+    if (job->attention) return at_attention_flops(&job->attention->desc);
+    if (job->model && !job->model->tf)
+        return at_model_flops(api_model_core(job->model->model), job->model->seq.len,
+                              job->model->source.len, &job->model->opts);
+    return INFINITY; /* a transformer folder's model, or no request */
 }
 
 /* The answer for a job that was stopped before it finished. */

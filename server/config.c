@@ -57,6 +57,10 @@ static const opt options[] = {
     {"--max-request-flops", "ATTND_MAX_REQUEST_FLOPS", OPT_I64, OFF(max_request_flops), 1,
      INT64_C(1) << 60,
      "estimated floating-point operations per request, else 413 (default 100000000000)"},
+    {"--inline-max-flops", "ATTND_INLINE_MAX_FLOPS", OPT_I64, OFF(inline_max_flops), 0,
+     INT64_C(1) << 40,
+     "estimated work below which a request is computed on the HTTP thread that read it, not "
+     "handed to a worker; 0 = never (default 8192)"},
     {"--request-timeout", "ATTND_REQUEST_TIMEOUT", OPT_SECONDS, OFF(request_timeout), 0, 86400,
      "seconds a request may take, else 504; 0 = none (default 30)"},
     {"--log-level", "ATTND_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0,
@@ -105,6 +109,7 @@ static void defaults(srv_config *cfg)
     cfg->max_elements = INT64_C(64) << 20;
     cfg->max_score_elements = INT64_C(64) << 20;
     cfg->max_request_flops = INT64_C(100000000000);
+    cfg->inline_max_flops = SRV_INLINE_MAX_FLOPS;
     cfg->request_timeout = 30.0;
     cfg->log_level = SRV_LOG_INFO;
     cfg->shutdown_timeout = 30.0;

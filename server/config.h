@@ -11,6 +11,16 @@
 /* Bytes of a file path option (--api-key-file, --tls-cert, --tls-key), NUL included. */
 #define SRV_PATH_MAX 1024
 
+/* Default of --inline-max-flops: requests estimated (core/cost.h) at no more than this many
+ * floating-point operations are computed on the HTTP thread that decoded them instead of being
+ * handed to a worker. The hand-off (queue, condition-variable wake-up, suspend, resume through
+ * libmicrohttpd's inter-thread pipe, two context switches) measured 12-15 us of CPU per request:
+ * a [4, 8] query took 28-33 us of attnd's CPU through the queue and 17.5-18 us inline, under wrk
+ * at 32 connections. Computing and encoding grows by about 1.5-2 ns per estimated FLOP at such
+ * shapes (L16 d1, 6144 FLOPs, took 8.6 us more than L4 d1, 384), so up to 8192 FLOPs a request
+ * holds its polling thread about as long as handing it off would. */
+#define SRV_INLINE_MAX_FLOPS 8192
+
 /* The most models one daemon loads (--model flags, or specs in ATTND_MODEL). */
 #define SRV_MAX_MODELS 64
 
@@ -31,6 +41,7 @@ typedef struct srv_config {
     int64_t max_elements;       /* input + output elements of one request */
     int64_t max_score_elements; /* B*H*Lq*Lk */
     int64_t max_request_flops;  /* estimated FLOPs of one request (core/cost.h) */
+    int64_t inline_max_flops;   /* work computed on the HTTP thread, not queued; 0: none */
     double request_timeout;     /* seconds a request may take from arrival to answer; 0: none */
     int log_level;              /* SRV_LOG_* */
     double shutdown_timeout;    /* seconds to let in-flight requests finish */

@@ -42,6 +42,7 @@ static struct {
     atomic_llong body_memory;
     histogram duration[SRV_ROUTES_MAX];
     histogram compute[SRV_ROUTES_MAX];
+    atomic_ullong inline_jobs[SRV_ROUTES_MAX];
     atomic_ullong rejections[API_ERR_COUNT + 1]; /* the last: "other" */
     atomic_ullong auth_failures[SRV_ROUTES_MAX];
     atomic_ullong bytes_in[SRV_ROUTES_MAX], bytes_out[SRV_ROUTES_MAX];
@@ -180,6 +181,11 @@ void srv_metrics_compute(srv_route route, double seconds)
     observe(&m.compute[valid_route(route)], seconds);
 }
 
+void srv_metrics_inline_job(srv_route route)
+{
+    atomic_fetch_add_explicit(&m.inline_jobs[valid_route(route)], 1, memory_order_relaxed);
+}
+
 void srv_metrics_bytes(srv_route route, unsigned long long in, unsigned long long out)
 {
     route = valid_route(route);
@@ -247,9 +253,14 @@ void srv_metrics_render(api_buf *out, at_pool *pool)
 
     render_histograms(out, "attnd_http_request_duration_seconds",
                       "Time from the request's headers to its response, by route.", m.duration);
-    render_histograms(out, "attnd_compute_duration_seconds",
-                      "Time a worker spent computing and encoding an attention job, by route.",
-                      m.compute);
+    render_histograms(
+        out, "attnd_compute_duration_seconds",
+        "Time spent computing and encoding an attention job (on a worker or inline), by route.",
+        m.compute);
+    render_counters(out, "attnd_inline_jobs_total",
+                    "Attention jobs computed on the HTTP thread that decoded them, without the "
+                    "worker queue (estimated work within --inline-max-flops), by route.",
+                    m.inline_jobs);
     render_counters(out, "attnd_http_request_body_bytes_total",
                     "Request body bytes received, by route.", m.bytes_in);
     render_counters(out, "attnd_http_response_body_bytes_total",

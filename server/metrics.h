@@ -93,6 +93,9 @@ void srv_metrics_auth_failure(srv_route route);
 /* A worker computed a job of `route` for `seconds` (attnd_compute_duration_seconds). */
 void srv_metrics_compute(srv_route route, double seconds);
 
+/* A job of `route` was computed on the HTTP thread that decoded it (attnd_inline_jobs_total). */
+void srv_metrics_inline_job(srv_route route);
+
 /* Request body bytes received and response body bytes sent for a request on `route`. */
 void srv_metrics_bytes(srv_route route, unsigned long long in, unsigned long long out);
 

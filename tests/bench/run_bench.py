@@ -313,6 +313,124 @@ def vm_kb(pid, field):
 
 
 # ---------------------------------------------------------------------------------------------
+# 3b. Latency under concurrency (issue 15, Scale and goal 3)
+
+LAT_CONNS = [1, 8, 32, 128]
+
+
+def wrk_cell(url, lua, conns, seconds):
+    """wrk --latency on `conns` connections (at most 2 wrk threads, one per core here): req/s,
+    p50/p99 ms and the error count."""
+    out = run(["wrk", "--latency", "-s", lua, f"-t{min(2, conns)}", f"-c{conns}",
+               f"-d{seconds}s", "--timeout", "30s", url], timeout=300)
+    r = {"conns": conns, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+         "requests": int(re.search(r"(\d+) requests in", out).group(1))}
+    for pc in ("50", "99"):
+        m = re.search(rf"^\s+{pc}%\s+(\S+)", out, re.M)
+        r[f"p{pc}_ms"] = duration(m.group(1)) if m and r["requests"] else None
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    r["errors"] = errors + (sum(int(x) for x in m.groups()) if m else 0)
+    return r
+
+
+def settle(port, timeout=60):
+    """Waits until attnd on `port` has nothing in flight but the scrape itself and no job queued
+    or running: wrk leaves the requests of its last moment behind (up to the queue's depth of
+    medium ones), and the next cell must not pay for them."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        got = {k: float(re.search(rf"^{k} (\S+)", text, re.M).group(1))
+               for k in ("attnd_http_requests_in_flight", "attnd_queue_depth",
+                         "attnd_workers_busy")}
+        if got["attnd_http_requests_in_flight"] <= 1 and not got["attnd_queue_depth"] and \
+                not got["attnd_workers_busy"]:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"attnd on port {port} still busy {timeout} s after wrk stopped")
+
+
+def latency_section(build, blas_core, lua, quick, quiet):
+    """p50/p99 of tiny and medium requests at LAT_CONNS connections (one run per cell after a
+    warm-up), then, interleaved in rounds: tiny at 32 connections beside bare libmicrohttpd
+    (goal 3's ratio), and medium at 32 connections on --threads 1 beside --threads 2 (how
+    throughput scales with workers). attnd runs as in part 3 (--threads 2 --http-threads 2)."""
+    secs, rounds = (1, 1) if quick else (3, 3)
+    base = [f"{build}/attnd", "--host", "127.0.0.1", "--http-threads", "2", "--log-level",
+            "warn", "--blas-core", blas_core]
+    ports = {k: free_port() for k in ("attnd", "attnd1", "mhd")}
+    procs = {"attnd": start(base + ["--threads", "2", "--port", str(ports["attnd"])]),
+             "attnd1": start(base + ["--threads", "1", "--port", str(ports["attnd1"])]),
+             "mhd": start([f"{build}/bench/peer_mhd_hello", str(ports["mhd"]), "2"])}
+    url = {k: f"http://127.0.0.1:{p}/v1/attention" for k, p in ports.items()}
+    out = {"cells": [], "mhd_tiny_32": [], "attnd_tiny_32": [], "medium_threads": {1: [], 2: []},
+           "seconds": secs, "rounds": rounds}
+    try:
+        for k in ("attnd", "attnd1"):
+            wait_http(f"http://127.0.0.1:{ports[k]}/healthz", procs[k], 10)
+        time.sleep(0.3)
+        if procs["mhd"].poll() is not None:
+            raise RuntimeError("mhd_hello did not start")
+        for name in ("tiny", "medium"):
+            for k in ("attnd", "attnd1"):  # warm-up on one connection: no backlog left behind
+                run(["wrk", "-s", lua[name], "-t1", "-c1", "-d1s", url[k]], timeout=120)
+            for c in LAT_CONNS:
+                settle(ports["attnd"])
+                quiet()
+                cell = wrk_cell(url["attnd"], lua[name], c, secs)
+                cell["request"] = name
+                out["cells"].append(cell)
+                log(f"latency {name} c={c}: {cell}")
+        for r in range(rounds):
+            for key, k in (("attnd_tiny_32", "attnd"), ("mhd_tiny_32", "mhd")):
+                if k == "attnd":
+                    settle(ports[k])
+                quiet()
+                out[key].append(wrk_cell(url[k], lua["tiny"], 32, secs))
+            for t, k in ((1, "attnd1"), (2, "attnd")):
+                settle(ports[k])
+                quiet()
+                out["medium_threads"][t].append(wrk_cell(url[k], lua["medium"], 32, secs))
+            log(f"latency round {r + 1}/{rounds}: tiny attnd {out['attnd_tiny_32'][-1]['rps']:.0f}"
+                f" mhd {out['mhd_tiny_32'][-1]['rps']:.0f}; medium threads 1 "
+                f"{out['medium_threads'][1][-1]['rps']:.0f} 2 {out['medium_threads'][2][-1]['rps']:.0f}")
+    finally:
+        for p in procs.values():
+            stop(p)
+    return out
+
+
+def latency_report(lat, goal):
+    """The table and lines of latency_section, with goal 3 and the scaling figures; `goal` is
+    main's goal(name, ok, figure). Returns the text."""
+    rows = [[c["request"], c["conns"], num(c["rps"], 0), num(c["p50_ms"], 2), num(c["p99_ms"], 2),
+             c["errors"]] for c in lat["cells"]]
+    text = [table(["request", "connections", "req/s", "p50 ms", "p99 ms", "errors"], rows)]
+    best = lambda runs: max(runs, key=lambda x: x["rps"]) if runs else None
+    a, m = best(lat["attnd_tiny_32"]), best(lat["mhd_tiny_32"])
+    rt = ratio(a["rps"], m["rps"])
+    p99 = min((x["p99_ms"] for x in lat["attnd_tiny_32"] if x["p99_ms"] is not None),
+              default=None)
+    g1 = goal("tiny >= 0.7x bare libmicrohttpd at 32 connections", None if rt is None else rt >= 0.7,
+              f"{rx(rt)} ({a['rps']:.0f} / {m['rps']:.0f} req/s)")
+    g2 = goal("tiny p99 < 2 ms at 32 connections", None if p99 is None else p99 < 2,
+              f"{num(p99, 2)} ms")
+    mp99 = min((x["p99_ms"] for x in lat["mhd_tiny_32"] if x["p99_ms"] is not None),
+               default=None)
+    text.append(f"\nbare libmicrohttpd, tiny, 32 connections: {m['rps']:.0f} req/s, p99 "
+                f"{num(mp99, 2)} ms; attnd {a['rps']:.0f} req/s = {rx(rt)} of it (>= 0.7x: {g1}), "
+                f"p99 {num(p99, 2)} ms (< 2 ms: {g2}); best of {lat['rounds']} interleaved "
+                "round(s)")
+    m1, m2 = best(lat["medium_threads"][1]), best(lat["medium_threads"][2])
+    text.append(f"medium, 32 connections: --threads 1 {m1['rps']:.0f} req/s, --threads 2 "
+                f"{m2['rps']:.0f} req/s = {rx(ratio(m2['rps'], m1['rps']))} (HTTP threads 2 both)")
+    return "\n".join(text)
+
+
+# ---------------------------------------------------------------------------------------------
 # Output
 
 
@@ -511,6 +629,8 @@ def main():
         finally:
             stop(p)
 
+    lat = latency_section(build, blas_core, lua, a.quick, quiet)
+
     # 4. Memory ----------------------------------------------------------------------------------
     big = os.path.join(tmp, "long.json")
     with open(big, "w") as f:
@@ -637,6 +757,7 @@ def main():
     t3 = table(["request", "server", "req/s", "p50 ms", "p99 ms", "errors", "attnd / FastAPI",
                 "goal"], rows3)
 
+    t3b = latency_report(lat, goal)
     g4 = goal("peak RSS < 256 MB for Lq = Lk = 16384, d = 64, no weights",
               mem["status"] == 200 and mem["hwm_mb"] < 256, f"{mem['hwm_mb']:.1f} MB")
     t4 = table(["request", "body MB", "HTTP status", "time s", "VmHWM before MB",
@@ -715,6 +836,9 @@ def main():
           "tiny = [4, 8] query, medium = [8, 128, 64]; weights returned; "
           "attnd --threads 2 --http-threads 2\n")
     print(t3)
+    print(f"\n3b. Latency under concurrency: wrk --latency -d{lat['seconds']}s per cell (-t2, -t1 "
+          "at 1 connection) after a warm-up; attnd --threads 2 --http-threads 2\n")
+    print(t3b)
     print("\n4. Memory: peak RSS (VmHWM) of a fresh daemon\n")
     print(t4)
     if t5:
@@ -737,7 +861,7 @@ def main():
            "sgemm_gflops": res["sgemm"], "torch_sdpa_gflops": res["torch"], "core": core,
            "variants": variants, "json": {"attnd": js, "cjson": {
                k: {"mbps": v[0], "mfloats": v[1]} for k, v in cj.items()}},
-           "service": list(svc.values()), "memory": mem, "goals": goals}
+           "service": list(svc.values()), "latency": lat, "memory": mem, "goals": goals}
     os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
     with open(out_path, "w") as f:
         json.dump(doc, f, indent=1)
