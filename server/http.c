@@ -7,10 +7,9 @@
  * connection is suspended and a job queued; a worker computes and encodes, then resumes the
  * connection, and the polling thread sends the response the worker made (a job cheaper than
  * that hand-off, --inline-max-flops, is computed at once on the polling thread instead). While
- * suspended, the
- * request is on the watcher (watch.h), which cancels its job at its deadline or when its client
- * hangs up. Routes without a body are answered on the polling thread. Every answer, error or
- * not, is counted and logged once. */
+ * suspended, the request is on the watcher (watch.h), which cancels its job at its deadline or
+ * when its client hangs up. Routes without a body are answered on the polling thread. Every
+ * answer, error or not, is counted and logged once. */
 #include "http.h"
 
 #include <errno.h>
