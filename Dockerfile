@@ -8,6 +8,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc libc6-dev make pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev xxd libutf8proc-dev \
+      zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what `make` reads: a change to tests/, deploy/ or the README does not rebuild.
@@ -25,7 +26,7 @@ FROM debian:bookworm-slim
 # (attnd is built without -march=native); attnd pins it to one thread per worker.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libcjson1 libopenblas0-pthread libutf8proc2 \
+      libmicrohttpd12 libcjson1 libopenblas0-pthread libutf8proc2 zlib1g \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid 10001 attnd \
  && useradd --system --uid 10001 --gid attnd --no-create-home --home-dir /nonexistent \

@@ -19,7 +19,7 @@ override LDFLAGS += $(SANFLAGS)
 # prometheus checks /metrics, and the prometheus server scrapes attnd with deploy/'s config;
 # python3-yaml reads deploy/'s YAML; openssl makes the HTTPS test's self-signed certificate).
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev \
-             libcurl4-openssl-dev xxd libutf8proc-dev
+             libcurl4-openssl-dev xxd libutf8proc-dev zlib1g-dev
 DEB_RUN   := curl python3-requests python3-numpy
 DEB_TEST  := prometheus curl python3-yaml python3-requests python3-numpy openssl
 DEB_LINT  := clang-format
@@ -48,9 +48,10 @@ endef
 
 # pkg-config is asked lazily (recursive '='), so `make deps` can run on a machine without the
 # libraries before anything needs their flags.
-# gnutls (which libmicrohttpd-dev depends on) is for attnd --healthcheck against HTTPS.
-PKG_CFLAGS = $(shell pkg-config --cflags libmicrohttpd libcjson openblas gnutls libutf8proc)
-PKG_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson openblas gnutls libutf8proc)
+# gnutls (which libmicrohttpd-dev depends on) is for attnd --healthcheck against HTTPS; zlib
+# for the gzip/deflate content codings (server/content_coding.c).
+PKG_CFLAGS = $(shell pkg-config --cflags libmicrohttpd libcjson openblas gnutls libutf8proc zlib)
+PKG_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson openblas gnutls libutf8proc zlib)
 CURL_LIBS  = $(shell pkg-config --libs libcurl)
 
 CORE_SRC   := $(wildcard core/*.c)

@@ -34,6 +34,7 @@
 #include "admission.h"
 #include "auth.h"
 #include "conn_guard.h"
+#include "content_coding.h"
 #include "cors.h"
 #include "log.h"
 #include "metrics.h"
@@ -109,6 +110,16 @@ typedef struct srv_request {
     char *body;
     size_t body_len, body_cap;
     int64_t reserved; /* bytes of the body budget held (>= body_cap) */
+    /* Content codings (content_coding.h): the body is inflated as it arrives, within
+     * --max-body-bytes; a body refused on the way (corrupt, too large once inflated) is read
+     * to its end and dropped, and body_err answered then. */
+    srv_coding body_coding; /* Content-Encoding */
+    srv_inflate *inflate;
+    bool body_refused;
+    api_error body_err;
+    srv_accept accept;      /* what Accept-Encoding allows for the response */
+    srv_coding resp_coding; /* resp.body's coding, once the worker compressed it (resp_coded) */
+    bool resp_coded;
 
     api_job job;
     at_cancel cancel;       /* set by the watcher: deadline passed or client gone */
@@ -215,9 +226,22 @@ static enum MHD_Result queue(srv_request *r, int status, struct MHD_Response *re
     return ret;
 }
 
-/* Queues `body` (taken over: freed by MHD) with `status`. Returns MHD_YES/MHD_NO. */
-static enum MHD_Result answer(srv_request *r, int status, char *body, size_t len,
-                              const char *content_type, const char *hname, const char *hvalue)
+/* Content-Encoding of a body in `coding`, and Vary: Accept-Encoding when the client's
+ * Accept-Encoding decided it (content_coding.h). */
+static void add_coding_headers(struct MHD_Response *resp, srv_coding coding,
+                               const char *content_type, size_t len)
+{
+    if (coding != SRV_CODING_IDENTITY)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, srv_coding_name(coding));
+    if (coding != SRV_CODING_IDENTITY || srv_coding_varies(content_type, len))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+}
+
+/* Queues `body` (taken over: freed by MHD), already in `coding`, with `status`. Returns
+ * MHD_YES/MHD_NO. */
+static enum MHD_Result answer_coded(srv_request *r, int status, char *body, size_t len,
+                                    srv_coding coding, const char *content_type, const char *hname,
+                                    const char *hvalue)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -225,9 +249,18 @@ static enum MHD_Result answer(srv_request *r, int status, char *body, size_t len
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    add_coding_headers(resp, coding, content_type, len);
     if (hname) MHD_add_response_header(resp, hname, hvalue);
     add_common_headers(r, resp);
     return queue(r, status, resp, len);
+}
+
+/* answer_coded, compressed first when the client's Accept-Encoding allows it. */
+static enum MHD_Result answer(srv_request *r, int status, char *body, size_t len,
+                              const char *content_type, const char *hname, const char *hvalue)
+{
+    srv_coding coding = srv_coding_compress_response(r->accept, content_type, &body, &len);
+    return answer_coded(r, status, body, len, coding, content_type, hname, hvalue);
 }
 
 static enum MHD_Result answer_text(srv_request *r, int status, const char *text,
@@ -267,6 +300,11 @@ static enum MHD_Result answer_response(srv_request *r, api_http_response *resp, 
     size_t len;
     char *body = api_buf_release(&resp->body, &len);
     if (!body) return MHD_NO;
+    /* A worker's response was compressed on the worker (run_job); any other is, if at all, here. */
+    srv_coding coding =
+        resp == &r->resp && r->resp_coded
+            ? r->resp_coding
+            : srv_coding_compress_response(r->accept, resp->content_type, &body, &len);
     struct MHD_Response *m = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!m) {
         free(body);
@@ -274,6 +312,7 @@ static enum MHD_Result answer_response(srv_request *r, api_http_response *resp, 
     }
     if (resp->content_type)
         MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    add_coding_headers(m, coding, resp->content_type, len);
     for (int i = 0; i < resp->nheaders; i++)
         MHD_add_response_header(m, resp->headers[i].name, resp->headers[i].value);
     if (hname) MHD_add_response_header(m, hname, hvalue);
@@ -305,6 +344,8 @@ static enum MHD_Result fail(srv_request *r, api_error_kind kind, const char *hna
 
 /* ---- the job, run on a worker ---- */
 
+static bool inflate_complete(srv_request *r);
+
 /* Resumes a connection start_job suspended. Once MHD_resume_connection returned, MHD_stop_daemon
  * no longer meets the connection suspended (it completes pending resumes first), so the count
  * goes down here rather than when the polling thread gets to it (the client may be gone by then,
@@ -335,6 +376,14 @@ static void compute(srv_request *r, at_pool *pool, int worker)
         error_protocol(r)->encode_error(&err, &r->resp);
         r->error_kind = (int)err.kind;
     }
+    /* Compressed here, on the worker, rather than on the polling thread that sends it. */
+    api_buf *b = &r->resp.body;
+    if (b->data && !b->oom) {
+        r->resp_coding =
+            srv_coding_compress_response(r->accept, r->resp.content_type, &b->data, &b->len);
+        if (r->resp_coding != SRV_CODING_IDENTITY) b->cap = b->len + 1; /* and its NUL */
+    }
+    r->resp_coded = true;
     r->state = REQ_READY;
 }
 
@@ -394,6 +443,10 @@ static enum MHD_Result start_job(srv_request *r)
 {
     srv_http *h = r->http;
     api_error err;
+    if (!inflate_complete(r)) {
+        body_free(r);
+        return answer_error(r, &r->body_err, NULL, NULL);
+    }
     api_http_request req = http_request(r);
     int status = api_job_decode(&r->job, r->proto, &r->proto_route, &req, &h->limits, &err);
     body_free(r);
@@ -643,6 +696,20 @@ static bool check_headers(srv_request *r, const char *method, const api_error *r
             return true;
         }
     }
+    /* A coded body is inflated as it arrives (append_body); an unknown coding is a 415 that
+     * says which ones attnd takes (RFC 7694). */
+    char msg[400];
+    if (srv_coding_parse_request(
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING),
+            &r->body_coding, msg, sizeof msg) != 0) {
+        *ret = fail(r, API_ERR_UNSUPPORTED_MEDIA_TYPE, MHD_HTTP_HEADER_ACCEPT_ENCODING,
+                    SRV_CODING_ACCEPTED, "%s", msg);
+        return true;
+    }
+    if (r->body_coding != SRV_CODING_IDENTITY && !(r->inflate = srv_inflate_new(r->body_coding))) {
+        *ret = MHD_NO;
+        return true;
+    }
     const char *clen =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (clen) {
@@ -688,22 +755,25 @@ static bool check_headers(srv_request *r, const char *method, const api_error *r
     return false;
 }
 
-/* Appends a piece of the body. Only a chunked body (no Content-Length) can grow past its
+/* 413 for a body whose bytes on the wire pass --max-body-bytes as they arrive (chunked): at
+ * once, and the connection is closed. */
+static enum MHD_Result answer_too_large_raw(srv_request *r)
+{
+    srv_metrics_shed(SRV_SHED_BODY_TOO_LARGE);
+    api_error e;
+    api_error_set(&e, API_ERR_PAYLOAD_TOO_LARGE, "",
+                  "request body exceeds the limit of %lld bytes (--max-body-bytes)",
+                  (long long)r->http->max_body_bytes);
+    return answer_raw_and_close(r, &e, false);
+}
+
+/* Stores a piece of the (inflated) body. Only a chunked or coded body can grow past its
  * buffer: the buffer grows within --max-body-bytes and --max-body-memory, and the first byte
  * past either is answered (413 or 503) at once and the connection closed, so that an endless
  * upload is not read on. */
-static enum MHD_Result append_body(srv_request *r, const char *data, size_t len)
+static enum MHD_Result store_body(srv_request *r, const char *data, size_t len)
 {
-    r->bytes_in += len;
-    srv_guard_body_progress(r->conn, len);
-    if ((int64_t)(r->body_len + len) > r->http->max_body_bytes) {
-        srv_metrics_shed(SRV_SHED_BODY_TOO_LARGE);
-        api_error e;
-        api_error_set(&e, API_ERR_PAYLOAD_TOO_LARGE, "",
-                      "request body exceeds the limit of %lld bytes (--max-body-bytes)",
-                      (long long)r->http->max_body_bytes);
-        return answer_raw_and_close(r, &e, false);
-    }
+    if ((int64_t)(r->body_len + len) > r->http->max_body_bytes) return answer_too_large_raw(r);
     if (r->body_len + len > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap * 2 : 64 * 1024;
         while (cap < r->body_len + len)
@@ -723,6 +793,76 @@ static enum MHD_Result append_body(srv_request *r, const char *data, size_t len)
     memcpy(r->body + r->body_len, data, len);
     r->body_len += len;
     return MHD_YES;
+}
+
+/* Refuses the body being received with an error answered once it has ended (start_job): the
+ * rest is read and dropped, so that the client, still sending, gets the answer. */
+static void refuse_body(srv_request *r, api_error_kind kind, const char *msg)
+{
+    r->body_refused = true;
+    api_error_set(&r->body_err, kind, "", "%s", msg);
+    body_free(r);
+}
+
+typedef struct inflate_sink {
+    srv_request *r;
+    enum MHD_Result ret;
+} inflate_sink;
+
+/* Takes a piece of inflated body: past --max-body-bytes the body is refused (413) there, so a
+ * decompression bomb costs at most the limit plus one piece. */
+static int store_inflated(void *ud, const char *data, size_t len)
+{
+    inflate_sink *s = ud;
+    srv_request *r = s->r;
+    if ((int64_t)(r->body_len + len) > r->http->max_body_bytes) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "request body inflates (Content-Encoding %s) to more than the limit of %lld "
+                 "bytes (--max-body-bytes)",
+                 srv_coding_name(r->body_coding), (long long)r->http->max_body_bytes);
+        refuse_body(r, API_ERR_PAYLOAD_TOO_LARGE, msg);
+        return 1;
+    }
+    s->ret = store_body(r, data, len);
+    return s->ret == MHD_YES ? 0 : 1;
+}
+
+/* Inflates a piece of a coded body into the body buffer. */
+static enum MHD_Result inflate_body(srv_request *r, const char *data, size_t len)
+{
+    if ((int64_t)r->bytes_in > r->http->max_body_bytes) return answer_too_large_raw(r);
+    if (r->body_refused) return MHD_YES;
+    inflate_sink s = {r, MHD_YES};
+    char msg[400];
+    srv_inflate_status st =
+        srv_inflate_feed(r->inflate, data, len, store_inflated, &s, msg, sizeof msg);
+    if (st == SRV_INFLATE_CORRUPT) refuse_body(r, API_ERR_BAD_REQUEST, msg);
+    if (st == SRV_INFLATE_NOMEM) return MHD_NO;
+    if (st == SRV_INFLATE_STOPPED) return s.ret;
+    return MHD_YES;
+}
+
+/* The body has ended: whether it is whole and accepted (else r->body_err says why). */
+static bool inflate_complete(srv_request *r)
+{
+    if (r->inflate && !r->body_refused) {
+        char msg[400];
+        if (srv_inflate_finish(r->inflate, msg, sizeof msg) != SRV_INFLATE_OK)
+            refuse_body(r, API_ERR_BAD_REQUEST, msg);
+    }
+    srv_inflate_free(r->inflate);
+    r->inflate = NULL;
+    return !r->body_refused;
+}
+
+/* Appends a piece of the body as it arrives. */
+static enum MHD_Result append_body(srv_request *r, const char *data, size_t len)
+{
+    r->bytes_in += len;
+    srv_guard_body_progress(r->conn, len);
+    if (r->inflate) return inflate_body(r, data, len);
+    return store_body(r, data, len);
 }
 
 static const char *header(struct MHD_Connection *conn, const char *name)
@@ -818,6 +958,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (rc != 0 && rc != 404) r->proto_route.id = -1;
         }
         srv_request_id_make(header(conn, "X-Request-Id"), r->request_id, sizeof r->request_id);
+        r->accept = srv_coding_negotiate(header(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING));
         srv_metrics_request_started();
         r->defer_answer = body_on_its_way(r);
         enum MHD_Result ret;
@@ -883,6 +1024,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv_models_release(r->models);
     api_job_free(&r->job);
     body_free(r);
+    srv_inflate_free(r->inflate);
     api_http_response_free(&r->resp);
     bool large = r->bytes >= TRIM_AFTER_BYTES;
     free(r);

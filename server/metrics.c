@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../api/api.h"
+#include "content_coding.h"
 #include "process_stats.h"
 
 #define CODE_MIN 100
@@ -46,6 +47,8 @@ static struct {
     atomic_ullong rejections[API_ERR_COUNT + 1]; /* the last: "other" */
     atomic_ullong auth_failures[SRV_ROUTES_MAX];
     atomic_ullong bytes_in[SRV_ROUTES_MAX], bytes_out[SRV_ROUTES_MAX];
+    /* [response][coding]: bodies, and bytes [0] plain and [1] coded */
+    atomic_ullong coded_bodies[2][SRV_CODING_COUNT], coded_bytes[2][SRV_CODING_COUNT][2];
     atomic_long in_flight;
     char version[64];
     char blas[128];
@@ -193,6 +196,49 @@ void srv_metrics_bytes(srv_route route, unsigned long long in, unsigned long lon
     atomic_fetch_add_explicit(&m.bytes_out[route], out, memory_order_relaxed);
 }
 
+void srv_metrics_content_coding(bool response, int coding, unsigned long long plain,
+                                unsigned long long coded)
+{
+    if (coding < 0 || coding >= SRV_CODING_COUNT) return;
+    atomic_fetch_add_explicit(&m.coded_bodies[response][coding], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m.coded_bytes[response][coding][0], plain, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m.coded_bytes[response][coding][1], coded, memory_order_relaxed);
+}
+
+/* The content-coding counters, each series rendered when it is not zero. */
+static void render_content_coding(api_buf *out)
+{
+    api_buf_puts(out, "# HELP attnd_http_content_coded_bodies_total Bodies inflated (request) or "
+                      "compressed (response), by direction and coding.\n"
+                      "# TYPE attnd_http_content_coded_bodies_total counter\n");
+    static const char *const dir[2] = {"request", "response"};
+    for (int d = 0; d < 2; d++)
+        for (int c = 0; c < SRV_CODING_COUNT; c++) {
+            unsigned long long v =
+                atomic_load_explicit(&m.coded_bodies[d][c], memory_order_relaxed);
+            if (v)
+                api_buf_printf(out,
+                               "attnd_http_content_coded_bodies_total{direction=\"%s\","
+                               "coding=\"%s\"} %llu\n",
+                               dir[d], srv_coding_name((srv_coding)c), v);
+        }
+    api_buf_puts(out, "# HELP attnd_http_content_coding_bytes_total Bytes of those bodies, plain "
+                      "(inflated, or before compression) and coded (as on the wire).\n"
+                      "# TYPE attnd_http_content_coding_bytes_total counter\n");
+    static const char *const form[2] = {"plain", "coded"};
+    for (int d = 0; d < 2; d++)
+        for (int c = 0; c < SRV_CODING_COUNT; c++)
+            for (int f = 0; f < 2; f++) {
+                unsigned long long v =
+                    atomic_load_explicit(&m.coded_bytes[d][c][f], memory_order_relaxed);
+                if (v)
+                    api_buf_printf(out,
+                                   "attnd_http_content_coding_bytes_total{direction=\"%s\","
+                                   "coding=\"%s\",form=\"%s\"} %llu\n",
+                                   dir[d], srv_coding_name((srv_coding)c), form[f], v);
+            }
+}
+
 /* One histogram per route, each rendered when it has observations. */
 static void render_histograms(api_buf *out, const char *name, const char *help,
                               histogram hs[SRV_ROUTES_MAX])
@@ -265,6 +311,7 @@ void srv_metrics_render(api_buf *out, at_pool *pool)
                     "Request body bytes received, by route.", m.bytes_in);
     render_counters(out, "attnd_http_response_body_bytes_total",
                     "Response body bytes sent (responses sent completely), by route.", m.bytes_out);
+    render_content_coding(out);
     render_counters(out, "attnd_auth_failures_total",
                     "Requests refused for a missing or wrong API key, by route.", m.auth_failures);
     api_buf_puts(out, "# HELP attnd_http_rejections_total Requests answered with an error, by "

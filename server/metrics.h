@@ -4,6 +4,8 @@
 #ifndef SRV_METRICS_H
 #define SRV_METRICS_H
 
+#include <stdbool.h>
+
 #include "../api/buf.h"
 #include "../api/protocol.h"
 #include "../core/pool.h"
@@ -98,6 +100,12 @@ void srv_metrics_inline_job(srv_route route);
 
 /* Request body bytes received and response body bytes sent for a request on `route`. */
 void srv_metrics_bytes(srv_route route, unsigned long long in, unsigned long long out);
+
+/* A body went through a content coding (server/content_coding.h's srv_coding `coding`): a
+ * request body inflated (response false) or a response compressed, `plain` bytes before
+ * coding and `coded` after (attnd_http_content_coding_bytes_total). Thread-safe. */
+void srv_metrics_content_coding(bool response, int coding, unsigned long long plain,
+                                unsigned long long coded);
 
 /* Requests begun and not yet finished. */
 long srv_metrics_in_flight(void);
