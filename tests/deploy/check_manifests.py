@@ -1,13 +1,19 @@
 #!/usr/bin/python3
-"""Checks deploy/: the compose file, the Prometheus and Grafana provisioning, the dashboard and
-the Kubernetes manifests are read and cross-checked against each other and against the
-Dockerfile (ports, paths, user, the fields a deployment of attnd relies on). Run by
-tests/test_deploy.c in `make test`; needs Debian's python3-yaml. Prints one line per failed
-check and exits 1 if there was any, else prints a summary and exits 0."""
+"""Checks deploy/: the compose file, the Prometheus and Grafana provisioning, the dashboard, the
+Kubernetes manifests and the KServe runtime are read and cross-checked against each other and
+against the Dockerfile (ports, paths, user, the fields a deployment of attnd relies on); the
+KServe runtime's arguments are checked against attnd itself ($ATTND_BIN, else build/attnd): its
+--help, and a run with them. Run by tests/test_deploy.c in `make test`; needs Debian's
+python3-yaml. Prints one line per failed check and exits 1 if there was any, else prints a
+summary and exits 0."""
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 
 import yaml
 
@@ -324,12 +330,188 @@ def check_k8s(df):
     check(cpu, "HorizontalPodAutoscaler: no CPU Utilization metric")
 
 
+def attnd_bin():
+    b = os.environ.get("ATTND_BIN") or "build/attnd"
+    return b if os.path.isabs(b) else os.path.join(ROOT, b)
+
+
+def attnd_flags():
+    """The flags attnd --help lists."""
+    out = subprocess.run([attnd_bin(), "--help"], capture_output=True, text=True, timeout=30)
+    return set(re.findall(r"^\s+(--[a-z][a-z-]*)", out.stdout + out.stderr, flags=re.M))
+
+
+def flag_values(args):
+    """['--port', '8080', '--x=1'] -> {'--port': '8080', '--x': '1'} (a flag alone: '')."""
+    out, i = {}, 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--") and "=" in a:
+            k, v = a.split("=", 1)
+            out[k] = v
+        elif a.startswith("--"):
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if nxt is not None and not nxt.startswith("--"):
+                out[a] = nxt
+                i += 1
+            else:
+                out[a] = ""
+        i += 1
+    return out
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def run_with_args(args, paths):
+    """Starts attnd with `args`, its address moved to a free loopback port (its log level may
+    hide the line that names the port), waits for /healthz, and GETs each path. Returns
+    ({path: status}, None) or (None, why)."""
+    moved, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in ("--host", "--port"):
+            skip = True
+        elif not a.startswith(("--host=", "--port=")):
+            moved.append(a)
+    port = free_port()
+    with tempfile.TemporaryFile(mode="w+") as log:
+        env = dict(os.environ, ATTND_THREADS="1")
+        p = subprocess.Popen([attnd_bin()] + moved + ["--host", "127.0.0.1", "--port", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=log, env=env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(400):
+                if p.poll() is not None:
+                    log.seek(0)
+                    return None, f"attnd exited with {p.returncode}: {log.read().strip()}"
+                try:
+                    up = get_status(base + "/healthz") == 200
+                except OSError:
+                    up = False
+                if up:
+                    break
+                time.sleep(0.05)
+            else:
+                return None, "attnd did not answer /healthz within 20 s"
+            return {path: get_status(base + path) for path in paths}, None
+        finally:
+            p.terminate()
+            p.wait(timeout=40)
+
+
+def check_kserve(df):
+    ks = os.path.join(DEPLOY, "kserve")
+    kust = load_yaml(os.path.join(ks, "kustomization.yaml"))
+    check(kust.get("kind") == "Kustomization", "kserve/kustomization.yaml: kind is not Kustomization")
+    docs = []
+    for r in kust.get("resources", []):
+        p = os.path.join(ks, r)
+        if check(os.path.isfile(p), f"kserve/kustomization.yaml: resource {r} does not exist"):
+            docs += load_all_yaml(p)
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d.get("kind"), []).append(d)
+    for kind in ("ServingRuntime", "InferenceService"):
+        check(len(by_kind.get(kind, [])) == 1, f"kserve: expected one {kind}, got {len(by_kind.get(kind, []))}")
+    sr = (by_kind.get("ServingRuntime") or [{}])[0]
+    isvc = (by_kind.get("InferenceService") or [{}])[0]
+
+    check(sr.get("apiVersion") == "serving.kserve.io/v1alpha1", "ServingRuntime: apiVersion is not serving.kserve.io/v1alpha1")
+    spec = sr.get("spec", {})
+    formats = [f.get("name") for f in spec.get("supportedModelFormats", [])]
+    check(formats and all(formats), "ServingRuntime: supportedModelFormats has no named format")
+    check("v2" in spec.get("protocolVersions", []), "ServingRuntime: protocolVersions does not list v2")
+    containers = spec.get("containers", [])
+    c = next((c for c in containers if c.get("name") == "kserve-container"), None)
+    if not check(c, "ServingRuntime: no container named kserve-container (KServe looks for that name)"):
+        return
+    image = c.get("image", "")
+    kimages = [i.get("name") for i in kust.get("images", [])]
+    check(image.split(":")[0] in kimages, f"kserve/kustomization.yaml: images does not name the runtime's image {image}")
+    check(image.split(":")[0] == "attnd", f"ServingRuntime: image {image} is not attnd's")
+    ports = c.get("ports", [])
+    check(len(ports) == 1, "ServingRuntime: expected exactly one container port (Knative routes to one)")
+    cport = (ports or [{}])[0].get("containerPort")
+    check(cport == 8080, f"ServingRuntime: containerPort {cport} is not 8080, where KServe sends requests")
+    check(cport == df["port"], f"ServingRuntime: containerPort {cport} is not the image's EXPOSE {df['port']}")
+
+    args = c.get("args", [])
+    check(all(isinstance(a, str) for a in args), "ServingRuntime: every arg must be a string (quote numbers)")
+    args = [str(a) for a in args]
+    flags = attnd_flags()
+    check(len(flags) > 10, f"{attnd_bin()} --help lists no flags")
+    for a in args:
+        if a.startswith("--"):
+            check(a.split("=")[0] in flags, f"ServingRuntime: attnd has no flag {a.split('=')[0]} (attnd --help)")
+    vals = flag_values(args)
+    host = vals.get("--host", df["env"].get("ATTND_HOST"))
+    port = vals.get("--port", df["env"].get("ATTND_PORT", "8080"))
+    check(host == "0.0.0.0", f"ServingRuntime: attnd listens on {host}, not 0.0.0.0")
+    check(str(port) == str(cport), f"ServingRuntime: attnd's --port {port} is not the containerPort {cport}")
+    env = {e.get("name"): e for e in c.get("env", [])}
+    for e in env.values():
+        if "value" in e:
+            check(isinstance(e["value"], str), f"ServingRuntime: env {e.get('name')} value must be a string")
+    ref = env.get("ATTND_THREADS", {}).get("valueFrom", {}).get("resourceFieldRef", {})
+    check(ref.get("resource") == "limits.cpu" and ref.get("containerName", "kserve-container") == "kserve-container",
+          "ServingRuntime: ATTND_THREADS is not the container's limits.cpu")
+    res = c.get("resources", {})
+    for kind in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            check(r in res.get(kind, {}), f"ServingRuntime: resources.{kind}.{r} missing")
+
+    live = c.get("livenessProbe", {}).get("httpGet", {})
+    ready = c.get("readinessProbe", {}).get("httpGet", {})
+    check(live.get("path") == "/v2/health/live", "ServingRuntime: livenessProbe is not GET /v2/health/live")
+    check(ready.get("path") == "/v2/health/ready", "ServingRuntime: readinessProbe is not GET /v2/health/ready")
+    for probe in (live, ready):
+        check(probe.get("port") == cport, f"ServingRuntime: probe port {probe.get('port')} is not {cport} (Knative allows only the serving port)")
+
+    csc = c.get("securityContext", {})
+    check(csc.get("runAsNonRoot") is True, "ServingRuntime: runAsNonRoot is not true")
+    check(csc.get("runAsUser", df["uid"]) == df["uid"], f"ServingRuntime: runAsUser is not the image's USER {df['uid']}")
+    check(csc.get("readOnlyRootFilesystem") is True, "ServingRuntime: readOnlyRootFilesystem is not true")
+    check(csc.get("allowPrivilegeEscalation") is False, "ServingRuntime: allowPrivilegeEscalation is not false")
+    check("ALL" in csc.get("capabilities", {}).get("drop", []), "ServingRuntime: capabilities.drop lacks ALL")
+    ann = sr.get("metadata", {}).get("annotations", {})
+    check(ann.get("prometheus.kserve.io/port") == str(cport) and ann.get("prometheus.kserve.io/path") == "/metrics",
+          "ServingRuntime: prometheus.kserve.io/port and /path do not point at attnd's /metrics")
+
+    check(isvc.get("apiVersion") == "serving.kserve.io/v1beta1", "InferenceService: apiVersion is not serving.kserve.io/v1beta1")
+    model = isvc.get("spec", {}).get("predictor", {}).get("model", {})
+    check(model.get("modelFormat", {}).get("name") in formats,
+          f"InferenceService: modelFormat {model.get('modelFormat')} is not one the runtime supports ({formats})")
+    check(model.get("runtime") == sr.get("metadata", {}).get("name"), "InferenceService: runtime is not the ServingRuntime's name")
+    check(model.get("protocolVersion", "v2") in spec.get("protocolVersions", []),
+          "InferenceService: protocolVersion is not one the runtime speaks")
+
+    # attnd really starts with the runtime's arguments (the address moved to a free loopback
+    # port) and serves.
+    got, why = run_with_args(args, ["/healthz"])
+    if check(got is not None, f"ServingRuntime: attnd {' '.join(args)}: {why}"):
+        check(got.get("/healthz") == 200, f"ServingRuntime: with the runtime's args, GET /healthz answered {got.get('/healthz')}")
+
+
 def main():
     df = dockerfile()
     check(df["port"] is not None and df["env"].get("ATTND_HOST") == "0.0.0.0",
           "Dockerfile: EXPOSE or ENV ATTND_HOST=0.0.0.0 missing")
     check(df["healthcheck"], "Dockerfile: HEALTHCHECK does not run attnd --healthcheck")
-    for part in (check_compose, check_k8s):
+    for part in (check_compose, check_k8s, check_kserve):
         try:
             part(df)
         except Exception as e:  # a missing file or a wrong type is a failure, not a crash
