@@ -534,6 +534,22 @@ TEST(content_coding_responses_follow_accept_encoding)
     free(text);
     test_response_free(&r);
 
+    /* A protocol's own answers (a listing, an error) go through the same coding. */
+    with_accept(&d, "/v1/models", NULL, "identity;q=0, gzip", &r);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STREQ(header_value(&r, "Content-Encoding", v, sizeof v), "gzip");
+    text = zunpack(r.body, r.len, &n);
+    ASSERT_CONTAINS(text, "\"default\"");
+    free(text);
+    test_response_free(&r);
+    with_accept(&d, "/v1/models/nope", NULL, "identity;q=0, deflate", &r);
+    ASSERT_EQ(r.status, 404);
+    ASSERT_STREQ(header_value(&r, "Content-Encoding", v, sizeof v), "deflate");
+    text = zunpack(r.body, r.len, &n);
+    ASSERT_CONTAINS(text, "not_found");
+    free(text);
+    test_response_free(&r);
+
     /* /metrics is text and large: Prometheus scrapes it with gzip. */
     with_accept(&d, "/metrics", NULL, "gzip", &r);
     ASSERT_EQ(r.status, 200);
