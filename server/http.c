@@ -279,17 +279,35 @@ static enum MHD_Result answer_asset(srv_request *r)
 {
     srv_asset a;
     if (!srv_ui_find(r->path, &a)) return MHD_NO;
+    /* A browser asks for gzip: the page's script and the spec (38 and 28 KB) go as 14 and
+     * 6 KB, compressed from a copy (the compiled-in bytes stay as they are). */
+    char *coded = NULL;
+    size_t len = a.len;
+    srv_coding coding = SRV_CODING_IDENTITY;
+    if (r->accept.coding != SRV_CODING_IDENTITY && (coded = malloc(a.len))) {
+        memcpy(coded, a.data, a.len);
+        coding = srv_coding_compress_response(r->accept, a.content_type, &coded, &len);
+        if (coding == SRV_CODING_IDENTITY) {
+            free(coded);
+            coded = NULL;
+        }
+    }
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(a.len, (void *)a.data, MHD_RESPMEM_PERSISTENT);
-    if (!resp) return MHD_NO;
+        coded ? MHD_create_response_from_buffer(len, coded, MHD_RESPMEM_MUST_FREE)
+              : MHD_create_response_from_buffer(a.len, (void *)a.data, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(coded);
+        return MHD_NO;
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a.content_type);
+    add_coding_headers(resp, coding, a.content_type, a.len);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (a.is_page)
         MHD_add_response_header(resp, "Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data: blob:; "
                                 "object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
-    return queue(r, 200, resp, a.len);
+    return queue(r, 200, resp, len);
 }
 
 /* Queues a protocol's response (its body taken over), plus an optional header of the server's.

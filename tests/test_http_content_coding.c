@@ -550,6 +550,25 @@ TEST(content_coding_responses_follow_accept_encoding)
     free(text);
     test_response_free(&r);
 
+    /* The explorer page's script, as a browser asks for it: the compiled-in bytes, gzipped. */
+    test_response js;
+    with_accept(&d, "/ui/app.js", NULL, NULL, &js);
+    ASSERT_EQ(js.status, 200);
+    ASSERT(js.len > 4096);
+    for (int round = 0; round < 2; round++) { /* twice: the compiled-in copy stays intact */
+        with_accept(&d, "/ui/app.js", NULL, "gzip, deflate, br", &r);
+        ASSERT_EQ(r.status, 200);
+        ASSERT_STREQ(header_value(&r, "Content-Encoding", v, sizeof v), "gzip");
+        ASSERT_STREQ(header_value(&r, "Vary", v, sizeof v), "Accept-Encoding");
+        ASSERT(r.len * 2 < js.len);
+        text = zunpack(r.body, r.len, &n);
+        ASSERT_EQ(n, js.len);
+        ASSERT(memcmp(text, js.body, n) == 0);
+        free(text);
+        test_response_free(&r);
+    }
+    test_response_free(&js);
+
     /* /metrics is text and large: Prometheus scrapes it with gzip. */
     with_accept(&d, "/metrics", NULL, "gzip", &r);
     ASSERT_EQ(r.status, 200);
