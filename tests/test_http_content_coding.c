@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,8 @@ static char *zunpack(const char *in, size_t len, size_t *outlen)
     return out;
 }
 
-/* A request: `headers` NULL-terminated extra header lines; accept_encoding non-NULL makes
+/* A request: `headers` NULL-terminated extra header lines (Content-Type: application/json
+ * unless they set it); accept_encoding non-NULL makes
  * libcurl send its own Accept-Encoding and decode the response (CURLOPT_ACCEPT_ENCODING);
  * chunked sends the body through a read callback in pieces of `piece` bytes, without a
  * Content-Length. */
@@ -94,9 +96,12 @@ static void request(const test_daemon *d, const char *method, const char *path, 
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
     test_growbuf b = {0}, h = {0};
     struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
-    if (body) hl = curl_slist_append(hl, "Content-Type: application/json");
-    for (int i = 0; headers && headers[i]; i++)
+    bool own_type = false; /* the caller sets Content-Type (or "Content-Type:" for none) */
+    for (int i = 0; headers && headers[i]; i++) {
         hl = curl_slist_append(hl, headers[i]);
+        own_type |= strncasecmp(headers[i], "Content-Type:", 13) == 0;
+    }
+    if (body && !own_type) hl = curl_slist_append(hl, "Content-Type: application/json");
     upload u = {body, len, chunked_piece};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, test_curl_collect);
