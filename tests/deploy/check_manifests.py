@@ -3,7 +3,7 @@
 Kubernetes manifests and the KServe runtime are read and cross-checked against each other and
 against the Dockerfile (ports, paths, user, the fields a deployment of attnd relies on); the
 KServe runtime's arguments are checked against attnd itself ($ATTND_BIN, else build/attnd): its
---help, and a run with them. Run by tests/test_deploy.c in `make test`; needs Debian's
+--help, and a run with them that answers the runtime's probe paths. Run by tests/test_deploy.c in `make test`; needs Debian's
 python3-yaml. Prints one line per failed check and exits 1 if there was any, else prints a
 summary and exits 0."""
 import json
@@ -500,10 +500,13 @@ def check_kserve(df):
           "InferenceService: protocolVersion is not one the runtime speaks")
 
     # attnd really starts with the runtime's arguments (the address moved to a free loopback
-    # port) and serves.
-    got, why = run_with_args(args, ["/healthz"])
+    # port), serves, and answers its probes 200.
+    paths = ["/healthz"] + [p.get("path") for p in (live, ready) if p.get("path")]
+    got, why = run_with_args(args, paths)
     if check(got is not None, f"ServingRuntime: attnd {' '.join(args)}: {why}"):
-        check(got.get("/healthz") == 200, f"ServingRuntime: with the runtime's args, GET /healthz answered {got.get('/healthz')}")
+        for path in paths:
+            check(got.get(path) == 200,
+                  f"ServingRuntime: with the runtime's args, GET {path} answered {got.get(path)}")
 
 
 def main():
