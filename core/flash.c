@@ -1,7 +1,9 @@
 /* The tiled attention path (FlashAttention's online softmax on the CPU): per (batch, head) and
  * tile of query rows, walk the keys one tile at a time, keeping each row's running maximum, sum
- * and rescaled context accumulator. Memory is a few tiles per worker whatever Lq and Lk are, and
- * the split depends only on the shapes, so every pool size gives bit-identical results. */
+ * and rescaled context accumulator. When that gives too few items (one query over many keys), the
+ * keys are split into chunks as well (flash-decoding) and the chunks' partial softmaxes merged by
+ * their log-sum-exp. Memory is a few tiles per worker plus the partials, and the split depends
+ * only on the shapes, so every pool size gives bit-identical results. */
 #include "flash.h"
 
 #include <math.h>
@@ -33,6 +35,11 @@
  * of up to 8192 keys keep the tile size measured best above for the usual lengths; 16384 keys
  * get 128 rows (no slower within the noise of a shared machine), 64 rows were 15% slower. */
 #define FLASH_ITEM_SCORES (256 * 8192)
+/* Split over keys: when (batch, head, query tile) gives fewer than FLASH_TARGET_ITEMS items,
+ * each tile's keys are cut into chunks of whole key tiles, never fewer than this many keys (a
+ * chunk of 4096 keys at d = 64 reads 2 MiB of K and V, about 0.2 ms: below that the partial and
+ * the merge cost more than the second core gives). */
+#define FLASH_SPLIT_MIN_KEYS 4096
 /* Alignment of every buffer carved out of the workspace. */
 #define FLASH_ALIGN 64
 
@@ -42,7 +49,11 @@ typedef struct flash_plan {
     int64_t tile_rows;    /* query rows per item */
     int64_t tile_keys;    /* keys per step */
     int64_t ntiles;       /* query tiles per (batch, head) */
+    int64_t nsplit;       /* key chunks per query tile; 1 when the keys are not split */
+    int64_t chunk_keys;   /* keys per chunk (a multiple of tile_keys unless there is one chunk) */
     size_t worker_floats; /* one worker's scratch: scores, then running max and sum per row */
+    size_t part_floats;   /* with nsplit > 1, one chunk's partial: context rows, max, sum */
+    size_t shared_floats; /* with nsplit > 1, every partial: items * nsplit * part_floats */
 } flash_plan;
 
 /* Everything a range of items needs; shared read-only by all workers. */
@@ -51,7 +62,8 @@ typedef struct flash_ctx {
     flash_plan plan;
     float scale;
     float *context;
-    float *scratch;
+    float *scratch;  /* the per-worker slices */
+    float *partials; /* with a split, every chunk's partial (plan.shared_floats) */
 } flash_ctx;
 
 static int64_t min64(int64_t a, int64_t b)
@@ -99,6 +111,23 @@ static flash_plan make_plan(const at_attention_desc *d)
     p.ntiles = ceil_div(p.lq, p.tile_rows);
     p.worker_floats =
         align_floats((size_t)(p.tile_rows * p.tile_keys)) + 2 * align_floats((size_t)p.tile_rows);
+
+    /* Too few items for the cores: split each tile's keys too, into as many chunks as make
+     * FLASH_TARGET_ITEMS, of whole key tiles and at least FLASH_SPLIT_MIN_KEYS keys each. */
+    int64_t items = bh * p.ntiles;
+    p.nsplit = 1;
+    p.chunk_keys = p.lk;
+    if (items < FLASH_TARGET_ITEMS && p.lk >= 2 * FLASH_SPLIT_MIN_KEYS) {
+        int64_t want = min64(ceil_div(FLASH_TARGET_ITEMS, items), p.lk / FLASH_SPLIT_MIN_KEYS);
+        int64_t chunk = ceil_div(ceil_div(p.lk, want), p.tile_keys) * p.tile_keys;
+        p.nsplit = ceil_div(p.lk, chunk);
+        if (p.nsplit > 1) {
+            p.chunk_keys = chunk;
+            p.part_floats =
+                align_floats((size_t)(p.tile_rows * p.dv)) + 2 * align_floats((size_t)p.tile_rows);
+            p.shared_floats = (size_t)(items * p.nsplit) * p.part_floats;
+        }
+    }
     return p;
 }
 
@@ -112,7 +141,7 @@ size_t at_flash_workspace_size(const at_attention_desc *d, int threads)
 {
     flash_plan p = make_plan(d);
     if (threads < 1) threads = 1;
-    return (size_t)threads * p.worker_floats * sizeof(float);
+    return (p.shared_floats + (size_t)threads * p.worker_floats) * sizeof(float);
 }
 
 /* row[0..n) *= factor, 16 columns at a time with a fixed-length inner loop, which the compiler
@@ -128,9 +157,13 @@ static void scale_row(float *restrict row, int64_t n, float factor)
         row[j] *= factor;
 }
 
-/* One item: query rows [i0, i0 + rows) of head (b, h), accumulated in their context rows. */
+/* One item: query rows [i0, i0 + rows) of head (b, h) over keys [j_begin, j_end), accumulated
+ * in `acc` (rows x dv, unnormalised) with each row's running maximum and sum in run_max and
+ * run_sum. Keys past a row's limit are skipped; a chunk with no allowed key leaves max -inf and
+ * sum 0. */
 static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int64_t rows,
-                       float *scores, float *run_max, float *run_sum)
+                       int64_t j_begin, int64_t j_end, float *acc, float *scores, float *run_max,
+                       float *run_sum)
 {
     const at_attention_desc *d = c->d;
     const flash_plan *p = &c->plan;
@@ -138,7 +171,6 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
     const float *qt = (const float *)q->data + b * q->nb[0] + h * q->nb[1] + i0 * q->nb[2];
     const float *kb = (const float *)k->data + b * k->nb[0] + h * k->nb[1];
     const float *vb = (const float *)v->data + b * v->nb[0] + h * v->nb[1];
-    float *acc = c->context + ((b * p->heads + h) * p->lq + i0) * p->dv;
     const int64_t ld = p->tile_keys;
 
     memset(acc, 0, (size_t)(rows * p->dv) * sizeof(float));
@@ -148,9 +180,9 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
     }
     /* The prefix limit grows with the row (causal) or is the same for all (key_lengths), so the
      * last row's is the tile's: key tiles past it are all masked and never computed. */
-    int64_t keys = at_row_key_limit(d, b, i0 + rows - 1);
+    int64_t keys = min64(j_end, at_row_key_limit(d, b, i0 + rows - 1));
 
-    for (int64_t j0 = 0; j0 < keys && !at_cancel_status(d->cancel); j0 += ld) {
+    for (int64_t j0 = j_begin; j0 < keys && !at_cancel_status(d->cancel); j0 += ld) {
         int64_t cols = min64(ld, keys - j0);
         at_sgemm(false, true, (int)rows, (int)cols, (int)p->dk, c->scale, qt, (int)q->nb[2],
                  kb + j0 * k->nb[2], (int)k->nb[2], 0.0f, scores, (int)ld);
@@ -166,10 +198,14 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
         at_sgemm(false, false, (int)rows, (int)p->dv, (int)cols, 1.0f, scores, (int)ld,
                  vb + j0 * v->nb[2], (int)v->nb[2], 1.0f, acc, (int)p->dv);
     }
+}
 
+/* Divides each context row by its sum; a row with no allowed key at all gets zeros, whatever a
+ * masked value row held. */
+static void flash_normalise(const flash_plan *p, float *acc, int64_t rows, const float *run_sum)
+{
     for (int64_t r = 0; r < rows; r++) {
         float *row = acc + r * p->dv;
-        /* No allowed key at all: zeros, whatever a masked value row held. */
         if (run_sum[r] > 0.0f)
             scale_row(row, p->dv, 1.0f / run_sum[r]);
         else
@@ -177,8 +213,19 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
     }
 }
 
-/* Items [begin, end): item = (b * H + h) * ntiles + t, where t counts query tiles from the last
- * one, so that under a causal mask the costliest items are handed out first. */
+/* The query tile of item number `tile` (counted over (b, h, query tile)): t counts query tiles
+ * from the last one, so that under a causal mask the costliest items are handed out first. */
+static void tile_of(const flash_plan *p, int64_t tile, int64_t *b, int64_t *h, int64_t *i0,
+                    int64_t *rows)
+{
+    int64_t bh = tile / p->ntiles;
+    *b = bh / p->heads;
+    *h = bh % p->heads;
+    *i0 = (p->ntiles - 1 - tile % p->ntiles) * p->tile_rows;
+    *rows = min64(p->tile_rows, p->lq - *i0);
+}
+
+/* Items [begin, end) without a split: item = (b * H + h) * ntiles + t, normalised in place. */
 static void flash_items(void *arg, int64_t begin, int64_t end, int worker)
 {
     const flash_ctx *c = arg;
@@ -188,10 +235,74 @@ static void flash_items(void *arg, int64_t begin, int64_t end, int worker)
     float *run_sum = run_max + align_floats((size_t)p->tile_rows);
 
     for (int64_t item = begin; item < end && !at_cancel_status(c->d->cancel); item++) {
-        int64_t bh = item / p->ntiles, b = bh / p->heads, h = bh % p->heads;
-        int64_t i0 = (p->ntiles - 1 - item % p->ntiles) * p->tile_rows;
-        int64_t rows = min64(p->tile_rows, p->lq - i0);
-        flash_tile(c, b, h, i0, rows, scores, run_max, run_sum);
+        int64_t b, h, i0, rows;
+        tile_of(p, item, &b, &h, &i0, &rows);
+        float *acc = c->context + ((b * p->heads + h) * p->lq + i0) * p->dv;
+        flash_tile(c, b, h, i0, rows, 0, p->lk, acc, scores, run_max, run_sum);
+        flash_normalise(p, acc, rows, run_sum);
+    }
+}
+
+/* Where chunk `chunk` of query tile `tile` keeps its partial: context rows, then max and sum. */
+static float *partial_of(const flash_ctx *c, int64_t tile, int64_t chunk)
+{
+    return c->partials + (size_t)(tile * c->plan.nsplit + chunk) * c->plan.part_floats;
+}
+
+/* Items [begin, end) of a split: item = tile * nsplit + chunk, each writing its own partial. */
+static void flash_chunk_items(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const flash_ctx *c = arg;
+    const flash_plan *p = &c->plan;
+    float *scores = c->scratch + (size_t)worker * p->worker_floats;
+
+    for (int64_t item = begin; item < end && !at_cancel_status(c->d->cancel); item++) {
+        int64_t tile = item / p->nsplit, chunk = item % p->nsplit, b, h, i0, rows;
+        tile_of(p, tile, &b, &h, &i0, &rows);
+        float *acc = partial_of(c, tile, chunk);
+        float *run_max = acc + align_floats((size_t)(p->tile_rows * p->dv));
+        float *run_sum = run_max + align_floats((size_t)p->tile_rows);
+        int64_t j0 = chunk * p->chunk_keys;
+        flash_tile(c, b, h, i0, rows, j0, min64(p->lk, j0 + p->chunk_keys), acc, scores, run_max,
+                   run_sum);
+    }
+}
+
+/* Query tiles [begin, end) of a split: each row's partials merged by their log-sum-exp, in
+ * chunk order (so the result does not depend on which worker ran which chunk). With M the
+ * largest partial maximum, the row is sum_c acc_c e^(m_c - M) / sum_c s_c e^(m_c - M); chunks
+ * with no allowed key (s_c = 0) take no part, and a row with none at all gets zeros. */
+static void flash_merge(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const flash_ctx *c = arg;
+    const flash_plan *p = &c->plan;
+    const size_t max_at = align_floats((size_t)(p->tile_rows * p->dv));
+    const size_t sum_at = max_at + align_floats((size_t)p->tile_rows);
+    (void)worker;
+
+    for (int64_t tile = begin; tile < end; tile++) {
+        int64_t b, h, i0, rows;
+        tile_of(p, tile, &b, &h, &i0, &rows);
+        float *out = c->context + ((b * p->heads + h) * p->lq + i0) * p->dv;
+        for (int64_t r = 0; r < rows; r++) {
+            float *row = out + r * p->dv, m = -INFINITY, sum = 0.0f;
+            for (int64_t ch = 0; ch < p->nsplit; ch++) {
+                const float *part = partial_of(c, tile, ch);
+                if (part[sum_at + r] > 0.0f && part[max_at + r] > m) m = part[max_at + r];
+            }
+            memset(row, 0, (size_t)p->dv * sizeof(float));
+            if (m == -INFINITY) continue;
+            for (int64_t ch = 0; ch < p->nsplit; ch++) {
+                const float *part = partial_of(c, tile, ch);
+                if (!(part[sum_at + r] > 0.0f)) continue;
+                float w = expf(part[max_at + r] - m);
+                const float *acc = part + r * p->dv;
+                sum += part[sum_at + r] * w;
+                for (int64_t e = 0; e < p->dv; e++)
+                    row[e] += acc[e] * w;
+            }
+            scale_row(row, p->dv, 1.0f / sum);
+        }
     }
 }
 
@@ -203,10 +314,19 @@ int at_flash_forward(const at_attention_desc *d, float *context, void *workspace
         .plan = make_plan(d),
         .scale = at_attention_scale(d),
         .context = context,
-        .scratch = workspace,
     };
+    const flash_plan *p = &c.plan;
+    c.partials = workspace;
+    c.scratch = (float *)workspace + p->shared_floats;
     if (!pool) worker = 0;
-    int64_t items = c.plan.batch * c.plan.heads * c.plan.ntiles;
-    at_pool_parallel_for(pool, worker, items, 1, flash_items, &c);
-    return at_cancel_status(d->cancel);
+    int64_t tiles = p->batch * p->heads * p->ntiles;
+    if (p->nsplit == 1) {
+        at_pool_parallel_for(pool, worker, tiles, 1, flash_items, &c);
+        return at_cancel_status(d->cancel);
+    }
+    at_pool_parallel_for(pool, worker, tiles * p->nsplit, 1, flash_chunk_items, &c);
+    int rc = at_cancel_status(d->cancel);
+    if (rc != AT_OK) return rc;
+    at_pool_parallel_for(pool, worker, tiles, 1, flash_merge, &c);
+    return AT_OK;
 }

@@ -14,7 +14,9 @@
  * scaled-dot score. */
 bool at_flash_applies(const at_attention_desc *d);
 
-/* Scratch bytes at_flash_forward needs on a pool of `threads` workers (a few tiles each). */
+/* Scratch bytes at_flash_forward needs on a pool of `threads` workers: a few tiles each, plus,
+ * when one query tile's keys are split into chunks (too few (batch, head, query tile) items for
+ * the cores, as for one query over many keys), one partial context per chunk. */
 size_t at_flash_workspace_size(const at_attention_desc *d, int threads);
 
 /* Writes the context [B, H, Lq, dv] of `d` into `context`. Same contract as

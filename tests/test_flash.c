@@ -307,6 +307,127 @@ TEST(flash_large_vs_weights_path)
     ct_free_desc(&d);
 }
 
+/* ---- split over keys (flash-decoding) ---- */
+
+/* Whether the keys of d are split into chunks: only then does the workspace hold something
+ * besides the per-worker tiles (the partials), so it is not linear in the thread count. */
+static bool keys_split(const at_attention_desc *d)
+{
+    return at_flash_workspace_size(d, 2) < 2 * at_flash_workspace_size(d, 1);
+}
+
+/* check_flash on no pool and on pools of 1, 2 and 3 workers, which must all give the same bits. */
+static void check_split_on_pools(at_pool *pool, const at_attention_desc *d)
+{
+    (void)pool;
+    ASSERT(keys_split(d));
+    check_flash(NULL, d);
+    ct_outputs base = run_flash(NULL, d);
+    for (int threads = 1; threads <= 3; threads++) {
+        at_pool *p = at_pool_new(threads, 4);
+        ASSERT(p != NULL);
+        check_flash(p, d);
+        ct_outputs o = run_flash(p, d);
+        ASSERT(memcmp(o.context, base.context, base.context_n * sizeof(float)) == 0);
+        ct_free_outputs(&o);
+        at_pool_free(p);
+    }
+    ct_free_outputs(&base);
+}
+
+/* One query over 65,536 keys: a single (batch, head, query tile) item, so the keys are split,
+ * and the merged partials must agree with the reference on every pool size, to the bit across
+ * them. */
+TEST(flash_split_one_query_65536_keys)
+{
+    ct_rng r = {65536};
+    at_attention_desc d = {
+        .query = ct_make_view(&r, 1, 1, 1, 64, CT_DENSE),
+        .key = ct_make_view(&r, 1, 1, 65536, 64, CT_DENSE),
+        .value = ct_make_view(&r, 1, 1, 65536, 64, CT_PADDED_ROWS),
+    };
+    check_split_on_pools(NULL, &d);
+    /* A sharp scale: the chunks' maxima differ by far more than float's exponent range, so a
+     * merge that does not rescale by the log-sum-exp is off. */
+    d.has_scale = true;
+    d.scale = 30.0f;
+    check_split_on_pools(NULL, &d);
+    ct_free_desc(&d);
+}
+
+/* Split chunks under causal masks, key lengths (0, inside a chunk, all) and a mask, alone and
+ * together; a chunk with no allowed key takes no part in the merge. */
+TEST(flash_split_causal_lengths_and_mask)
+{
+    ct_rng r = {31337};
+    int64_t lengths[3] = {0, 7000, 30000};
+    int64_t scores[4] = {3, 2, 4, 30000};
+    for (int variant = 0; variant < 4; variant++) {
+        at_tensor mask = ct_make_mask(&r, scores, 2, true, 50);
+        at_attention_desc d = {
+            .query = ct_make_view(&r, 3, 2, 4, 8, CT_BLHD),
+            .key = ct_make_view(&r, 3, 2, 30000, 8, CT_DENSE),
+            .value = ct_make_view(&r, 3, 2, 30000, 6, CT_DENSE),
+            .key_lengths = lengths,
+            .causal = variant & 1,
+            .mask = variant & 2 ? &mask : NULL,
+        };
+        check_split_on_pools(NULL, &d);
+        ct_outputs o = run_flash(NULL, &d);
+        for (int64_t i = 0; i < 2 * 4 * 6; i++) /* batch entry 0 has no key */
+            ASSERT_EQ(o.context[i], 0);
+        ct_free_outputs(&o);
+        if (!d.mask) free(mask.data);
+        d.key_lengths = NULL; /* on the stack: keep ct_free_desc away from it */
+        ct_free_desc(&d);
+    }
+}
+
+/* Every mask broadcast pattern and a strided mask over split keys. */
+TEST(flash_split_mask_patterns)
+{
+    ct_rng r = {2024};
+    ct_check_mask_patterns(&r, (const int64_t[]){1, 2, 3, 20000}, false, check_split_on_pools);
+    ct_check_strided_mask(&r, 4, 20000, false, check_split_on_pools);
+}
+
+/* Fully masked rows stay exactly 0 when their keys are split. */
+TEST(flash_split_fully_masked_rows_are_zero)
+{
+    ct_rng r = {77};
+    ct_extras x;
+    at_attention_desc d = ct_empty_rows_desc(&r, 20000, &x); /* head 0 row 1, head 1 row 3 */
+    check_split_on_pools(NULL, &d);
+    ct_outputs o = run_flash(NULL, &d);
+    for (int e = 0; e < 5; e++) {
+        ASSERT_EQ(o.context[(0 * 4 + 1) * 5 + e], 0);
+        ASSERT_EQ(o.context[(1 * 4 + 3) * 5 + e], 0);
+    }
+    ct_free_outputs(&o);
+    ct_free_desc(&d);
+}
+
+/* Enough (batch, head, query tile) items, or too few keys to be worth a chunk: no split. */
+TEST(flash_split_only_when_items_are_few)
+{
+    at_attention_desc few = {
+        .query = at_tensor_make(AT_F32, 4, (int64_t[]){1, 1, 1, 64}, NULL),
+        .key = at_tensor_make(AT_F32, 4, (int64_t[]){1, 1, 1 << 20, 64}, NULL),
+        .value = at_tensor_make(AT_F32, 4, (int64_t[]){1, 1, 1 << 20, 64}, NULL),
+    };
+    ASSERT(keys_split(&few));
+    /* The partials of one query over 1M keys stay small: a context row per chunk. */
+    ASSERT(at_flash_workspace_size(&few, 1) < 2 * 1024 * 1024);
+    few.key.ne[2] = few.value.ne[2] = 4096;
+    ASSERT(!keys_split(&few));
+    at_attention_desc many = {
+        .query = at_tensor_make(AT_F32, 4, (int64_t[]){2, 8, 1, 64}, NULL),
+        .key = at_tensor_make(AT_F32, 4, (int64_t[]){2, 8, 1 << 20, 64}, NULL),
+        .value = at_tensor_make(AT_F32, 4, (int64_t[]){2, 8, 1 << 20, 64}, NULL),
+    };
+    ASSERT(!keys_split(&many));
+}
+
 /* ---- threads, workspace, applicability ---- */
 
 /* The split depends only on the shapes, so any pool gives the same bits as no pool. */
