@@ -26,6 +26,13 @@ void at_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, cons
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+void at_sgemv(bool trans, int m, int n, float alpha, const float *a, int lda, const float *x,
+              float beta, float *y)
+{
+    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, m, n, alpha, a, lda, x, 1, beta,
+                y, 1);
+}
+
 const char *at_blas_version(void)
 {
     /* "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64": name, version, build

@@ -15,6 +15,12 @@ void at_blas_init(void);
 void at_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
 
+/* y = alpha * op(A) * x + beta * y, row-major A [m x n] with row stride lda, single precision;
+ * x and y contiguous (y has m elements, or n with `trans`). One row against many is memory-bound,
+ * where sgemm would run its kernels for a block of rows on one and pack the other side first. */
+void at_sgemv(bool trans, int m, int n, float alpha, const float *a, int lda, const float *x,
+              float beta, float *y);
+
 /* The OpenBLAS core (kernel set) the library chose when it loaded, e.g. "SkylakeX", "Haswell",
  * "Prescott". OpenBLAS picks it once, in a constructor, from OPENBLAS_CORETYPE if set, else from
  * its table of CPU models. Static storage. */

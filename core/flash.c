@@ -40,6 +40,9 @@
  * chunk of 4096 keys at d = 64 reads 2 MiB of K and V, about 0.2 ms: below that the partial and
  * the merge cost more than the second core gives). */
 #define FLASH_SPLIT_MIN_KEYS 4096
+/* Query rows per (batch, head) up to which the kernel checks its scores for overflow itself
+ * (at_flash_checks_scores): the bound's pass over the keys costs about 1/(4 Lq) of the work. */
+#define FLASH_CHECK_MAX_LQ 64
 /* Alignment of every buffer carved out of the workspace. */
 #define FLASH_ALIGN 64
 
@@ -62,8 +65,9 @@ typedef struct flash_ctx {
     flash_plan plan;
     float scale;
     float *context;
-    float *scratch;  /* the per-worker slices */
-    float *partials; /* with a split, every chunk's partial (plan.shared_floats) */
+    float *scratch;    /* the per-worker slices */
+    float *partials;   /* with a split, every chunk's partial (plan.shared_floats) */
+    bool check_scores; /* at_flash_checks_scores */
 } flash_ctx;
 
 static int64_t min64(int64_t a, int64_t b)
@@ -137,6 +141,11 @@ bool at_flash_applies(const at_attention_desc *d)
            (d->score == AT_SCORE_DOT || d->score == AT_SCORE_SCALED_DOT);
 }
 
+bool at_flash_checks_scores(const at_attention_desc *d)
+{
+    return at_flash_applies(d) && d->query.ne[2] <= FLASH_CHECK_MAX_LQ;
+}
+
 size_t at_flash_workspace_size(const at_attention_desc *d, int threads)
 {
     flash_plan p = make_plan(d);
@@ -155,6 +164,30 @@ static void scale_row(float *restrict row, int64_t n, float factor)
             row[j + k] *= factor;
     for (; j < n; j++)
         row[j] *= factor;
+}
+
+/* True when x[0..n) holds no infinity or NaN: an OR of the exponent fields plus one, whose top
+ * bit only an all-ones exponent sets; 16 at a time with a fixed-length inner loop, which the
+ * compiler vectorises. */
+static bool row_finite(const float *restrict x, int64_t n)
+{
+    enum { W = 16 };
+    uint32_t bad[W] = {0}, any = 0;
+    int64_t j = 0;
+    for (; j + W <= n; j += W)
+        for (int k = 0; k < W; k++) {
+            uint32_t u;
+            memcpy(&u, &x[j + k], sizeof u);
+            bad[k] |= (u & 0x7f800000u) + 0x00800000u;
+        }
+    for (; j < n; j++) {
+        uint32_t u;
+        memcpy(&u, &x[j], sizeof u);
+        any |= (u & 0x7f800000u) + 0x00800000u;
+    }
+    for (int k = 0; k < W; k++)
+        any |= bad[k];
+    return !(any >> 31);
 }
 
 /* One item: query rows [i0, i0 + rows) of head (b, h) over keys [j_begin, j_end), accumulated
@@ -184,19 +217,33 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
 
     for (int64_t j0 = j_begin; j0 < keys && !at_cancel_status(d->cancel); j0 += ld) {
         int64_t cols = min64(ld, keys - j0);
-        at_sgemm(false, true, (int)rows, (int)cols, (int)p->dk, c->scale, qt, (int)q->nb[2],
-                 kb + j0 * k->nb[2], (int)k->nb[2], 0.0f, scores, (int)ld);
+        /* One query row (decoding): matrix-vector products, which stream K and V once; sgemm
+         * would pack each tile and run its kernel for a block of rows on one. */
+        if (rows == 1)
+            at_sgemv(false, (int)cols, (int)p->dk, c->scale, kb + j0 * k->nb[2], (int)k->nb[2], qt,
+                     0.0f, scores);
+        else
+            at_sgemm(false, true, (int)rows, (int)cols, (int)p->dk, c->scale, qt, (int)q->nb[2],
+                     kb + j0 * k->nb[2], (int)k->nb[2], 0.0f, scores, (int)ld);
         for (int64_t r = 0; r < rows; r++) {
             int64_t i = i0 + r, stride = 0;
             int64_t allowed = min64(cols, max64(0, at_row_key_limit(d, b, i) - j0));
             const uint8_t *allow = at_mask_row(d, b, h, i, &stride);
             if (allow) allow += j0 * stride;
+            bool finite = !c->check_scores || row_finite(scores + r * ld, cols);
             float correction = at_softmax_online_row(scores + r * ld, cols, allowed, allow, stride,
                                                      &run_max[r], &run_sum[r]);
             if (correction != 1.0f) scale_row(acc + r * p->dv, p->dv, correction);
+            /* A score beyond float32: the row's sum becomes NaN and stays so, and the row's
+             * context NaN, for at_attention_fix_overflow to redo in double. */
+            if (!finite) run_sum[r] = NAN;
         }
-        at_sgemm(false, false, (int)rows, (int)p->dv, (int)cols, 1.0f, scores, (int)ld,
-                 vb + j0 * v->nb[2], (int)v->nb[2], 1.0f, acc, (int)p->dv);
+        if (rows == 1)
+            at_sgemv(true, (int)cols, (int)p->dv, 1.0f, vb + j0 * v->nb[2], (int)v->nb[2], scores,
+                     1.0f, acc);
+        else
+            at_sgemm(false, false, (int)rows, (int)p->dv, (int)cols, 1.0f, scores, (int)ld,
+                     vb + j0 * v->nb[2], (int)v->nb[2], 1.0f, acc, (int)p->dv);
     }
 }
 
@@ -206,7 +253,10 @@ static void flash_normalise(const flash_plan *p, float *acc, int64_t rows, const
 {
     for (int64_t r = 0; r < rows; r++) {
         float *row = acc + r * p->dv;
-        if (run_sum[r] > 0.0f)
+        if (isnan(run_sum[r]))
+            for (int64_t e = 0; e < p->dv; e++)
+                row[e] = NAN;
+        else if (run_sum[r] > 0.0f)
             scale_row(row, p->dv, 1.0f / run_sum[r]);
         else
             memset(row, 0, (size_t)p->dv * sizeof(float));
@@ -286,11 +336,18 @@ static void flash_merge(void *arg, int64_t begin, int64_t end, int worker)
         float *out = c->context + ((b * p->heads + h) * p->lq + i0) * p->dv;
         for (int64_t r = 0; r < rows; r++) {
             float *row = out + r * p->dv, m = -INFINITY, sum = 0.0f;
+            bool poisoned = false;
             for (int64_t ch = 0; ch < p->nsplit; ch++) {
                 const float *part = partial_of(c, tile, ch);
+                poisoned |= isnan(part[sum_at + r]);
                 if (part[sum_at + r] > 0.0f && part[max_at + r] > m) m = part[max_at + r];
             }
             memset(row, 0, (size_t)p->dv * sizeof(float));
+            if (poisoned) { /* a chunk met a score beyond float32: see flash_tile */
+                for (int64_t e = 0; e < p->dv; e++)
+                    row[e] = NAN;
+                continue;
+            }
             if (m == -INFINITY) continue;
             for (int64_t ch = 0; ch < p->nsplit; ch++) {
                 const float *part = partial_of(c, tile, ch);
@@ -314,6 +371,7 @@ int at_flash_forward(const at_attention_desc *d, float *context, void *workspace
         .plan = make_plan(d),
         .scale = at_attention_scale(d),
         .context = context,
+        .check_scores = at_flash_checks_scores(d),
     };
     const flash_plan *p = &c.plan;
     c.partials = workspace;

@@ -14,6 +14,14 @@
  * scaled-dot score. */
 bool at_flash_applies(const at_attention_desc *d);
 
+/* True when the tiled path applies to `d` and checks every score it computes: a query row that
+ * meets a score that is not finite (float32 overflow of finite inputs) gets a context of NaN,
+ * which at_attention_fix_overflow's finiteness check then redoes in double, so that it needs no
+ * bound from a pass over the keys. Done for short query lengths (decoding), where that pass
+ * would read the keys a second time for little work; longer ones keep the bound, whose pass is
+ * small beside their work, and no check in the loop. Depends only on the shapes. */
+bool at_flash_checks_scores(const at_attention_desc *d);
+
 /* Scratch bytes at_flash_forward needs on a pool of `threads` workers: a few tiles each, plus,
  * when one query tile's keys are split into chunks (too few (batch, head, query tile) items for
  * the cores, as for one query over many keys), one partial context per chunk. */

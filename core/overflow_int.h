@@ -8,7 +8,8 @@
 /* Called by at_attention_forward once `out` holds the fast pass's results. Finds every query
  * row whose scores may have overflowed float32 (a bound from the largest |q| of the row, the
  * largest |k| of its head, the scale and, for the additive score, the norms of its weights: it
- * costs one pass over the inputs, and nothing more when the bound holds for the whole request)
+ * costs one pass over the inputs, and nothing more when the bound holds for the whole request;
+ * skipped when at_flash_checks_scores says the tiled path checked its scores itself)
  * and every row whose context is not finite, and recomputes those rows in double: their
  * weights, their context and, with average_heads, the average over the heads. Returns AT_OK,
  * AT_ERANGE when such a row's context is beyond float32's range even in double (the sum of

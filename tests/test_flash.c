@@ -309,6 +309,17 @@ TEST(flash_large_vs_weights_path)
 
 /* ---- split over keys (flash-decoding) ---- */
 
+/* Shapes only: the sizes never read the data. */
+static at_attention_desc shape_desc(int64_t b, int64_t h, int64_t lq, int64_t lk, int64_t d)
+{
+    at_attention_desc desc = {
+        .query = at_tensor_make(AT_F32, 4, (int64_t[]){b, h, lq, d}, NULL),
+        .key = at_tensor_make(AT_F32, 4, (int64_t[]){b, h, lk, d}, NULL),
+        .value = at_tensor_make(AT_F32, 4, (int64_t[]){b, h, lk, d}, NULL),
+    };
+    return desc;
+}
+
 /* Whether the keys of d are split into chunks: only then does the workspace hold something
  * besides the per-worker tiles (the partials), so it is not linear in the thread count. */
 static bool keys_split(const at_attention_desc *d)
@@ -407,6 +418,33 @@ TEST(flash_split_fully_masked_rows_are_zero)
     ct_free_desc(&d);
 }
 
+/* Scores beyond float32 over split keys (the kernel's own check, no bound over the keys): one
+ * key's score overflows to +inf, or every score to -inf under a huge negative scale; the
+ * rows are redone in double and agree with the reference, never NaN or zeros. */
+TEST(flash_split_overflowing_scores_are_redone)
+{
+    ct_rng r = {0xF100D};
+    at_attention_desc d = {
+        .query = ct_make_view(&r, 1, 2, 3, 8, CT_DENSE),
+        .key = ct_make_view(&r, 1, 2, 20000, 8, CT_DENSE),
+        .value = ct_make_view(&r, 1, 2, 20000, 4, CT_DENSE),
+    };
+    ASSERT(keys_split(&d) && at_flash_checks_scores(&d));
+    float *q = d.query.data, *k = d.key.data;
+    for (int e = 0; e < 8; e++) {
+        q[e] *= 1e30f;                     /* head 0, row 0 */
+        k[(size_t)12345 * 8 + e] *= 1e30f; /* head 0, key 12345 */
+    }
+    check_split_on_pools(NULL, &d);
+    d.has_scale = true;
+    d.scale = -1e30f;
+    check_split_on_pools(NULL, &d);
+    ct_free_desc(&d);
+    /* Long query rows keep the bound instead. */
+    at_attention_desc tall = shape_desc(1, 1, 65, 10, 8);
+    ASSERT(at_flash_applies(&tall) && !at_flash_checks_scores(&tall));
+}
+
 /* Enough (batch, head, query tile) items, or too few keys to be worth a chunk: no split. */
 TEST(flash_split_only_when_items_are_few)
 {
@@ -472,17 +510,6 @@ TEST(flash_applies)
     ASSERT(!at_flash_applies(&d));
     d.selection = AT_SELECT_SAMPLE;
     ASSERT(!at_flash_applies(&d));
-}
-
-/* Shapes only: the sizes never read the data. */
-static at_attention_desc shape_desc(int64_t b, int64_t h, int64_t lq, int64_t lk, int64_t d)
-{
-    at_attention_desc desc = {
-        .query = at_tensor_make(AT_F32, 4, (int64_t[]){b, h, lq, d}, NULL),
-        .key = at_tensor_make(AT_F32, 4, (int64_t[]){b, h, lk, d}, NULL),
-        .value = at_tensor_make(AT_F32, 4, (int64_t[]){b, h, lk, d}, NULL),
-    };
-    return desc;
 }
 
 TEST(flash_workspace_does_not_grow_with_lengths)
