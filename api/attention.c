@@ -10,6 +10,7 @@
 #include "../core/status.h"
 #include "arena.h"
 #include "request.h"
+#include "source_store.h"
 
 #define SHAPE_STR 128
 
@@ -249,8 +250,9 @@ static int check_limits(const api_attention_spec *s, const int64_t dims[6], cons
                              (long long)score, (long long)lim->max_score_elements);
     request_sizes n = {
         .query = api_shape_elements(&s->query),
-        .key = s->has_key ? api_shape_elements(&s->key) : 0,
-        .value = s->has_value ? api_shape_elements(&s->value) : 0,
+        /* A stored source is not copied: the store's budget bounds it, not the request's. */
+        .key = s->has_key && !s->source ? api_shape_elements(&s->key) : 0,
+        .value = s->has_value && !s->source ? api_shape_elements(&s->value) : 0,
         .mask = s->has_mask ? api_shape_elements(&s->mask) : 0,
         .context = api_mul_sat(bh, api_mul_sat(Lq, dv)),
         .weights = !s->return_weights ? 0
@@ -379,10 +381,11 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
 
     /* One arena: the request, then each buffer at a 64-byte boundary. */
     int64_t da = s.has_additive ? s.additive_weight.ne[0] : 0;
+    bool copy_key = s.has_key && !s.source, copy_value = s.has_value && !s.source;
     int64_t bytes[P_COUNT] = {
         [P_QUERY] = api_mul_sat(api_shape_elements(q), sizeof(float)),
-        [P_KEY] = s.has_key ? api_mul_sat(api_shape_elements(&s.key), sizeof(float)) : 0,
-        [P_VALUE] = s.has_value ? api_mul_sat(api_shape_elements(&s.value), sizeof(float)) : 0,
+        [P_KEY] = copy_key ? api_mul_sat(api_shape_elements(&s.key), sizeof(float)) : 0,
+        [P_VALUE] = copy_value ? api_mul_sat(api_shape_elements(&s.value), sizeof(float)) : 0,
         [P_CONTEXT] =
             api_mul_sat(api_mul_sat(api_mul_sat(B, H), api_mul_sat(Lq, dv)), sizeof(float)),
         [P_WEIGHTS] = s.return_weights ? api_mul_sat(api_shape_elements(&wts), sizeof(float)) : 0,
@@ -405,6 +408,10 @@ int api_attention_prepare(const api_attention_spec *spec, const api_limits *limi
     req->query = PART(float, P_QUERY);
     req->key = s.has_key ? PART(float, P_KEY) : req->query;
     req->value = s.has_value ? PART(float, P_VALUE) : req->key;
+    if (s.source) {
+        req->key = s.source->key_data;
+        req->value = s.source->value_data;
+    }
     req->mask = PART(uint8_t, P_MASK);
     req->key_lengths = PART(int64_t, P_KEY_LENGTHS);
     req->additive_weight = PART(float, P_ADD_WEIGHT);
@@ -492,5 +499,6 @@ int api_attention_run(api_attention_request *req, at_pool *pool, int worker, api
 
 void api_attention_request_free(api_attention_request *req)
 {
+    if (req && req->spec.source) api_source_store_release(req->spec.source_store, req->spec.source);
     free(req); /* the request is the start of its arena */
 }

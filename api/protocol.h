@@ -21,6 +21,7 @@ typedef struct api_context {
     const api_model_registry *models; /* the models of the moment (held for the request) */
     bool ready;                       /* false while draining */
     const char *version;              /* attnd's version */
+    struct api_source_store *sources; /* stored key/value sets (source_store.h), or NULL */
 } api_context;
 
 /* A request as HTTP delivered it. `header` looks a request header up by name (any case),
@@ -65,8 +66,9 @@ typedef struct api_route_def {
 
 /* A resolved route: which of the protocol's routes, and the model its path names. */
 typedef struct api_route {
-    int id;                 /* index into the protocol's routes[] */
-    const api_model *model; /* the {name} of a model route, or NULL */
+    int id;                           /* index into the protocol's routes[] */
+    const api_model *model;           /* the {name} of a model route, or NULL */
+    struct api_source_store *sources; /* the context's, for routes that store or use sources */
 } api_route;
 
 typedef struct api_protocol api_protocol;
@@ -131,6 +133,12 @@ struct api_protocol {
 
     /* Frees a job's wire state. May be NULL when decode never sets one. */
     void (*wire_free)(api_job_wire *wire);
+
+    /* Runs, on a worker, a job that holds neither an attention nor a model request (the
+     * protocol's own operation, such as storing a source: decode left it in job->wire) and
+     * encodes its whole response. Returns 0, or an HTTP status with *err filled. May be NULL
+     * when every job of the protocol is an attention or model request. */
+    int (*run)(api_job *job, api_http_response *out, api_error *err);
 };
 
 /* The protocols attnd speaks, NULL-terminated, and the one whose error shape answers paths no

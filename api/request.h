@@ -43,6 +43,14 @@ typedef struct api_attention_spec {
 
     bool has_timeout; /* the client gave "timeout" */
     double timeout;   /* seconds, > 0: a deadline shorter than the server's */
+
+    /* "source_id": the key and value (and key_lengths, when the source has them and the
+     * request does not) are a stored source's, read where they are: key and value above are its
+     * shapes and has_key, has_value are set. A reference from api_source_store_acquire that the
+     * request takes over once api_attention_prepare succeeds (and releases when freed); NULL
+     * otherwise. */
+    const struct api_source *source;
+    struct api_source_store *source_store;
 } api_attention_spec;
 
 struct api_attention_request {
@@ -77,7 +85,9 @@ struct api_attention_request {
  * key_lengths of the batch size B), checks the element counts against `limits` (NULL, or a
  * limit <= 0, means no limit), then makes one allocation holding the request, every input
  * tensor and the outputs, with the rank-4 views already set up (the data is left for the
- * caller to fill). Returns 0 and *out, or an HTTP status (400 missing_field / invalid_shape /
+ * caller to fill; with spec->source the key and value point at the source's data, which the
+ * limits do not count, and the request takes over the source reference). Returns 0 and *out,
+ * or an HTTP status (400 missing_field / invalid_shape /
  * invalid_value, 413 limit_exceeded, 500 when out of memory) with *err filled and *out NULL.
  * Free with api_attention_request_free. Thread-safe. */
 int api_attention_prepare(const api_attention_spec *spec, const api_limits *limits,

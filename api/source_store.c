@@ -13,7 +13,7 @@
 #include "arena.h"
 
 typedef struct entry {
-    api_source src; /* first: a source pointer is its entry */
+    api_source src;            /* first: a source pointer is its entry */
     struct entry *prev, *next; /* LRU list, most recently used first */
     struct entry *chain;       /* next in the hash bucket */
     uint64_t hash;
@@ -270,8 +270,7 @@ int api_source_store_put(api_source_store *store, const char *id, api_source *sr
     return 0;
 }
 
-const api_source *api_source_store_acquire(api_source_store *store, const char *id,
-                                           api_error *err)
+const api_source *api_source_store_acquire(api_source_store *store, const char *id, api_error *err)
 {
     pthread_mutex_lock(&store->mu);
     double now = store->clock();

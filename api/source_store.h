@@ -87,8 +87,7 @@ int api_source_store_put(api_source_store *store, const char *id, api_source *sr
  * whatever happens to the id meanwhile. Counts a hit and makes the source the most recently
  * used (its ttl starts again), or counts a miss and returns NULL with *err set to 404
  * not_found naming the id (unknown, deleted, evicted or expired). Thread-safe. */
-const api_source *api_source_store_acquire(api_source_store *store, const char *id,
-                                           api_error *err);
+const api_source *api_source_store_acquire(api_source_store *store, const char *id, api_error *err);
 
 /* Drops a reference that api_source_store_acquire gave. NULL is a no-op. Thread-safe. */
 void api_source_store_release(api_source_store *store, const api_source *src);

@@ -93,6 +93,11 @@ static const opt options[] = {
      "bytes/s a body must average after --header-timeout seconds, 0 = none (default 1024)"},
     {"--idle-timeout", "ATTND_IDLE_TIMEOUT", OPT_SECONDS, OFF(idle_timeout), 0, 3600,
      "seconds a keep-alive connection may wait between requests, 0 = none (default 60)"},
+    {"--source-memory", "ATTND_SOURCE_MEMORY", OPT_I64, OFF(source_memory), 1024, INT64_C(1) << 44,
+     "bytes the stored sources (PUT /v1/sources/{id}) may hold; the least recently used are "
+     "evicted (default 1073741824)"},
+    {"--source-ttl", "ATTND_SOURCE_TTL", OPT_SECONDS, OFF(source_ttl), 1, 30 * 86400,
+     "seconds a stored source is kept after its last use (default 3600)"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -121,6 +126,8 @@ static void defaults(srv_config *cfg)
     cfg->header_timeout = 10.0;
     cfg->min_body_rate = 1024;
     cfg->idle_timeout = 60.0;
+    cfg->source_memory = INT64_C(1) << 30;
+    cfg->source_ttl = 3600.0;
 }
 
 /* Parses one value into the field `o` describes. `source` names the flag or variable. */

@@ -55,6 +55,9 @@ typedef struct srv_config {
                                  * first request), and the grace before --min-body-rate */
     int64_t min_body_rate;      /* bytes/s a body must average after the grace */
     double idle_timeout;        /* seconds a keep-alive connection may wait between requests */
+    /* Stored key/value sets (PUT /v1/sources/{id}, api/source_store.h). */
+    int64_t source_memory; /* bytes all sources may hold; the least recently used go first */
+    double source_ttl;     /* seconds a source is kept unused */
     /* Models to load at start-up besides the built-in "default": every --model flag, or, when
      * there is none, the specs of ATTND_MODEL (separated by commas or whitespace). */
     srv_model_spec models[SRV_MAX_MODELS];

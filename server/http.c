@@ -40,6 +40,7 @@
 #include "metrics.h"
 #include "models.h"
 #include "request_id.h"
+#include "source_metrics.h"
 #include "tls.h"
 #include "ui.h"
 #include "watch.h"
@@ -72,8 +73,9 @@ struct srv_http {
     srv_watch *watch;        /* deadlines and hang-ups of suspended requests */
     int port;
     atomic_bool draining;
-    srv_admission *admission; /* --max-body-memory */
-    srv_guard *guard;         /* --max-connections, deadlines */
+    srv_admission *admission;  /* --max-body-memory */
+    srv_guard *guard;          /* --max-connections, deadlines */
+    api_source_store *sources; /* --source-memory, --source-ttl */
     /* Suspended connections, and whether the daemon is about to stop: a request that comes
      * after that is answered 503 instead of suspended, as MHD_stop_daemon must not meet a
      * suspended connection (it aborts the process). */
@@ -563,7 +565,8 @@ static api_context context_of(const srv_request *r)
 {
     return (api_context){.models = srv_model_set_registry(r->models),
                          .ready = !atomic_load(&r->http->draining),
-                         .version = ATTND_VERSION};
+                         .version = ATTND_VERSION,
+                         .sources = r->http->sources};
 }
 
 /* Answers a protocol route without a body (metadata, listings, health). */
@@ -594,6 +597,7 @@ static enum MHD_Result serve_get(srv_request *r)
     case SRV_ROUTE_METRICS: {
         api_buf out = {0};
         srv_metrics_render(&out, h->pool);
+        srv_source_metrics_render(&out, h->sources);
         size_t len;
         char *body = api_buf_release(&out, &len);
         if (!body) return MHD_NO;
@@ -1103,7 +1107,8 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *model
     pthread_mutex_init(&h->gate, NULL);
     h->gate_ready = true;
     h->admission = srv_admission_new(cfg->max_body_memory, cfg->max_body_bytes);
-    if (!h->admission) {
+    h->sources = api_source_store_new((size_t)cfg->source_memory, cfg->source_ttl, NULL);
+    if (!h->admission || !h->sources) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1174,6 +1179,7 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *model
 fail:
     srv_guard_free(h->guard);
     srv_admission_free(h->admission);
+    api_source_store_free(h->sources);
     if (h->gate_ready) pthread_mutex_destroy(&h->gate);
     srv_watch_free(h->watch);
     free(cert);
@@ -1229,6 +1235,7 @@ void srv_http_stop(srv_http *h)
     MHD_stop_daemon(h->daemon);
     srv_guard_free(h->guard);
     srv_admission_free(h->admission);
+    api_source_store_free(h->sources);
     pthread_mutex_destroy(&h->gate);
     srv_watch_free(h->watch);
     free(h->tls_cert);

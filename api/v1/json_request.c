@@ -13,6 +13,7 @@
 #include "../json_number.h"
 #include "../json_tensor.h"
 #include "../request.h"
+#include "../source_store.h"
 
 /* The fields of a /v1/attention body: its tensors, then the options it shares with the model
  * endpoint (json_request.h's API_JSON_OPTIONS, in that order, so that &f[F_OPTIONS] is the
@@ -25,7 +26,8 @@ enum field {
     F_KEY_LENGTHS,
     F_ADDITIVE,
     F_OPTIONS,
-    F_COUNT = F_OPTIONS + API_OPT_COUNT
+    F_SOURCE_ID = F_OPTIONS + API_OPT_COUNT, /* after the options, which are contiguous */
+    F_COUNT
 };
 
 #define F_SEED (F_OPTIONS + API_OPT_SEED)
@@ -39,7 +41,7 @@ static const char *const field_names[F_COUNT] = {"query",
 #define OPTION_NAME(name, str) str,
                                                  API_JSON_OPTIONS(OPTION_NAME)
 #undef OPTION_NAME
-};
+                                                     "source_id"};
 
 /* The members of "additive". */
 enum additive_member { A_WEIGHT, A_BIAS, A_V, A_COUNT };
@@ -331,8 +333,72 @@ int api_json_read_options(const cJSON *const *o, int seed_index, const char *bod
     return 0;
 }
 
-static int read_spec(const fields *fs, const char *body, size_t len, api_attention_spec *s,
-                     api_error *err)
+/* "source_id": takes a reference to the stored source (released by the caller on a later
+ * failure, by the request once it exists) and makes its key and value (and key_lengths, when
+ * the request sends none) the request's. */
+static int use_source(const fields *fs, api_source_store *sources, api_attention_spec *s,
+                      api_error *err)
+{
+    const cJSON *const *f = fs->f;
+    const cJSON *node = f[F_SOURCE_ID];
+    char qs[128], ks[128], vs[128];
+    if (!cJSON_IsString(node))
+        return api_error_set(err, API_ERR_INVALID_TYPE, "source_id",
+                             "source_id: expected a string (the id of a PUT /v1/sources/{id}), "
+                             "got %s",
+                             api_json_type_name(node));
+    if (f[F_KEY] || f[F_VALUE])
+        return api_error_set(err, API_ERR_INVALID_VALUE, "source_id",
+                             "source_id: send either \"source_id\" or \"key\"/\"value\", not "
+                             "both");
+    const char *id = node->valuestring;
+    int rc = api_source_id_check(id, err);
+    if (rc) {
+        snprintf(err->field, sizeof err->field, "source_id");
+        return rc;
+    }
+    if (!sources)
+        return api_error_set(err, API_ERR_NOT_FOUND, "source_id",
+                             "source_id: this server keeps no sources");
+    const api_source *src = api_source_store_acquire(sources, id, err);
+    if (!src) return api_error_http_status(err->kind);
+
+    const api_shape *q = &s->query, *k = &src->key;
+    int r = q->rank;
+    bool fits = k->rank == r && (s->score == AT_SCORE_ADDITIVE || k->ne[r - 1] == q->ne[r - 1]);
+    for (int i = 0; fits && i < r - 2; i++)
+        fits = k->ne[i] == q->ne[i];
+    if (!fits) {
+        api_source_store_release(sources, src);
+        return api_error_set(err, API_ERR_INVALID_SHAPE, "source_id",
+                             "source_id: source '%s' holds key %s and value %s, which the query "
+                             "%s does not fit: the query needs the key's rank, leading dims and "
+                             "last dim",
+                             id, api_shape_str(k, -1, ks, sizeof ks),
+                             api_shape_str(&src->value, -1, vs, sizeof vs),
+                             api_shape_str(q, -1, qs, sizeof qs));
+    }
+    if (src->key_lengths && s->has_key_lengths) {
+        api_source_store_release(sources, src);
+        return api_error_set(err, API_ERR_INVALID_VALUE, "key_lengths",
+                             "key_lengths: source '%s' has its own key_lengths; send them with "
+                             "the source or with the request, not both",
+                             id);
+    }
+    if (src->key_lengths) {
+        s->has_key_lengths = true;
+        s->key_lengths_count = src->key_lengths_count;
+    }
+    s->has_key = s->has_value = true;
+    s->key = src->key;
+    s->value = src->value;
+    s->source = src;
+    s->source_store = sources;
+    return 0;
+}
+
+static int read_spec(const fields *fs, const char *body, size_t len, api_source_store *sources,
+                     api_attention_spec *s, api_error *err)
 {
     static const char numbers[] = "numbers ([Lq, d], [H, Lq, d] or [B, H, Lq, d])";
     const cJSON *const *f = fs->f;
@@ -357,6 +423,7 @@ static int read_spec(const fields *fs, const char *body, size_t len, api_attenti
         return rc;
     if (f[F_KEY_LENGTHS] && (rc = scan_key_lengths(f[F_KEY_LENGTHS], s, err))) return rc;
     if (f[F_ADDITIVE] && (rc = scan_additive(f[F_ADDITIVE], s, err))) return rc;
+    if (f[F_SOURCE_ID] && (rc = use_source(fs, sources, s, err))) return rc;
     return 0;
 }
 
@@ -396,12 +463,16 @@ static int read_data(const fields *fs, api_attention_request *req, api_error *er
     const api_attention_spec *s = &req->spec;
     const cJSON *const *f = fs->f;
     int rc = api_json_tensor_read_f32(f[F_QUERY], "query", &s->query, req->query, err);
-    if (!rc && s->has_key) rc = api_json_tensor_read_f32(f[F_KEY], "key", &s->key, req->key, err);
-    if (!rc && s->has_value)
+    if (!rc && s->has_key && !s->source)
+        rc = api_json_tensor_read_f32(f[F_KEY], "key", &s->key, req->key, err);
+    if (!rc && s->has_value && !s->source)
         rc = api_json_tensor_read_f32(f[F_VALUE], "value", &s->value, req->value, err);
     if (!rc && s->has_mask)
         rc = api_json_tensor_read_bool(f[F_MASK], "mask", &s->mask, req->mask, err);
-    if (!rc && s->has_key_lengths)
+    if (!rc && s->has_key_lengths && !f[F_KEY_LENGTHS]) /* the source's */
+        memcpy(req->key_lengths, s->source->key_lengths,
+               (size_t)s->key_lengths_count * sizeof(int64_t));
+    else if (!rc && s->has_key_lengths)
         rc = read_key_lengths(f[F_KEY_LENGTHS], req->desc.key.ne[2], req->key_lengths, err);
     if (!rc && s->has_additive) rc = read_additive(f[F_ADDITIVE], req, err);
     return rc;
@@ -410,16 +481,27 @@ static int read_data(const fields *fs, api_attention_request *req, api_error *er
 int api_json_read_attention(const cJSON *root, const char *body, size_t len,
                             const api_limits *limits, api_attention_request **out, api_error *err)
 {
+    return api_json_read_attention_sources(root, body, len, limits, NULL, out, err);
+}
+
+int api_json_read_attention_sources(const cJSON *root, const char *body, size_t len,
+                                    const api_limits *limits, api_source_store *sources,
+                                    api_attention_request **out, api_error *err)
+{
     *out = NULL;
     fields fs;
     api_attention_spec spec;
+    memset(&spec, 0, sizeof spec);
     api_attention_request *req = NULL;
     int rc = api_json_collect_members(root, "", field_names, F_COUNT, fs.f, fs.index, err);
-    if (!rc) rc = read_spec(&fs, body, len, &spec, err);
+    if (!rc) rc = read_spec(&fs, body, len, sources, &spec, err);
     if (!rc) rc = api_attention_prepare(&spec, limits, &req, err);
     if (!rc) rc = read_data(&fs, req, err);
     if (rc) {
-        api_attention_request_free(req);
+        if (req)
+            api_attention_request_free(req); /* releases the source */
+        else if (spec.source)
+            api_source_store_release(spec.source_store, spec.source);
         return rc;
     }
     *out = req;

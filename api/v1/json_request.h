@@ -43,6 +43,12 @@ typedef enum api_json_option {
 int api_json_read_attention(const cJSON *root, const char *body, size_t len,
                             const api_limits *limits, api_attention_request **out, api_error *err);
 
+/* The same with a store for "source_id" (NULL: a request naming a source gets 404): the
+ * request then holds a reference to its source until it is freed. */
+int api_json_read_attention_sources(const cJSON *root, const char *body, size_t len,
+                                    const api_limits *limits, struct api_source_store *sources,
+                                    api_attention_request **out, api_error *err);
+
 /* Matches the members of the object `obj` with names[0..n): found[i] gets the member called
  * names[i] or NULL, and index[i] (when index is not NULL) its position among obj's members.
  * `where` names the object in messages: "" for the body itself (errors then name the field),

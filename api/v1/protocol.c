@@ -16,6 +16,7 @@
 #include "../model_registry.h"
 #include "../protocol.h"
 #include "../request.h"
+#include "../source_store.h"
 #include "json_model.h"
 #include "json_request.h"
 
@@ -43,8 +44,9 @@ bool api_v1_accepts(const char *ct)
 
 /* ---- decoding ---- */
 
-int api_v1_decode_attention(const char *body, size_t len, const api_limits *limits,
-                            api_attention_request **out, api_error *err)
+/* api_v1_decode_attention with a store for "source_id" (NULL: none). */
+static int decode_attention(const char *body, size_t len, const api_limits *limits,
+                            api_source_store *sources, api_attention_request **out, api_error *err)
 {
     /* The fields api_json_read_attention reads: tensors from the text, not cJSON; the options
      * small; key_lengths one count per batch. Nothing else is built. */
@@ -58,6 +60,7 @@ int api_v1_decode_attention(const char *body, size_t len, const api_limits *limi
         {"additive.weight", API_JSON_TENSOR, 0},
         {"additive.bias", API_JSON_TENSOR, 0},
         {"additive.v", API_JSON_TENSOR, 0},
+        {"source_id", API_JSON_VALUE, 0},
 #define OPTION_MEMBER(name, str) {str, API_JSON_VALUE, 0},
         API_JSON_OPTIONS(OPTION_MEMBER)
 #undef OPTION_MEMBER
@@ -68,9 +71,15 @@ int api_v1_decode_attention(const char *body, size_t len, const api_limits *limi
     int rc = api_json_parse_checked(body, len, "{\"query\": [[1, 0], [0, 1]]}", schema,
                                     limits ? limits->max_elements : 0, &root, err);
     if (rc) return rc;
-    rc = api_json_read_attention(root, body, len, limits, out, err);
+    rc = api_json_read_attention_sources(root, body, len, limits, sources, out, err);
     cJSON_Delete(root);
     return rc;
+}
+
+int api_v1_decode_attention(const char *body, size_t len, const api_limits *limits,
+                            api_attention_request **out, api_error *err)
+{
+    return decode_attention(body, len, limits, NULL, out, err);
 }
 
 /* ---- encoding ---- */
@@ -133,14 +142,21 @@ static const api_route_def routes[API_V1_ROUTES] = {
     [API_V1_MODELS] = {"/v1/models", "GET, HEAD", false},
     [API_V1_MODEL] = {"/v1/models/{name}", "GET, HEAD", false},
     [API_V1_MODEL_ATTENTION] = {"/v1/models/{name}/attention", "POST", true},
+    [API_V1_SOURCE] = {"/v1/sources/{id}", "PUT, GET, DELETE", true},
 };
 
-#define MODELS_PREFIX "/v1/models/"
+#define MODELS_PREFIX  "/v1/models/"
+#define SOURCES_PREFIX "/v1/sources/"
 
 static int route(const char *path, const api_context *ctx, api_route *out, api_error *err)
 {
-    *out = (api_route){.id = -1};
+    *out = (api_route){.id = -1, .sources = ctx->sources};
     if (strcmp(path, "/v1/attention") == 0) return out->id = API_V1_ATTENTION, 0;
+    if (strncmp(path, SOURCES_PREFIX, strlen(SOURCES_PREFIX)) == 0) {
+        const char *id = path + strlen(SOURCES_PREFIX);
+        if (!*id || strchr(id, '/')) return -1; /* the id itself is checked when decoding */
+        return out->id = API_V1_SOURCE, 0;
+    }
     if (strcmp(path, "/v1/models") == 0) return out->id = API_V1_MODELS, 0;
     if (strncmp(path, MODELS_PREFIX, strlen(MODELS_PREFIX)) != 0) return -1;
     const char *seg = path + strlen(MODELS_PREFIX), *rest = seg + strcspn(seg, "/");
@@ -185,7 +201,9 @@ static int decode(const api_http_request *req, const api_limits *limits, api_job
                   api_error *err)
 {
     if (job->route.id == API_V1_ATTENTION)
-        return api_v1_decode_attention(req->body, req->body_len, limits, &job->attention, err);
+        return decode_attention(req->body, req->body_len, limits, job->route.sources,
+                                &job->attention, err);
+    if (job->route.id == API_V1_SOURCE) return api_v1_decode_source(req, limits, job, err);
     return api_v1_decode_model_attention(req->body, req->body_len, job->route.model, limits,
                                          &job->model, err);
 }
@@ -218,4 +236,6 @@ const api_protocol api_v1_protocol = {
     .decode = decode,
     .encode = encode,
     .encode_error = encode_error,
+    .wire_free = api_v1_source_wire_free,
+    .run = api_v1_run_source,
 };

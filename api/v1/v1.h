@@ -17,8 +17,30 @@ enum api_v1_route {
     API_V1_MODELS,          /* GET /v1/models */
     API_V1_MODEL,           /* GET /v1/models/{name} */
     API_V1_MODEL_ATTENTION, /* POST /v1/models/{name}/attention */
+    API_V1_SOURCE,          /* PUT, GET, DELETE /v1/sources/{id} */
     API_V1_ROUTES
 };
+
+struct api_http_request;
+struct api_http_response;
+struct api_job;
+struct api_job_wire;
+
+/* PUT, GET or DELETE /v1/sources/{id} (json_source.c): checks the id and, for PUT, decodes and
+ * validates the body {"key", "value", "key_lengths"?} into a source the job keeps (job->wire)
+ * until api_v1_run_source stores it. Returns 0 or an HTTP status with *err filled. Runs on an
+ * HTTP thread. */
+int api_v1_decode_source(const struct api_http_request *req, const api_limits *limits,
+                         struct api_job *job, api_error *err);
+
+/* Runs a job of api_v1_decode_source on job->route.sources: stores (201 Created, 200 when it
+ * replaced one), describes (200) or deletes (204) the source, with the response's body
+ * {"id", "key_shape", "value_shape", "key_lengths"?, "bytes", "expires_in"} (none for 204).
+ * Returns 0 or an HTTP status with *err filled (404 unknown id, 413 larger than the budget). */
+int api_v1_run_source(struct api_job *job, struct api_http_response *out, api_error *err);
+
+/* Frees what api_v1_decode_source left in a job (a source not stored). */
+void api_v1_source_wire_free(struct api_job_wire *wire);
 
 /* True for "application/json" or "application/<anything>+json" (any case, parameters after ';'
  * ignored), and for a missing or empty type: clients that send none mean JSON here. */
