@@ -461,6 +461,136 @@ def verdict(ok):
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
 
+# ---------------------------------------------------------------------------------------------
+# 7. Decoding against keys that stay on the server (issue 15, goal 2)
+
+DECODE_LK = 1 << 20  # one query over 1M keys, d 64: K and V are 512 MiB
+DECODE_SOURCE = (1, 8, 2048, 64)  # the stored source of the 32-step decode: 8 MiB of floats
+DECODE_STEPS = 32
+
+
+def triad_once(build, threads):
+    """GB/s of bench_triad (STREAM triad, 12 bytes counted per float element) on N threads."""
+    return kv(run([f"{build}/bench/bench_triad", f"threads={threads}"]).strip())["gbps"]
+
+
+def one_query_rows(build, quick, quiet):
+    """One query over DECODE_LK keys (d 64, no weights) on 1 and 2 threads, interleaved with the
+    triad on 1 and 2 threads; best of the rounds. Returns the figures and the goals."""
+    secs, rounds = (0.3, 1) if quick else (1.0, 3)
+    ms, gbps = {}, {}
+    args = ["B=1", "H=1", "Lq=1", f"Lk={DECODE_LK}", "d=64", "weights=0"]
+    for _ in range(rounds):
+        for t in THREADS:
+            quiet()
+            gbps[t] = max(gbps.get(t, 0.0), triad_once(build, t))
+            quiet()
+            got = attnd_core(build, t, args, secs)["ms"]
+            ms[t] = min(ms.get(t, 1e30), got)
+    moved = 2 * DECODE_LK * 64 * 4  # K and V read once
+    triad = max(gbps.values())
+    roofline_ms = moved / triad / 1e6
+    rows, goals = [], []
+    for t in THREADS:
+        rows.append([t, num(ms[t], 2), num(moved / ms[t] / 1e6), num(gbps[t]),
+                     pct(roofline_ms, ms[t]), rx(ratio(ms[1], ms[t]))])
+    speedup = ratio(ms[1], ms[max(THREADS)])
+    share = roofline_ms / ms[max(THREADS)]
+    goals.append(("one query over 1M keys (d 64): 2 threads >= 1.8x 1 thread",
+                  speedup is not None and speedup >= 1.8, rx(speedup)))
+    goals.append(("one query over 1M keys (d 64): >= 85% of the triad roofline (K, V read once)",
+                  share >= 0.85, f"{share * 100:.0f}% ({ms[max(THREADS)]:.2f} ms against "
+                  f"{roofline_ms:.2f} ms at {triad:.1f} GB/s)"))
+    text = table(["threads", "attnd ms", "attnd GB/s (K+V)", "triad GB/s", "of roofline",
+                  "speed-up"], rows)
+    return {"ms": ms, "triad_gbps": gbps, "bytes": moved, "roofline_ms": roofline_ms}, text, goals
+
+
+def decode_steps(build, quick):
+    """A DECODE_STEPS-step decode over HTTP against one source of shape DECODE_SOURCE: once with
+    the source stored (PUT once, then each step names it), once sending it with every step.
+    One keep-alive connection, bodies built before the clock starts. Returns the figures and
+    the goals."""
+    import http.client
+    b, h, lk, d = DECODE_SOURCE
+    rng = random.Random(15)
+    key, value = tensor_json([b, h, lk, d], rng), tensor_json([b, h, lk, d], rng)
+    queries = [tensor_json([b, h, 1, d], rng) for _ in range(DECODE_STEPS)]
+    put_body = ('{"key": %s, "value": %s}' % (key, value)).encode()
+    tail = ', "return_weights": false}'
+    stored = [('{"query": %s, "source_id": "enc"%s' % (q, tail)).encode() for q in queries]
+    inline = [('{"query": %s, "key": %s, "value": %s%s' % (q, key, value, tail)).encode()
+              for q in queries]
+    port = free_port()
+    p = start([f"{build}/attnd", "--host", "127.0.0.1", "--port", str(port), "--threads", "2",
+               "--log-level", "warn"])
+    hdr = {"Content-Type": "application/json"}
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", p, 30)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+        def send(method, path, body):
+            conn.request(method, path, body=body, headers=hdr)
+            r = conn.getresponse()
+            data = r.read()
+            if r.status not in (200, 201):
+                raise RuntimeError(f"{method} {path}: {r.status} {data[:300]!r}")
+            return data
+
+        rounds = 1 if quick else 3
+        best = {"put_ms": 1e30, "stored_ms": 1e30, "inline_ms": 1e30}
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            send("PUT", "/v1/sources/enc", put_body)
+            t1 = time.perf_counter()
+            first = [send("POST", "/v1/attention", body) for body in stored][0]
+            t2 = time.perf_counter()
+            first_inline = [send("POST", "/v1/attention", body) for body in inline][0]
+            t3 = time.perf_counter()
+            ctx = [json.loads(x)["context"] for x in (first, first_inline)]
+            if ctx[0] != ctx[1]:
+                raise RuntimeError("a step against the stored source differs from the same "
+                                   "step sent inline")
+            best["put_ms"] = min(best["put_ms"], (t1 - t0) * 1e3)
+            best["stored_ms"] = min(best["stored_ms"], (t2 - t1) * 1e3)
+            best["inline_ms"] = min(best["inline_ms"], (t3 - t2) * 1e3)
+        conn.close()
+    finally:
+        stop(p)
+    with_put = ratio(best["inline_ms"], best["put_ms"] + best["stored_ms"])
+    steps_only = ratio(best["inline_ms"], best["stored_ms"])
+    src_mb = 2 * b * h * lk * d * 4 / 1e6
+    fig = dict(best, source_shape=list(DECODE_SOURCE), source_mb=src_mb,
+               put_body_mb=len(put_body) / 1e6, inline_body_mb=len(inline[0]) / 1e6,
+               speedup_with_put=with_put, speedup_steps_only=steps_only)
+    rows = [["stored source (PUT once + steps)", f"{len(put_body) / 1e6:.1f} once",
+             num(best["put_ms"] + best["stored_ms"], 1),
+             num(best["stored_ms"] / DECODE_STEPS, 2), rx(with_put)],
+            ["source sent with every step", f"{len(inline[0]) / 1e6:.1f} per step",
+             num(best["inline_ms"], 1), num(best["inline_ms"] / DECODE_STEPS, 2), "1.0x"]]
+    text = table(["32-step decode", "source JSON MB", "total ms", "ms per step", "speed-up"],
+                 rows)
+    goals = [(f"{DECODE_STEPS}-step decode against a stored source (PUT included) >= 20x "
+              "sending it each step", with_put is not None and with_put >= 20,
+              f"{rx(with_put)} ({rx(steps_only)} counting the steps alone)")]
+    return fig, text, goals
+
+
+def decode_bench(build, quick, quiet):
+    """Section 7: its figures (for bench.json), its text and its goals."""
+    fig1, t1, g1 = one_query_rows(build, quick, quiet)
+    quiet()
+    fig2, t2, g2 = decode_steps(build, quick)
+    text = ("\n7. Decoding against keys that stay on the server. a) One query over "
+            f"{DECODE_LK} keys, d 64, no weights (bench_core, best of the rounds) beside "
+            "the STREAM triad (bench_triad) on the same threads, interleaved; roofline = K and V "
+            "read once at the best triad bandwidth.\n\n" + t1 +
+            f"\n\nb) {DECODE_STEPS} steps of one query [1, 8, 1, 64] against a source "
+            f"{list(DECODE_SOURCE)} ({fig2['source_mb']:.1f} MB of floats) over HTTP on one "
+            "keep-alive connection, attnd --threads 2; best of the rounds.\n\n" + t2)
+    return {"one_query": fig1, "decode": fig2}, text, g1 + g2
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -805,6 +935,12 @@ def main():
     except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
         notes.append(f"bench_payload.py failed: {str(e)[-300:]}")
 
+    # 7. Decoding against stored sources (decode_bench, above)
+    dec, t7, g7 = decode_bench(build, a.quick, quiet)
+    for g in g7:
+        goal(*g)
+    res["decode"] = dec
+
     machine["load_at_end"] = loadavg()
     machine["quiet_wait_s"], machine["busy_starts"] = quiet.waited, quiet.busy_starts
     if quiet.busy_starts:
@@ -848,6 +984,7 @@ def main():
         print(t5)
     if t6:
         print(t6)
+    print(t7)
     print("\nGoals:")
     for g in goals:
         print(f"  {verdict(g['met']):4}  {g['goal']}: {g['figure']}")
@@ -861,7 +998,8 @@ def main():
            "sgemm_gflops": res["sgemm"], "torch_sdpa_gflops": res["torch"], "core": core,
            "variants": variants, "json": {"attnd": js, "cjson": {
                k: {"mbps": v[0], "mfloats": v[1]} for k, v in cj.items()}},
-           "service": list(svc.values()), "latency": lat, "memory": mem, "goals": goals}
+           "service": list(svc.values()), "latency": lat, "memory": mem,
+           "decode": res["decode"], "goals": goals}
     os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
     with open(out_path, "w") as f:
         json.dump(doc, f, indent=1)
