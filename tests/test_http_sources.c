@@ -157,8 +157,8 @@ static char *member_text(const test_response *r, const char *name)
 /* POSTs the query against source `id` and against the same tensors inline; the context (and
  * the weights when returned) must be the same text. */
 static void same_as_inline(const test_daemon *d, const int64_t q[4], const char *id,
-                           const int64_t k[4], int64_t dv, const char *lengths,
-                           const char *options, bool weights)
+                           const int64_t k[4], int64_t dv, const char *lengths, const char *options,
+                           bool weights)
 {
     char *by_id = attention_body(q, id, k, dv, NULL, options);
     char *inline_body = attention_body(q, NULL, k, dv, lengths, options);
@@ -169,8 +169,8 @@ static void same_as_inline(const test_daemon *d, const int64_t q[4], const char 
     for (int i = 0; i < (weights ? 2 : 1); i++) {
         char *x = member_text(&a, names[i]), *y = member_text(&b, names[i]);
         if (strcmp(x, y) != 0)
-            harness_fail(__FILE__, __LINE__, "%s differs: by id %.200s, inline %.200s", names[i],
-                         x, y);
+            harness_fail(__FILE__, __LINE__, "%s differs: by id %.200s, inline %.200s", names[i], x,
+                         y);
         free(x);
         free(y);
     }
@@ -275,8 +275,8 @@ TEST(http_sources_errors)
            "value[0][1]");
     expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]], \"value\": [[1]], \"keys\": 1}", 400,
            "unknown field 'keys'");
-    expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [2]}",
-           400, "key_lengths[0]");
+    expect(&d, "PUT", "/v1/sources/t",
+           "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [2]}", 400, "key_lengths[0]");
     expect(&d, "PUT", "/v1/sources/t",
            "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [1, 1]}", 400,
            "expected 1 entries");
@@ -297,8 +297,7 @@ TEST(http_sources_errors)
     expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0]], \"source_id\": 7}", 400,
            "source_id: expected a string");
     expect(&d, "POST", "/v1/attention",
-           "{\"query\": [[1, 0]], \"source_id\": \"s\", \"key\": [[1, 0]]}", 400,
-           "not both");
+           "{\"query\": [[1, 0]], \"source_id\": \"s\", \"key\": [[1, 0]]}", 400, "not both");
     expect(&d, "POST", "/v1/attention",
            "{\"query\": [[1, 0]], \"source_id\": \"s\", \"value\": [[1]]}", 400, "not both");
     expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0, 0]], \"source_id\": \"s\"}", 400,
@@ -309,8 +308,9 @@ TEST(http_sources_errors)
            "is not allowed");
     expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0]], \"source_id\": \"nope\"}", 404,
            "source 'nope' not found");
-    expect(&d, "PUT", "/v1/sources/kl", "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [1]}",
-           201, "\"key_lengths\":true");
+    expect(&d, "PUT", "/v1/sources/kl",
+           "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [1]}", 201,
+           "\"key_lengths\":true");
     expect(&d, "POST", "/v1/attention",
            "{\"query\": [[1, 0]], \"source_id\": \"kl\", \"key_lengths\": [1]}", 400,
            "has its own key_lengths");

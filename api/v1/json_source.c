@@ -55,8 +55,7 @@ static int check_shapes(const api_shape *k, const api_shape *v, api_error *err)
                          "value: expected shape %s (the key %s's leading dims and Lk, any last "
                          "dim), got %s",
                          api_shape_str(k, r - 1, want, sizeof want),
-                         api_shape_str(k, -1, ks, sizeof ks),
-                         api_shape_str(v, -1, vs, sizeof vs));
+                         api_shape_str(k, -1, ks, sizeof ks), api_shape_str(v, -1, vs, sizeof vs));
 }
 
 /* The PUT body into a new source (*out), every field checked. */
