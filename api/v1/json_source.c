@@ -74,7 +74,7 @@ static int read_source(const char *body, size_t len, const api_limits *limits, a
                                     schema, limits ? limits->max_elements : 0, &root, err);
     if (rc) return rc;
     const cJSON *f[S_COUNT];
-    api_shape k, v;
+    api_shape k = {0}, v = {0};
     api_source *src = NULL;
     rc = api_json_collect_members(root, "", source_fields, S_COUNT, f, NULL, err);
     for (int i = 0; !rc && i < 2; i++)
@@ -85,7 +85,9 @@ static int read_source(const char *body, size_t len, const api_limits *limits, a
     if (!rc) rc = api_json_tensor_scan(f[S_KEY], "key", "numbers [.., Lk, d]", &k, err);
     if (!rc) rc = api_json_tensor_scan(f[S_VALUE], "value", "numbers [.., Lk, dv]", &v, err);
     if (!rc) rc = check_shapes(&k, &v, err);
-    int64_t batch = k.rank == 4 ? k.ne[0] : 1, lk = k.ne[k.rank - 2], nlengths = 0;
+    /* Read only once the shapes are known good (k.rank is 2..4 then). */
+    int64_t batch = !rc && k.rank == 4 ? k.ne[0] : 1, lk = !rc ? k.ne[k.rank - 2] : 0;
+    int64_t nlengths = 0;
     if (!rc && f[S_KEY_LENGTHS]) {
         if (!cJSON_IsArray(f[S_KEY_LENGTHS]))
             rc = api_error_set(err, API_ERR_INVALID_TYPE, "key_lengths",
