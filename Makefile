@@ -150,7 +150,7 @@ asan: deps
 # exit 0: TSan makes a report an exit status of 66) with ThreadSanitizer, gcc's or clang's (under
 # gcc's, core/simd_int.h drops the target_clones whose ifunc resolvers would run before TSan is
 # set up). TSAN_TESTS= (empty) runs the whole suite, which takes many minutes.
-TSAN_TESTS ?= pool http
+TSAN_TESTS ?= pool http source_
 tsan: deps
 	@$(MAKE) --no-print-directory deps-test
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/tsan OPT=-O1 \
