@@ -349,7 +349,8 @@ TEST(http_sources_eviction_visible)
 }
 
 /* --source-ttl 1: a source left unused is gone within a few seconds (polled, not slept on), and
- * the expiry counter says why. */
+ * the expiry counter says why. (That it is kept until then is the unit tests' to show, on a
+ * clock of their own: here a loaded machine may take a second between two requests.) */
 TEST(http_sources_expire_after_ttl)
 {
     test_daemon d;
@@ -368,6 +369,5 @@ TEST(http_sources_expire_after_ttl)
     }
     ASSERT_EQ(metric(&d, "attnd_sources_expirations_total"), 1);
     expect(&d, "GET", "/v1/sources/brief", NULL, 404, "unused for --source-ttl seconds");
-    ASSERT(waited >= 0.9); /* not before its time */
     ASSERT_EQ(test_daemon_stop(&d, 15), 0);
 }
