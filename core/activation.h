@@ -19,7 +19,9 @@ int at_activation_parse(const char *name, at_activation *out);
 /* Its config name ("gelu", "gelu_new", "relu"). Static storage. */
 const char *at_activation_name(at_activation act);
 
-/* x[0..n) = act(x[0..n)), computed in double and rounded once. Pure. */
+/* x[0..n) = act(x[0..n)) in float, 16 lanes at a time: within 1e-6 of at_ref_activation for
+ * |x| <= 10 (a few float ulps; the erf of "gelu" from a fit with relative error below 1.2e-7).
+ * Pure. */
 void at_activation_apply(at_activation act, float *x, int64_t n);
 
 /* act(v) in double, the reference the tests compare at_activation_apply with. */

@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 /* out[r, :] = (x[r, :] - mean_r) / sqrt(var_r + eps) * gamma + beta for rows r < rows of
- * dim >= 1 floats; mean and variance are accumulated in double. gamma and beta are [dim]
- * (NULL: ones and zeros). out may be x. Pure. */
+ * dim >= 1 floats, in float, 16 lanes at a time (each lane's partial sums added in double). gamma
+ * and beta are [dim] (NULL: ones and zeros). out may be x. Pure. */
 void at_layernorm(const float *x, int64_t rows, int64_t dim, const float *gamma, const float *beta,
                   float eps, float *out);
 

@@ -148,6 +148,7 @@ typedef struct proj_ctx {
     float *proj;
     const mha_layout *l;
     const float *heads; /* out-projection: per-head context [H, L, hd] */
+    float *concat;      /* self-attention's out-projection: the heads side by side [L, E] */
     float *context;     /* out-projection: [L, E] */
     const at_cancel *cancel;
 } proj_ctx;
@@ -262,25 +263,42 @@ static void qkv_columns(const proj_ctx *c, int64_t c0, int64_t c1)
     }
 }
 
-/* Columns [c0, c1) of context = out_bias + sum over heads of heads[h] W_o[:, head h]^T. */
+/* Rows [begin, end) of the heads side by side, cat[r, h*hd..(h+1)*hd) = heads[h, r, :], so that
+ * the out-projection is one product with k = E rather than H products with k = hd, each of
+ * which would read and write the whole output block. */
+static void concat_rows(const proj_ctx *c, int64_t begin, int64_t end)
+{
+    const at_mha_weights *w = c->w;
+    const int64_t e = w->embed_dim, hd = e / w->num_heads;
+    for (int64_t r = begin; r < end; r++)
+        for (int64_t h = 0; h < w->num_heads; h++)
+            memcpy(c->concat + r * e + h * hd, c->heads + (h * c->len + r) * hd,
+                   (size_t)hd * sizeof(float));
+}
+
+static void concat_heads(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const proj_ctx *c = arg;
+    (void)worker;
+    if (!at_cancel_status(c->cancel)) concat_rows(c, begin, end);
+}
+
+/* Columns [c0, c1) of context = out_bias + cat W_o^T, cat the heads side by side [L, E]. */
 static void out_columns(const proj_ctx *c, int64_t c0, int64_t c1)
 {
     const at_mha_weights *w = c->w;
-    const int64_t e = w->embed_dim, hd = e / w->num_heads, rows = c->len, n = c1 - c0;
+    const int64_t e = w->embed_dim, rows = c->len, n = c1 - c0;
     for (int64_t r = 0; r < rows; r++)
         if (w->out_proj_bias)
             memcpy(c->context + r * e + c0, w->out_proj_bias + c0, (size_t)n * sizeof(float));
         else
             memset(c->context + r * e + c0, 0, (size_t)n * sizeof(float));
-    for (int64_t h = 0; h < w->num_heads; h++) {
-        const float *a = c->heads + h * rows * hd;
-        if (w->conv1d) /* rows h*hd.., columns c0..c1 of W [E, E] */
-            at_sgemm(false, false, (int)rows, (int)n, (int)hd, 1.0f, a, (int)hd,
-                     w->out_proj_weight + h * hd * e + c0, (int)e, 1.0f, c->context + c0, (int)e);
-        else /* rows c0..c1, columns h*hd.. of W [E, E] */
-            at_sgemm(false, true, (int)rows, (int)n, (int)hd, 1.0f, a, (int)hd,
-                     w->out_proj_weight + c0 * e + h * hd, (int)e, 1.0f, c->context + c0, (int)e);
-    }
+    if (w->conv1d) /* columns c0..c1 of W [E, E] */
+        at_sgemm(false, false, (int)rows, (int)n, (int)e, 1.0f, c->concat, (int)e,
+                 w->out_proj_weight + c0, (int)e, 1.0f, c->context + c0, (int)e);
+    else /* rows c0..c1 of W [E, E] */
+        at_sgemm(false, true, (int)rows, (int)n, (int)e, 1.0f, c->concat, (int)e,
+                 w->out_proj_weight + c0 * e, (int)e, 1.0f, c->context + c0, (int)e);
 }
 
 /* Calls fn on the COL_GRAIN-aligned blocks of [begin, end) (item = block index), so the
@@ -340,9 +358,11 @@ int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const f
 
     c.heads = heads;
     c.context = out->context;
-    if (src_len == 0)
+    if (src_len == 0) {
+        c.concat = proj; /* q | k | v [L, 3E] are no longer needed */
+        at_pool_parallel_for(pool, worker, len, ROW_GRAIN, concat_heads, &c);
         at_pool_parallel_for(pool, worker, blocks_of(e), 1, out_projection_columns, &c);
-    else
+    } else
         at_pool_parallel_for(pool, worker, len, ROW_GRAIN, out_projection, &c);
     return at_cancel_status(opts->cancel);
 }

@@ -90,23 +90,23 @@ static void dense_columns(const layer_ctx *c, const float *in, int64_t k, const 
 }
 
 /* The normed input of the feed-forward sublayer, rows [begin, end): GPT-2 x += attn, h =
- * ln_2(x); BERT a = LN1(attn + x), x = a (the residual the output adds to). */
+ * ln_2(x); BERT x = LN1(attn + x), which is both the feed-forward's input and the residual its
+ * output adds to. */
 static void ffn_in_block(const layer_ctx *c, int64_t begin, int64_t end)
 {
     const at_transformer *t = c->t;
     const at_tf_layer *w = c->w;
     const int64_t e = t->embed_dim, rows = end - begin;
-    float *x = c->x + begin * e, *a = c->attn_out + begin * e, *h = c->normed + begin * e;
+    float *x = c->x + begin * e, *a = c->attn_out + begin * e;
     if (t->arch == AT_TF_GPT2) {
         for (int64_t i = 0; i < rows * e; i++)
             x[i] += a[i];
-        at_layernorm(x, rows, e, w->ln2_w, w->ln2_b, t->eps, h);
+        at_layernorm(x, rows, e, w->ln2_w, w->ln2_b, t->eps, c->normed + begin * e);
         return;
     }
     for (int64_t i = 0; i < rows * e; i++)
         a[i] += x[i];
-    at_layernorm(a, rows, e, w->ln1_w, w->ln1_b, t->eps, h);
-    memcpy(x, h, (size_t)(rows * e) * sizeof(float));
+    at_layernorm(a, rows, e, w->ln1_w, w->ln1_b, t->eps, x);
 }
 
 /* BERT's output.LayerNorm, rows [begin, end). */
@@ -123,8 +123,8 @@ static void up_block(const layer_ctx *c, int64_t c0, int64_t c1)
 {
     const at_transformer *t = c->t;
     const int64_t in = t->inner_dim;
-    dense_columns(c, c->normed, t->embed_dim, c->w->ffn_in_w, c->w->ffn_in_b, in, c->inner, false,
-                  c0, c1);
+    const float *h = t->arch == AT_TF_BERT ? c->x : c->normed;
+    dense_columns(c, h, t->embed_dim, c->w->ffn_in_w, c->w->ffn_in_b, in, c->inner, false, c0, c1);
     for (int64_t r = 0; r < c->len; r++)
         at_activation_apply(t->act, c->inner + r * in + c0, c1 - c0);
 }

@@ -250,6 +250,42 @@ TEST(transformer_loader_names_the_file)
     mt_tmpdir_remove(dir);
 }
 
+/* The 16-lane paths with a tail: rows of 37 with large means, 100 activations over [-12, 12]. */
+TEST(layernorm_and_activations_vector_paths_match_references)
+{
+    enum { R = 3, D = 37, N = 100 };
+    float x[R * D], g[D], b[D], out[R * D];
+    double ref[R * D];
+    for (int i = 0; i < R * D; i++)
+        x[i] = (float)(sin(i * 1.3) * 2 + (i / D) * 300);
+    for (int i = 0; i < D; i++)
+        g[i] = 1.0f - 0.01f * (float)i, b[i] = 0.05f * (float)i;
+    at_layernorm(x, R, D, g, b, 1e-12f, out);
+    at_ref_layernorm(x, R, D, g, b, 1e-12, ref);
+    for (int i = 0; i < R * D; i++)
+        ASSERT_NEAR(out[i], ref[i], 2e-6 * (1 + fabs(ref[i])));
+    const at_activation acts[] = {AT_ACT_GELU, AT_ACT_GELU_TANH, AT_ACT_RELU};
+    for (int a = 0; a < 3; a++) {
+        float v[N];
+        for (int i = 0; i < N; i++)
+            v[i] = (float)(-12.0 + 24.0 * i / (N - 1));
+        at_activation_apply(acts[a], v, N);
+        for (int i = 0; i < N; i++) {
+            double in = (float)(-12.0 + 24.0 * i / (N - 1));
+            ASSERT_NEAR(v[i], at_ref_activation(acts[a], in), 1e-6 + 1e-6 * fabs(in));
+        }
+    }
+    /* Far out on the negative side GELU is x Phi(x), tiny but not zero: erfc keeps it. */
+    float far[16];
+    for (int i = 0; i < 16; i++)
+        far[i] = -7.0f - 0.25f * (float)i;
+    at_activation_apply(AT_ACT_GELU, far, 16);
+    for (int i = 0; i < 16; i++) {
+        double xv = -7.0 - 0.25 * i, want = 0.5 * xv * erfc(-xv * M_SQRT1_2);
+        ASSERT_NEAR(far[i], want, 1e-5 * fabs(want));
+    }
+}
+
 TEST(layernorm_and_activations_match_references)
 {
     float x[3 * 7], g[7], b[7], out[3 * 7];
