@@ -227,10 +227,10 @@ def main():
                      torch={th: float("inf") for th in range(1, nproc + 1)}, tf=r["torch"])
 
         # Rounds: every measurement of every row once per round, so load bursts hit all alike.
-        inner = {"bert": 1, "default": 20}
         for rnd in range(rounds):
             for r in rows:
-                n = inner[r["model"]]
+                # Calls per round: enough that a short call is timed more than once.
+                n = 20 if r["model"] == "default" else 3 if r["L"] <= 128 else 1
                 for _ in range(n):
                     t, data = post(port, r["model"], r["body"])
                     r["http"] = min(r["http"], t)
