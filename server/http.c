@@ -666,6 +666,23 @@ static bool check_framing(srv_request *r, enum MHD_Result *ret)
     return true;
 }
 
+/* A route's methods as "PUT/GET/DELETE" (its "PUT, GET, DELETE" without HEAD, which every GET
+ * route has, and with '/' so that they read apart from the list's commas). */
+static void route_methods(const char *methods, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = methods; *p && n + 1 < len;) {
+        p += strspn(p, ", ");
+        size_t w = strcspn(p, ", ");
+        if (w && !(w == 4 && strncmp(p, "HEAD", 4) == 0)) {
+            int m = snprintf(out + n, len - n, "%s%.*s", n ? "/" : "", (int)w, p);
+            n += m > 0 ? (size_t)m : 0;
+        }
+        p += w;
+    }
+}
+
 /* "no route ...; the routes are ..." naming every route of the server and its protocols. */
 static enum MHD_Result answer_no_route(srv_request *r)
 {
@@ -674,15 +691,17 @@ static enum MHD_Result answer_no_route(srv_request *r)
     for (int i = 0; api_protocols[i]; i++)
         for (int k = 0; k < api_protocols[i]->nroutes && n < sizeof routes; k++) {
             const api_route_def *d = &api_protocols[i]->routes[k];
-            int m = snprintf(routes + n, sizeof routes - n, "%s%s %s", n ? ", " : "",
-                             d->job ? "POST" : "GET", d->label);
+            char methods[64];
+            route_methods(d->methods, methods, sizeof methods);
+            int m = snprintf(routes + n, sizeof routes - n, "%s%s %s", n ? ", " : "", methods,
+                             d->label);
             n += m > 0 ? (size_t)m : 0;
         }
     api_error e;
     api_error_set(&e, API_ERR_NOT_FOUND, "",
-                  "no route %s; the routes are %s, GET /healthz, /readyz, /metrics, / (the "
+                  "no route %.64s%s; the routes are %s, GET /healthz, /readyz, /metrics, / (the "
                   "explorer page), /openapi.json",
-                  r->path, routes);
+                  r->path, strlen(r->path) > 64 ? "..." : "", routes);
     return answer_error(r, &e, NULL, NULL);
 }
 

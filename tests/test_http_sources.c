@@ -262,6 +262,12 @@ TEST(http_sources_errors)
     snprintf(path, sizeof path, "/v1/sources/%065d", 0);
     expect(&d, "PUT", path, ok, 400, "1 to 64 characters");
     expect(&d, "GET", "/v1/sources/a/b", NULL, 404, "no route");
+    /* The route list names each route's methods (but HEAD), whole even after a long path. */
+    expect(&d, "GET", "/v1/sources/a/b", NULL, 404,
+           "POST /v1/attention, GET /v1/models, GET /v1/models/{name}, POST "
+           "/v1/models/{name}/attention, PUT/GET/DELETE /v1/sources/{id}, GET /v2,");
+    snprintf(path, sizeof path, "/v1/sources/a/%0100d", 0);
+    expect(&d, "GET", path, NULL, 404, "/openapi.json\"}}");
     expect(&d, "POST", "/v1/sources/s", ok, 405, "allowed: PUT, GET, DELETE");
 
     /* PUT bodies: the rules of /v1/attention's key and value. */
