@@ -488,8 +488,13 @@ static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
         else
             at_sgemm(false, true, (int)rows, (int)ncols, (int)p->dq, c->scale, qb, (int)q->nb[2],
                      kb, (int)k->nb[2], 0.0f, s, (int)ld);
-        for (int64_t r = 0; r < rows; r++)
-            select_row(c, heap, b, h, i0 + r, s + r * ld, n);
+        /* The block is still in cache from the sgemm: softmax it in one call when its rows are
+         * alike (no mask tensor, no causal cut: every row has ncols allowed keys). */
+        if (d->selection == AT_SELECT_SOFT && !d->mask && !d->causal)
+            at_softmax_rows(s, rows, ld, n, ncols);
+        else
+            for (int64_t r = 0; r < rows; r++)
+                select_row(c, heap, b, h, i0 + r, s + r * ld, n);
         at_sgemm(false, false, (int)rows, (int)p->dv, (int)ncols, 1.0f, s, (int)ld, vb,
                  (int)v->nb[2], 0.0f, ctx, (int)p->dv);
     }

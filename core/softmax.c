@@ -8,44 +8,82 @@
 
 #include "simd_int.h"
 
-/* One step of the masking max pass over 16 entries at p: entries whose flag in `allow` (if
- * any) is 0 become -inf, and *acc takes the lane-wise maximum. */
-AT_INLINE void mask_max_step(float *p, const uint8_t *allow, vfloat *acc)
+/* Flags of 16 entries widened to a lane mask (all ones where the flag is non-zero). Compared
+ * as bytes, then sign-extended: one vpmovsxbd. Widening the flags first (GCC 12) assembled the
+ * lanes from general registers one byte at a time. */
+typedef uint8_t vbyte_unaligned __attribute__((vector_size(VL), aligned(1), may_alias));
+typedef int8_t vsbyte __attribute__((vector_size(VL)));
+
+AT_INLINE vint allow_lanes(const uint8_t *allow)
 {
-    vfloat v = vload(p);
-    if (allow) {
-        vbyte b;
-        memcpy(&b, allow, sizeof b);
-        vint keep = __builtin_convertvector(b, vint) != 0;
-        v = VSELECT(keep, v, vsplat(-INFINITY));
-        memcpy(p, &v, sizeof v);
-    }
-    vint greater = v > *acc;
-    *acc = VSELECT(greater, v, *acc);
+    vbyte b = *(const vbyte_unaligned *)allow;
+    return __builtin_convertvector((vsbyte)(b != 0), vint);
 }
 
-/* Masks row[0..n) with the contiguous flags `allow` (or none) and returns the maximum. */
+AT_INLINE vfloat vmax(vfloat a, vfloat b)
+{
+    vint greater = a > b;
+    return VSELECT(greater, a, b);
+}
+
+/* Lane-wise reductions to one float, in log2(16) shuffle steps (a loop over the lanes was a
+ * chain of 15 dependent operations per row, which showed at 128 keys). */
+AT_INLINE float hmax(vfloat v)
+{
+    const vint half = {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7};
+    const vint quarter = {4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11};
+    const vint pair = {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13};
+    const vint one = {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14};
+    v = vmax(v, __builtin_shuffle(v, half));
+    v = vmax(v, __builtin_shuffle(v, quarter));
+    v = vmax(v, __builtin_shuffle(v, pair));
+    v = vmax(v, __builtin_shuffle(v, one));
+    return v[0];
+}
+
+AT_INLINE float hsum(vfloat v)
+{
+    const vint half = {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7};
+    const vint quarter = {4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11};
+    const vint pair = {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13};
+    const vint one = {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14};
+    v += __builtin_shuffle(v, half);
+    v += __builtin_shuffle(v, quarter);
+    v += __builtin_shuffle(v, pair);
+    v += __builtin_shuffle(v, one);
+    return v[0];
+}
+
+/* Masks row[0..n) with the contiguous flags `allow` (or none) and returns the maximum. Four
+ * accumulators, because one made the pass a chain of dependent compare-and-blends that took a
+ * quarter of the softmax's time for rows of 512 keys. */
 AT_INLINE float mask_and_max(float *row, int64_t n, const uint8_t *allow)
 {
-    vfloat acc = vsplat(-INFINITY);
+    const vfloat ninf = vsplat(-INFINITY);
+    vfloat acc0 = ninf, acc1 = ninf, acc2 = ninf, acc3 = ninf;
     int64_t j = 0;
-    for (; j + VL <= n; j += VL)
-        mask_max_step(row + j, allow ? allow + j : NULL, &acc);
-    if (j < n) {
-        /* The tail goes through the same code, padded with entries that cannot win. */
-        float tail[VL];
-        uint8_t tail_allow[VL] = {0};
-        size_t rest = (size_t)(n - j);
-        for (int k = 0; k < VL; k++)
-            tail[k] = -INFINITY;
-        memcpy(tail, row + j, rest * sizeof(float));
-        if (allow) memcpy(tail_allow, allow + j, rest);
-        mask_max_step(tail, allow ? tail_allow : NULL, &acc);
-        memcpy(row + j, tail, rest * sizeof(float));
+    if (allow) {
+        for (; j + VL <= n; j += VL) {
+            vfloat v = VSELECT(allow_lanes(allow + j), vload(row + j), ninf);
+            vstore(row + j, &v);
+            acc0 = vmax(v, acc0);
+        }
+    } else {
+        for (; j + 4 * VL <= n; j += 4 * VL) {
+            acc0 = vmax(vload(row + j), acc0);
+            acc1 = vmax(vload(row + j + VL), acc1);
+            acc2 = vmax(vload(row + j + 2 * VL), acc2);
+            acc3 = vmax(vload(row + j + 3 * VL), acc3);
+        }
+        for (; j + VL <= n; j += VL)
+            acc0 = vmax(vload(row + j), acc0);
     }
-    float max = acc[0];
-    for (int k = 1; k < VL; k++)
-        max = acc[k] > max ? acc[k] : max;
+    float max = hmax(vmax(vmax(acc0, acc1), vmax(acc2, acc3)));
+    /* The tail, one entry at a time: masked entries become -inf as in the vector loop. */
+    for (; j < n; j++) {
+        if (allow && !allow[j]) row[j] = -INFINITY;
+        max = row[j] > max ? row[j] : max;
+    }
     return max;
 }
 
@@ -71,10 +109,7 @@ AT_INLINE float exp_and_sum(float *row, int64_t n, float max)
         memcpy(row + j, &e, rest * sizeof(float));
         acc += e;
     }
-    float sum = 0.0f;
-    for (int k = 0; k < VL; k++)
-        sum += acc[k];
-    return sum;
+    return hsum(acc);
 }
 
 AT_INLINE void scale_row(float *row, int64_t n, float factor)
@@ -86,6 +121,20 @@ AT_INLINE void scale_row(float *row, int64_t n, float factor)
     }
     for (; j < n; j++)
         row[j] *= factor;
+}
+
+/* at_softmax_row with contiguous flags or none; inlined into each entry point (and clone). */
+AT_INLINE void softmax_row(float *row, int64_t n, int64_t m, const uint8_t *allow)
+{
+    float max = m > 0 ? mask_and_max(row, m, allow) : -INFINITY;
+    if (max == -INFINITY) {
+        memset(row, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    /* The maximum contributes exp(0) = 1, so sum >= 1. */
+    float sum = exp_and_sum(row, m, max);
+    scale_row(row, m, 1.0f / sum);
+    memset(row + m, 0, (size_t)(n - m) * sizeof(float));
 }
 
 AT_SIMD_CLONES
@@ -104,15 +153,14 @@ void at_softmax_row(float *row, int64_t n, int64_t n_allowed, const uint8_t *all
         }
         allow = NULL;
     }
-    float max = m > 0 ? mask_and_max(row, m, allow) : -INFINITY;
-    if (max == -INFINITY) {
-        memset(row, 0, (size_t)n * sizeof(float));
-        return;
-    }
-    /* The maximum contributes exp(0) = 1, so sum >= 1. */
-    float sum = exp_and_sum(row, m, max);
-    scale_row(row, m, 1.0f / sum);
-    memset(row + m, 0, (size_t)(n - m) * sizeof(float));
+    softmax_row(row, n, m, allow);
+}
+
+AT_SIMD_CLONES
+void at_softmax_rows(float *rows, int64_t count, int64_t ld, int64_t n, int64_t n_allowed)
+{
+    for (int64_t r = 0; r < count; r++)
+        softmax_row(rows + r * ld, n, n_allowed, NULL);
 }
 
 AT_SIMD_CLONES

@@ -16,6 +16,14 @@
 void at_softmax_row(float *row, int64_t n, int64_t n_allowed, const uint8_t *allow,
                     int64_t allow_stride);
 
+/* at_softmax_row over `count` rows of a block, row r at rows + r * ld, when every row has the
+ * same n_allowed and no flags (no mask tensor, no causal cut): the weights path calls it once
+ * per score block, right after the sgemm that wrote the block, so that the block is still in
+ * cache and the per-call costs (the ISA dispatch, the constants of the exponential) are paid
+ * once per block instead of once per row. Each row gets exactly what at_softmax_row gives it.
+ * Requires count >= 0, ld >= n and 0 <= n_allowed <= n. Pure and reentrant. */
+void at_softmax_rows(float *rows, int64_t count, int64_t ld, int64_t n, int64_t n_allowed);
+
 /* One key tile of an online softmax (the tiled attention's inner step): the row continues over
  * several tiles, and *max and *sum carry its running maximum and sum of exponentials between
  * them (-INFINITY and 0 before the first tile). Entries are allowed as in at_softmax_row; allowed

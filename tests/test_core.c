@@ -451,6 +451,29 @@ TEST(core_softmax_row)
         ASSERT_EQ(tail[j], 0);
 }
 
+/* The block form gives every row exactly what the row form gives it, and leaves the stride's
+ * gap between rows, and the rows past `count`, alone. */
+TEST(core_softmax_rows_match_row)
+{
+    ct_rng r = {9};
+    enum { ROWS = 5, MAXN = 200 };
+    static float block[ROWS * (MAXN + 3)], copy[ROWS * (MAXN + 3)];
+    for (int64_t n = 1; n <= MAXN; n += n < 40 ? 1 : 23) {
+        int64_t ld = n + ct_rng_int(&r, 0, 3), allowed = n % 3 ? ct_rng_int(&r, 0, n) : n;
+        for (int64_t j = 0; j < ROWS * ld; j++)
+            block[j] = j % ld < n ? ct_rng_float(&r) * 30.0f : 1234.5f;
+        memcpy(copy, block, sizeof block);
+        at_softmax_rows(block, ROWS - 1, ld, n, allowed);
+        for (int64_t k = 0; k < ROWS - 1; k++)
+            at_softmax_row(copy + k * ld, n, allowed, NULL, 0);
+        for (int64_t j = 0; j < ROWS * ld; j++)
+            if (memcmp(&block[j], &copy[j], sizeof(float)) != 0)
+                harness_fail(__FILE__, __LINE__, "n=%lld ld=%lld allowed=%lld: [%lld] %.9g vs %.9g",
+                             (long long)n, (long long)ld, (long long)allowed, (long long)j,
+                             (double)block[j], (double)copy[j]);
+    }
+}
+
 /* ---- validation ---- */
 
 /* `good` changed by `change` must be refused with `status`, naming `field` and saying `needle`;

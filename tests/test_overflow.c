@@ -79,6 +79,36 @@ TEST(overflow_additive_scores_match_reference)
     at_pool_free(pool);
 }
 
+/* Head dims of 16 and more go through the vector loops of the bound check: one element of a
+ * row blown up, at any position (vector body or tail), must still get the row redone, also
+ * where nothing non-finite shows in the output (top-k picks among tied infinities). */
+TEST(overflow_wide_rows_match_reference)
+{
+    ct_rng r = {0x5eed16};
+    for (int n = 0; n < 60; n++) {
+        ct_extras x;
+        at_attention_desc d = ct_random_desc(&r, 2, 2, 10, 70, &x);
+        if (ct_rng_int(&r, 0, 1)) { /* top-k: an overflow there leaves the context finite */
+            d.selection = AT_SELECT_TOPK;
+            d.k = ct_rng_int(&r, 1, 3);
+            d.normalize = true;
+        }
+        d.has_scale = true; /* 3e37 * |k| * 1e3 overflows float32 */
+        d.scale = 1e3f;
+        at_tensor *t = ct_rng_int(&r, 0, 1) ? &d.query : &d.key;
+        float *data = t->data;
+        for (int64_t b = 0; b < t->ne[0]; b++)
+            for (int64_t h = 0; h < (t->nb[1] ? t->ne[1] : 1); h++)
+                for (int64_t i = 0; i < t->ne[2]; i++)
+                    if (ct_rng_int(&r, 0, 2) == 0)
+                        data[b * t->nb[0] + h * t->nb[1] + i * t->nb[2] +
+                             ct_rng_int(&r, 0, t->ne[3] - 1)] =
+                            ct_rng_int(&r, 0, 1) ? 3e37f : -3e37f;
+        ct_check_forward(NULL, &d);
+        ct_free_desc(&d);
+    }
+}
+
 /* The reproducer: two equal scores of +inf in float32 are an even split, with or without the
  * weights (the tiled path), and a score that overflows picks the right key for top-k. */
 TEST(overflow_even_split_and_topk)
