@@ -254,11 +254,25 @@ $(PEER_BIN): $(BUILD)/bench/peer_%: $(PEERS)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -pthread $(PKG_CFLAGS) $< -o $@ $(PKG_LIBS)
 
+# ggml's CPU flash attention as a peer: our driver (peers/ggml_flash.c) built against a local
+# ggml checkout named by GGML_DIR, whose library cmake builds into $(BUILD)/ggml (-march=native).
+# Nothing of ggml is in this repository; without GGML_DIR the bench skips it with a note.
+GGML_DIR  ?=
+GGML_PEER := $(if $(GGML_DIR),$(BUILD)/bench/ggml_flash)
+$(BUILD)/bench/ggml_flash: $(PEERS)/ggml_flash.c
+	@$(call apt_install,cmake g++)
+	cmake -S $(GGML_DIR) -B $(BUILD)/ggml -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+	  -DBUILD_SHARED_LIBS=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF >/dev/null
+	cmake --build $(BUILD)/ggml --target ggml -j$(JOBS)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -pthread -I$(GGML_DIR)/include $< -o $@ -Wl,--start-group \
+	  $$(find $(BUILD)/ggml -name 'libggml*.a') -Wl,--end-group -lstdc++ -lm -fopenmp
+
 bench: deps
 	@$(call apt_install,$(DEB_BENCH))
-	@$(MAKE) --no-print-directory -j$(JOBS) $(ATTND) $(BENCH_BIN) $(PEER_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(ATTND) $(BENCH_BIN) $(PEER_BIN) $(GGML_PEER)
 	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) --peers $(abspath $(PEERS)) \
-	  $(BENCH_ARGS)
+	  $(if $(GGML_PEER),--ggml $(GGML_PEER)) $(BENCH_ARGS)
 
 # Issue 10's attacks on attnd over 127.0.0.1, bounded in time (about 4 minutes; ABUSE_ARGS=--quick
 # for one): slowloris, an idle-socket flood, partial bodies, an endless chunked upload, two

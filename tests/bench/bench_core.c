@@ -1,6 +1,7 @@
 /* `make bench`: times at_attention_forward on a pool of N workers for one shape and variant, the
  * way the daemon runs it (inside a pool job, on that job's worker). Prints one key=value line
- * that tests/bench/run_bench.py reads: the mean time of a call and 4*B*H*Lq*Lk*d GFLOP/s. */
+ * that tests/bench/run_bench.py reads: the mean time of a call and 4*B*H*Lq*Lk*d GFLOP/s.
+ * out=PATH also writes the context, so that a peer's answer can be compared with it. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ typedef struct bench_opts {
     const char *score, *selection;
     int64_t b, h, lq, lk, d, da, k;
     bool weights;
+    const char *out; /* when set: the context is written there as raw float32 [B, H, Lq, dv] */
 } bench_opts;
 
 typedef struct bench_job {
@@ -83,7 +85,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: bench_core [threads=N] [score=scaled_dot|dot|additive] "
                     "[selection=soft|topk] [B=N] [H=N] [L=N | Lq=N Lk=N] [d=N] [da=N] [k=N] "
-                    "[weights=0|1] [seconds=S] [rounds=N]\n");
+                    "[weights=0|1] [seconds=S] [rounds=N] [out=PATH]\n");
     return 2;
 }
 
@@ -125,6 +127,8 @@ static bool parse_args(int argc, char **argv, bench_opts *o)
             o->score = val;
         } else if (strncmp(argv[i], "selection=", 10) == 0) {
             o->selection = val;
+        } else if (strncmp(argv[i], "out=", 4) == 0) {
+            o->out = val;
         } else {
             return false;
         }
@@ -228,6 +232,14 @@ int main(int argc, char **argv)
     if (job.rc != AT_OK) {
         fprintf(stderr, "bench_core: at_attention_forward: %s\n", at_strerror(job.rc));
         return 1;
+    }
+
+    if (o.out) {
+        FILE *f = fopen(o.out, "wb");
+        if (!f || fwrite(ctx, sizeof(float), (size_t)nq, f) != (size_t)nq || fclose(f) != 0) {
+            fprintf(stderr, "bench_core: cannot write %s\n", o.out);
+            return 1;
+        }
     }
 
     double flops = 4.0 * (double)o.b * (double)o.h * (double)o.lq * (double)o.lk * (double)o.d;
