@@ -50,10 +50,10 @@ AT_INLINE float row_maxabs(const float *x, int64_t n)
  * top bit only an all-ones exponent sets (no branch per element). */
 AT_INLINE bool row_finite(const float *x, int64_t n)
 {
-    vint bad = {0};
+    vuint bad = {0};
     int64_t j = 0;
     for (; j + VL <= n; j += VL)
-        bad |= ((vint)vload(x + j) & 0x7f800000) + 0x00800000;
+        bad |= ((vuint)vload(x + j) & 0x7f800000u) + 0x00800000u;
     uint32_t any = 0;
     for (int k = 0; k < VL; k++)
         any |= (uint32_t)bad[k];

@@ -41,6 +41,7 @@
 
 typedef float vfloat __attribute__((vector_size(VL * sizeof(float))));
 typedef int32_t vint __attribute__((vector_size(VL * sizeof(int32_t))));
+typedef uint32_t vuint __attribute__((vector_size(VL * sizeof(uint32_t)))); /* wraps, never UB */
 typedef uint8_t vbyte __attribute__((vector_size(VL)));
 
 /* Lane-wise m ? a : b, where m is all-ones or all-zeros per lane (a vector comparison). */

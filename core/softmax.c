@@ -110,8 +110,9 @@ AT_INLINE vfloat vexp_softmax(const vfloat *px)
     p = p * r + 4.999915063e-1f;
     p = p * r + 9.999997020e-1f;
     p = p * r + 1.0f;
-    vint e = (vint)p + (((vint)t - (vint)vsplat(round)) << 23);
-    return (vfloat)(~under & e);
+    /* Unsigned: in the lanes masked below, the sum may wrap (defined for unsigned only). */
+    vuint e = (vuint)p + (((vuint)t - (vuint)vsplat(round)) << 23);
+    return (vfloat)(~under & (vint)e);
 }
 
 /* row[j] = exp(row[j] - max) for j < n; returns the sum. */
