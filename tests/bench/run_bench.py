@@ -598,7 +598,7 @@ def triad_once(build, threads):
     return kv(run([f"{build}/bench/bench_triad", f"threads={threads}"]).strip())["gbps"]
 
 
-def one_query_rows(build, quick, quiet):
+def million_keys_rows(build, quick, quiet):
     """One query over DECODE_LK keys (d 64, no weights) on 1 and 2 threads, interleaved with the
     triad on 1 and 2 threads; best of the rounds. Returns the figures and the goals."""
     secs, rounds = (0.3, 1) if quick else (1.0, 3)
@@ -702,7 +702,7 @@ def decode_steps(build, quick):
 
 def decode_bench(build, quick, quiet):
     """Section 7: its figures (for bench.json), its text and its goals."""
-    fig1, t1, g1 = one_query_rows(build, quick, quiet)
+    fig1, t1, g1 = million_keys_rows(build, quick, quiet)
     quiet()
     fig2, t2, g2 = decode_steps(build, quick)
     text = ("\n7. Decoding against keys that stay on the server. a) One query over "
@@ -1002,7 +1002,6 @@ def main():
                 "peer MB/s", "peer Mfloat/s", "ratio (floats/s)", "goal"], rows2)
 
     rows3 = []
-    fa_tiny = svc.get(("fastapi", "tiny"), {}).get("rps")
     for (server, name), r in svc.items():
         label = {"attnd": "attnd", "mhd": "bare libmicrohttpd (ceiling)",
                  "fastapi": "FastAPI+uvicorn+PyTorch, 2 workers"}[server]
