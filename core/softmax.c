@@ -87,34 +87,6 @@ AT_INLINE float mask_and_max(float *row, int64_t n, const uint8_t *allow)
     return max;
 }
 
-/* exp(x) for the softmax's x = score - max <= 0, in 9 multiply-add slots where simd_int.h's
- * general vexp_nonpositive takes 11, and with no clamp: the exponentials are most of the
- * softmax, and the softmax a fifth of attention's time at d = 64. Cephes' reduction
- * x = n ln2 + r (ln2 in two parts, exact without FMA too), a degree-5 near-minimax polynomial
- * 1 + r (c1 + ...) for exp(r) on |r| <= ln2/2 (9.5e-8 relative with float coefficients), 2^n
- * added to the exponent field as an integer, and x below AT_EXP_LO (including -inf) masked to
- * exactly 0 afterwards instead of clamped before. Within about 2 ulp of exp for x >= AT_EXP_LO
- * (results down to about 1e-38, which stay normal: n >= -126 there). */
-AT_INLINE vfloat vexp_softmax(const vfloat *px)
-{
-    const float log2e = 1.44269504088896341f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
-    const float round = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds */
-    const vfloat x = *px;
-    vint under = x < AT_EXP_LO;
-    vfloat t = x * log2e + round;
-    vfloat n = t - round;
-    vfloat r = x - n * ln2_hi - n * ln2_lo;
-    vfloat p = vsplat(8.290315047e-3f);
-    p = p * r + 4.189793020e-2f;
-    p = p * r + 1.666763574e-1f;
-    p = p * r + 4.999915063e-1f;
-    p = p * r + 9.999997020e-1f;
-    p = p * r + 1.0f;
-    /* Unsigned: in the lanes masked below, the sum may wrap (defined for unsigned only). */
-    vuint e = (vuint)p + (((vuint)t - (vuint)vsplat(round)) << 23);
-    return (vfloat)(~under & (vint)e);
-}
-
 /* row[j] = exp(row[j] - max) for j < n; returns the sum. */
 AT_INLINE float exp_and_sum(float *row, int64_t n, float max)
 {
@@ -122,7 +94,7 @@ AT_INLINE float exp_and_sum(float *row, int64_t n, float max)
     int64_t j = 0;
     for (; j + VL <= n; j += VL) {
         vfloat x = vload(row + j) - max;
-        vfloat e = vexp_softmax(&x);
+        vfloat e = vexp_nonpositive(&x);
         memcpy(row + j, &e, sizeof e);
         acc += e;
     }
@@ -133,7 +105,7 @@ AT_INLINE float exp_and_sum(float *row, int64_t n, float max)
             tail[k] = -INFINITY; /* exp gives 0: adds nothing to the sum */
         memcpy(tail, row + j, rest * sizeof(float));
         vfloat x = vload(tail) - max;
-        vfloat e = vexp_softmax(&x);
+        vfloat e = vexp_nonpositive(&x);
         memcpy(row + j, &e, rest * sizeof(float));
         acc += e;
     }

@@ -1,10 +1,7 @@
 /* `make bench`: times at_attention_forward on a pool of N workers for one shape and variant, the
  * way the daemon runs it (inside a pool job, on that job's worker). Prints one key=value line
  * that tests/bench/run_bench.py reads: the mean time of a call and 4*B*H*Lq*Lk*d GFLOP/s.
- * cpu_ms is the CPU time of all threads per call (best round): on a machine shared with other
- * processes, it is what an A/B comparison at one thread should read, as time spent waiting for
- * the CPU is not in it. out=PATH also writes the context, so that a peer's answer can be
- * compared with it. */
+ * out=PATH also writes the context, so that a peer's answer can be compared with it. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,7 +31,6 @@ typedef struct bench_job {
     at_pool *pool;
     const bench_opts *opts;
     double best_mean; /* seconds per call, best round */
-    double best_cpu;  /* CPU seconds (all threads) per call, best round by that measure */
     long calls;       /* calls in the best round */
     int rc;
     bool done;
@@ -42,16 +38,11 @@ typedef struct bench_job {
     pthread_cond_t cv;
 } bench_job;
 
-static double clock_s(clockid_t id)
-{
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static double now(void)
 {
-    return clock_s(CLOCK_MONOTONIC);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 /* Deterministic values in [-1, 1): the figures must not depend on the run. */
@@ -70,17 +61,15 @@ static void bench_run(void *arg, int worker)
 {
     bench_job *j = arg;
     j->rc = at_attention_forward(j->desc, j->out, j->workspace, j->pool, worker);
-    j->best_mean = j->best_cpu = 1e30;
+    j->best_mean = 1e30;
     for (int r = 0; r < j->opts->rounds && j->rc == AT_OK; r++) {
         long n = 0;
-        double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), t0 = now(), t;
+        double t0 = now(), t;
         do {
             j->rc = at_attention_forward(j->desc, j->out, j->workspace, j->pool, worker);
             n++;
             t = now() - t0;
         } while (t < j->opts->seconds && j->rc == AT_OK);
-        double cpu = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / (double)n;
-        if (cpu < j->best_cpu) j->best_cpu = cpu;
         if (t / (double)n < j->best_mean) {
             j->best_mean = t / (double)n;
             j->calls = n;
@@ -255,11 +244,11 @@ int main(int argc, char **argv)
 
     double flops = 4.0 * (double)o.b * (double)o.h * (double)o.lq * (double)o.lk * (double)o.d;
     printf("threads=%lld score=%s selection=%s B=%lld H=%lld Lq=%lld Lk=%lld d=%lld da=%lld k=%lld "
-           "weights=%d calls=%ld ms=%.4f gflops=%.2f cpu_ms=%.4f core=%s\n",
+           "weights=%d calls=%ld ms=%.4f gflops=%.2f core=%s\n",
            (long long)o.threads, o.score, o.selection, (long long)o.b, (long long)o.h,
            (long long)o.lq, (long long)o.lk, (long long)o.d, (long long)o.da, (long long)o.k,
            o.weights ? 1 : 0, job.calls, job.best_mean * 1e3, flops / job.best_mean / 1e9,
-           job.best_cpu * 1e3, at_blas_core());
+           at_blas_core());
     free(work);
     free(q);
     free(k);
