@@ -185,8 +185,9 @@ size_t test_curl_collect(char *data, size_t size, size_t nmemb, void *ud)
     return k;
 }
 
-int test_http(const test_daemon *d, const char *method, const char *path, const char *content_type,
-              const char *body, size_t body_len, test_response *out)
+int test_http_headers(const test_daemon *d, const char *method, const char *path,
+                      const char *const *headers, const void *body, size_t body_len,
+                      test_response *out)
 {
     memset(out, 0, sizeof *out);
     CURL *c = curl_easy_init();
@@ -194,12 +195,9 @@ int test_http(const test_daemon *d, const char *method, const char *path, const 
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
     test_growbuf b = {0}, h = {0};
-    struct curl_slist *hdrs = NULL;
-    char ct[256];
-    snprintf(ct, sizeof ct, "Content-Type:%s%s", content_type ? " " : "",
-             content_type ? content_type : "");
-    hdrs = curl_slist_append(hdrs, ct);
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
+    for (int i = 0; headers && headers[i]; i++)
+        hdrs = curl_slist_append(hdrs, headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, test_curl_collect);
@@ -225,6 +223,16 @@ int test_http(const test_daemon *d, const char *method, const char *path, const 
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return (int)rc;
+}
+
+int test_http(const test_daemon *d, const char *method, const char *path, const char *content_type,
+              const char *body, size_t body_len, test_response *out)
+{
+    char ct[256];
+    snprintf(ct, sizeof ct, "Content-Type:%s%s", content_type ? " " : "",
+             content_type ? content_type : "");
+    const char *headers[] = {ct, NULL};
+    return test_http_headers(d, method, path, headers, body, body_len, out);
 }
 
 int test_post_json(const test_daemon *d, const char *path, const char *json, test_response *out)

@@ -39,6 +39,12 @@ typedef struct test_response {
 int test_http(const test_daemon *d, const char *method, const char *path, const char *content_type,
               const char *body, size_t body_len, test_response *out);
 
+/* test_http with the NULL-terminated header lines `headers` ("Name: value"; "Name:" removes
+ * a header curl would send) instead of a Content-Type alone. */
+int test_http_headers(const test_daemon *d, const char *method, const char *path,
+                      const char *const *headers, const void *body, size_t body_len,
+                      test_response *out);
+
 /* POST a JSON body to /v1/attention. */
 int test_post_json(const test_daemon *d, const char *path, const char *json, test_response *out);
 

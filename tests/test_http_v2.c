@@ -19,34 +19,13 @@
 static void post(const test_daemon *d, const char *path, const char *const *headers,
                  const void *body, size_t len, test_response *out)
 {
-    memset(out, 0, sizeof *out);
-    CURL *c = curl_easy_init();
-    ASSERT(c);
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
-    test_growbuf b = {0}, h = {0};
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
-    hdrs = curl_slist_append(hdrs, "Content-Type:"); /* none at all */
-    for (int i = 0; headers && headers[i]; i++)
-        hdrs = curl_slist_append(hdrs, headers[i]);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, test_curl_collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, test_curl_collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    CURLcode rc = curl_easy_perform(c);
-    ASSERT_EQ(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    out->body = b.p ? b.p : strdup("");
-    out->len = b.n;
-    out->headers = h.p ? h.p : strdup("");
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    const char *all[16] = {"Content-Type:"}; /* none at all */
+    int n = 1;
+    for (int i = 0; headers && headers[i]; i++) {
+        ASSERT(n < 15);
+        all[n++] = headers[i];
+    }
+    ASSERT_EQ(test_http_headers(d, "POST", path, all, body, len, out), CURLE_OK);
 }
 
 /* The value of response header `name` (any case), or -1. */
