@@ -34,11 +34,16 @@ typedef struct mha_layout {
     int64_t q_ld, kv_ld;         /* row strides in floats */
 } mha_layout;
 
-static mha_layout make_layout(const at_mha_weights *w, int64_t len, int64_t src_len)
+/* With `kv_given` (at_mha_forward_projected), only q is projected: the keys and values are the
+ * caller's. */
+static mha_layout make_layout(const at_mha_weights *w, int64_t len, int64_t src_len, bool kv_given)
 {
     const int64_t e = w->embed_dim;
     mha_layout l = {0};
-    if (src_len == 0) { /* self: one [L, 3E] block, q | k | v side by side */
+    if (kv_given) { /* q [L, E] alone */
+        l.proj_bytes = align_up((size_t)(len * e) * sizeof(float));
+        l.q_ld = e;
+    } else if (src_len == 0) { /* self: one [L, 3E] block, q | k | v side by side */
         l.proj_bytes = align_up((size_t)(len * 3 * e) * sizeof(float));
         l.q_off = 0, l.k_off = e, l.v_off = 2 * e;
         l.q_ld = l.kv_ld = 3 * e;
@@ -128,7 +133,7 @@ int at_mha_check(const at_mha_weights *w, int64_t len, int64_t src_len,
                     "[da, %lld]); use score scaled_dot or dot",
                     (long long)(2 * (e / h)));
     /* The per-head attention checks the rest on views with the real shapes. */
-    mha_layout l = make_layout(w, len, src_len);
+    mha_layout l = make_layout(w, len, src_len, false);
     at_attention_desc d = make_desc(w, len, src_len, opts, &l, NULL);
     return at_attention_check(&d, field, err, errlen);
 }
@@ -136,7 +141,7 @@ int at_mha_check(const at_mha_weights *w, int64_t len, int64_t src_len,
 size_t at_mha_workspace_size(const at_mha_weights *w, int64_t len, int64_t src_len,
                              const at_attention_desc *opts, int threads)
 {
-    mha_layout l = make_layout(w, len, src_len);
+    mha_layout l = make_layout(w, len, src_len, false);
     at_attention_desc d = make_desc(w, len, src_len, opts, &l, NULL);
     return l.proj_bytes + l.heads_bytes + align_up(at_attention_workspace_size(&d, threads));
 }
@@ -146,7 +151,8 @@ size_t at_mha_workspace_size(const at_mha_weights *w, int64_t len, int64_t src_l
 typedef struct proj_ctx {
     const at_mha_weights *w;
     const float *x, *src;
-    int64_t len;
+    int64_t len, src_len;
+    int64_t q_blocks; /* cross-attention: items 0..q_blocks-1 are blocks of x, the rest of src */
     float *proj;
     const mha_layout *l;
     const float *heads; /* out-projection: per-head context [H, L, hd] */
@@ -168,21 +174,35 @@ static void project(const float *in, int64_t rows, int64_t e, const float *weigh
              (int)ld);
 }
 
-/* Cross-attention: items are rows of x (0..L-1) followed by rows of src (L..L+S-1). (Self-
- * attention goes by blocks of columns, qkv_columns.) */
-static void in_projection_block(const proj_ctx *c, int64_t begin, int64_t end)
+/* Cross-attention: item i < q_blocks projects rows [i G, (i + 1) G) of x into q, item
+ * q_blocks + j rows [j G, (j + 1) G) of src into k | v (G = ROW_GRAIN, the last block of each
+ * shorter). Each sequence is cut from its own first row, so a source's k | v are the same
+ * products, hence the same bits, whatever the query (at_mha_project_source makes them alone).
+ * (Self-attention goes by blocks of columns, qkv_columns.) */
+static void in_projection_item(const proj_ctx *c, int64_t item)
 {
     const at_mha_weights *w = c->w;
     const int64_t e = w->embed_dim;
     const float *b = w->in_proj_bias;
-    int64_t q_end = end < c->len ? end : c->len;
-    if (begin < q_end)
-        project(c->x + begin * e, q_end - begin, e, w->in_proj_weight, b, e,
-                c->proj + c->l->q_off + begin * e, e);
-    int64_t s0 = (begin > c->len ? begin : c->len) - c->len, s1 = end - c->len;
-    if (s0 < s1) /* k | v: rows E..3E-1 of W */
-        project(c->src + s0 * e, s1 - s0, e, w->in_proj_weight + e * e, b ? b + e : NULL, 2 * e,
-                c->proj + c->l->k_off + s0 * 2 * e, 2 * e);
+    if (item < c->q_blocks) {
+        int64_t r0 = item * ROW_GRAIN, r1 = r0 + ROW_GRAIN < c->len ? r0 + ROW_GRAIN : c->len;
+        project(c->x + r0 * e, r1 - r0, e, w->in_proj_weight, b, e, c->proj + c->l->q_off + r0 * e,
+                e);
+        return;
+    }
+    int64_t s0 = (item - c->q_blocks) * ROW_GRAIN;
+    int64_t s1 = s0 + ROW_GRAIN < c->src_len ? s0 + ROW_GRAIN : c->src_len;
+    /* k | v: rows E..3E-1 of W */
+    project(c->src + s0 * e, s1 - s0, e, w->in_proj_weight + e * e, b ? b + e : NULL, 2 * e,
+            c->proj + c->l->k_off + s0 * 2 * e, 2 * e);
+}
+
+static void in_projection(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const proj_ctx *c = arg;
+    (void)worker;
+    for (int64_t item = begin; item < end && !at_cancel_status(c->cancel); item++)
+        in_projection_item(c, item);
 }
 
 /* Calls fn on the ROW_GRAIN-aligned blocks that make up [begin, end): every product then has
@@ -197,13 +217,6 @@ static void aligned_blocks(const proj_ctx *c, int64_t begin, int64_t end,
         fn(c, begin, next);
         begin = next;
     }
-}
-
-static void in_projection(void *arg, int64_t begin, int64_t end, int worker)
-{
-    const proj_ctx *c = arg;
-    (void)worker;
-    if (!at_cancel_status(c->cancel)) aligned_blocks(c, begin, end, in_projection_block);
 }
 
 /* Cross-attention, rows [begin, end): context[r] = out_bias + sum over heads h of
@@ -334,37 +347,144 @@ static int64_t blocks_of(int64_t n)
     return (n + COL_GRAIN - 1) / COL_GRAIN;
 }
 
+static int64_t row_blocks(int64_t n)
+{
+    return (n + ROW_GRAIN - 1) / ROW_GRAIN;
+}
+
+/* Rank-4 view [1, H, rows, hd] of per-head contiguous data [H, rows, hd]. */
+static at_tensor per_head_view(const float *base, int64_t heads, int64_t rows, int64_t hd)
+{
+    at_tensor t = {.dtype = AT_F32, .rank = 4, .data = (void *)base};
+    t.ne[0] = 1, t.ne[1] = heads, t.ne[2] = rows, t.ne[3] = hd;
+    t.nb[0] = heads * rows * hd, t.nb[1] = rows * hd, t.nb[2] = hd, t.nb[3] = 1;
+    return t;
+}
+
+/* The per-head attention of `d` (queries already projected), then the out-projection. */
+static int attend_and_project_out(const at_mha_weights *w, proj_ctx *c, const mha_layout *l,
+                                  bool self, const at_attention_desc *d,
+                                  const at_attention_desc *opts, const at_mha_out *out,
+                                  void *workspace, at_pool *pool, int worker)
+{
+    float *heads = (float *)((char *)workspace + l->proj_bytes);
+    void *attn_ws = (char *)workspace + l->proj_bytes + l->heads_bytes;
+    at_attention_out ao = {.context = heads, .weights = opts->need_weights ? out->weights : NULL};
+    int rc = at_attention_forward(d, &ao, attn_ws, pool, worker);
+    if (rc != AT_OK) return rc;
+
+    const int64_t e = w->embed_dim;
+    c->heads = heads;
+    c->context = out->context;
+    if (self) {
+        c->concat = c->proj; /* q | k | v [L, 3E] are no longer needed */
+        at_pool_parallel_for(pool, worker, c->len, ROW_GRAIN, concat_heads, c);
+        at_pool_parallel_for(pool, worker, blocks_of(e), 1, out_projection_columns, c);
+    } else
+        at_pool_parallel_for(pool, worker, c->len, ROW_GRAIN, out_projection, c);
+    return at_cancel_status(opts->cancel);
+}
+
 int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const float *src,
                    int64_t src_len, const at_attention_desc *opts, const at_mha_out *out,
                    void *workspace, at_pool *pool, int worker)
 {
     if (!src) src_len = 0;
-    mha_layout l = make_layout(w, len, src_len);
+    mha_layout l = make_layout(w, len, src_len, false);
     float *proj = workspace;
-    float *heads = (float *)((char *)workspace + l.proj_bytes);
-    void *attn_ws = (char *)workspace + l.proj_bytes + l.heads_bytes;
-
-    proj_ctx c = {
-        .w = w, .x = x, .src = src, .len = len, .proj = proj, .l = &l, .cancel = opts->cancel};
+    proj_ctx c = {.w = w,
+                  .x = x,
+                  .src = src,
+                  .len = len,
+                  .src_len = src_len,
+                  .q_blocks = row_blocks(len),
+                  .proj = proj,
+                  .l = &l,
+                  .cancel = opts->cancel};
     const int64_t e = w->embed_dim;
     if (src_len == 0)
         at_pool_parallel_for(pool, worker, blocks_of(3 * e), 1, qkv_projection, &c);
     else
-        at_pool_parallel_for(pool, worker, len + src_len, ROW_GRAIN, in_projection, &c);
+        at_pool_parallel_for(pool, worker, c.q_blocks + row_blocks(src_len), 1, in_projection, &c);
     if (at_cancel_status(opts->cancel)) return at_cancel_status(opts->cancel);
 
     at_attention_desc d = make_desc(w, len, src_len, opts, &l, proj);
-    at_attention_out ao = {.context = heads, .weights = opts->need_weights ? out->weights : NULL};
-    int rc = at_attention_forward(&d, &ao, attn_ws, pool, worker);
-    if (rc != AT_OK) return rc;
+    return attend_and_project_out(w, &c, &l, src_len == 0, &d, opts, out, workspace, pool, worker);
+}
 
-    c.heads = heads;
-    c.context = out->context;
-    if (src_len == 0) {
-        c.concat = proj; /* q | k | v [L, 3E] are no longer needed */
-        at_pool_parallel_for(pool, worker, len, ROW_GRAIN, concat_heads, &c);
-        at_pool_parallel_for(pool, worker, blocks_of(e), 1, out_projection_columns, &c);
-    } else
-        at_pool_parallel_for(pool, worker, len, ROW_GRAIN, out_projection, &c);
-    return at_cancel_status(opts->cancel);
+/* ---- a source projected once, attended to many times ---- */
+
+int at_mha_check_source(const at_mha_weights *w, int64_t src_len, char *err, size_t errlen)
+{
+    at_attention_desc soft = {.score = AT_SCORE_SCALED_DOT};
+    if (src_len < 1)
+        return fail(NULL, "src_len", err, errlen, AT_EINVAL,
+                    "src_len: the source has %lld tokens, expected at least 1", (long long)src_len);
+    return at_mha_check(w, 1, src_len, &soft, NULL, err, errlen);
+}
+
+size_t at_mha_source_workspace_size(const at_mha_weights *w, int64_t src_len)
+{
+    return align_up((size_t)(src_len * 2 * w->embed_dim) * sizeof(float));
+}
+
+int at_mha_project_source(const at_mha_weights *w, const float *src, int64_t src_len, float *key,
+                          float *value, const at_cancel *cancel, void *workspace, at_pool *pool,
+                          int worker)
+{
+    const int64_t e = w->embed_dim, h = w->num_heads, hd = e / h;
+    /* The layout of a cross-attention's k | v, which then starts at the workspace. */
+    mha_layout l = {.k_off = 0, .v_off = e, .kv_ld = 2 * e};
+    float *kv = workspace;
+    proj_ctx c = {.w = w,
+                  .src = src,
+                  .src_len = src_len,
+                  .q_blocks = 0,
+                  .proj = kv,
+                  .l = &l,
+                  .cancel = cancel};
+    at_pool_parallel_for(pool, worker, row_blocks(src_len), 1, in_projection, &c);
+    if (at_cancel_status(cancel)) return at_cancel_status(cancel);
+    for (int64_t hh = 0; hh < h; hh++)
+        for (int64_t s = 0; s < src_len; s++) {
+            memcpy(key + (hh * src_len + s) * hd, kv + s * 2 * e + hh * hd,
+                   (size_t)hd * sizeof(float));
+            memcpy(value + (hh * src_len + s) * hd, kv + s * 2 * e + e + hh * hd,
+                   (size_t)hd * sizeof(float));
+        }
+    return AT_OK;
+}
+
+size_t at_mha_projected_workspace_size(const at_mha_weights *w, int64_t len, int64_t src_len,
+                                       const at_attention_desc *opts, int threads)
+{
+    const int64_t h = w->num_heads, hd = w->embed_dim / h;
+    mha_layout l = make_layout(w, len, src_len, true);
+    at_attention_desc d = make_desc(w, len, src_len, opts, &l, NULL);
+    d.key = per_head_view(stand_in, h, src_len, hd);
+    d.value = d.key;
+    return l.proj_bytes + l.heads_bytes + align_up(at_attention_workspace_size(&d, threads));
+}
+
+int at_mha_forward_projected(const at_mha_weights *w, const float *x, int64_t len,
+                             const at_mha_kv *kv, const at_attention_desc *opts,
+                             const at_mha_out *out, void *workspace, at_pool *pool, int worker)
+{
+    const int64_t h = w->num_heads, hd = w->embed_dim / h;
+    mha_layout l = make_layout(w, len, kv->len, true);
+    float *proj = workspace;
+    proj_ctx c = {.w = w,
+                  .x = x,
+                  .len = len,
+                  .q_blocks = row_blocks(len),
+                  .proj = proj,
+                  .l = &l,
+                  .cancel = opts->cancel};
+    at_pool_parallel_for(pool, worker, c.q_blocks, 1, in_projection, &c);
+    if (at_cancel_status(opts->cancel)) return at_cancel_status(opts->cancel);
+
+    at_attention_desc d = make_desc(w, len, kv->len, opts, &l, proj);
+    d.key = per_head_view(kv->key, h, kv->len, hd);
+    d.value = per_head_view(kv->value, h, kv->len, hd);
+    return attend_and_project_out(w, &c, &l, false, &d, opts, out, workspace, pool, worker);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "attention.h"
+#include "cancel.h"
 #include "pool.h"
 
 /* The parameters, named as in nn.MultiheadAttention's state_dict. Not owned: they point at
@@ -74,5 +75,48 @@ size_t at_mha_workspace_size(const at_mha_weights *w, int64_t len, int64_t src_l
 int at_mha_forward(const at_mha_weights *w, const float *x, int64_t len, const float *src,
                    int64_t src_len, const at_attention_desc *opts, const at_mha_out *out,
                    void *workspace, at_pool *pool, int worker);
+
+/* ---- a source projected once, attended to many times ---- */
+
+/* A source's keys and values as at_mha_project_source made them: per head, contiguous
+ * row-major [H, S, E/H] each. Not owned. */
+typedef struct at_mha_kv {
+    const float *key, *value;
+    int64_t len; /* S */
+} at_mha_kv;
+
+/* Checks that the layer can project a source of `src_len` tokens for cross-attention (a
+ * source of 1 or more tokens, weights with a fused in_proj_weight: BERT's and GPT-2's layers
+ * are self-attention only). Returns AT_OK, or AT_EINVAL with a message in err. Pure. */
+int at_mha_check_source(const at_mha_weights *w, int64_t src_len, char *err, size_t errlen);
+
+/* Bytes of scratch memory at_mha_project_source needs: the projections [S, 2E]. */
+size_t at_mha_source_workspace_size(const at_mha_weights *w, int64_t src_len);
+
+/* Projects src [S, E] into the keys and values of every head, key and value [H, S, E/H] each
+ * (caller-allocated, contiguous): the very products at_mha_forward computes for a source
+ * (the same blocks of rows, whatever the query), so at_mha_forward_projected over them gives
+ * the same bits as at_mha_forward over src. `workspace` (64-byte aligned) holds
+ * at_mha_source_workspace_size bytes. Runs on worker `worker` of `pool` (NULL: the calling
+ * thread). The source must have passed at_mha_check_source. Returns AT_OK, or the status of
+ * `cancel` (NULL: never) when it was cancelled. Reentrant. */
+int at_mha_project_source(const at_mha_weights *w, const float *src, int64_t src_len, float *key,
+                          float *value, const at_cancel *cancel, void *workspace, at_pool *pool,
+                          int worker);
+
+/* Bytes of scratch memory at_mha_forward_projected needs for `len` queries against a projected
+ * source of `src_len` tokens: q [L, E], the per-head context and the attention's workspace. */
+size_t at_mha_projected_workspace_size(const at_mha_weights *w, int64_t len, int64_t src_len,
+                                       const at_attention_desc *opts, int threads);
+
+/* at_mha_forward for x [L, E] attending to a source already projected (kv, from
+ * at_mha_project_source with the same weights): the queries are projected, the keys and values
+ * read where they are. Same results, bit for bit, as at_mha_forward over the source itself.
+ * The request must have passed at_mha_check(w, len, kv->len, opts); `workspace` holds
+ * at_mha_projected_workspace_size bytes. Same returns, threading and reentrancy as
+ * at_mha_forward. */
+int at_mha_forward_projected(const at_mha_weights *w, const float *x, int64_t len,
+                             const at_mha_kv *kv, const at_attention_desc *opts,
+                             const at_mha_out *out, void *workspace, at_pool *pool, int worker);
 
 #endif

@@ -350,6 +350,122 @@ TEST(mha_long_sequence_on_a_pool_matches_inline)
     api_model_registry_free(reg);
 }
 
+/* ---- a source projected once (at_mha_project_source, at_mha_forward_projected) ---- */
+
+typedef struct projected_call {
+    const at_mha_weights *w;
+    const float *x, *src;
+    int64_t len, src_len;
+    const at_attention_desc *opts;
+    const at_mha_out *out;
+} projected_call;
+
+/* Projects the source on its own workspace, then attends on another: as a stored source is
+ * made by one request and used by later ones. */
+static int projected_run(void *ctx, at_pool *pool, int worker)
+{
+    projected_call *c = ctx;
+    const at_mha_weights *w = c->w;
+    size_t kv = (size_t)(c->src_len * w->embed_dim);
+    float *key = malloc(kv * sizeof(float)), *value = malloc(kv * sizeof(float));
+    size_t ps = at_mha_source_workspace_size(w, c->src_len);
+    void *pws = aligned_alloc(64, (ps + 63) / 64 * 64);
+    ASSERT(key && value && pws);
+    int rc = at_mha_project_source(w, c->src, c->src_len, key, value, NULL, pws, pool, worker);
+    free(pws);
+    if (rc == AT_OK) {
+        size_t fs =
+            at_mha_projected_workspace_size(w, c->len, c->src_len, c->opts, at_pool_threads(pool));
+        void *fws = aligned_alloc(64, (fs + 63) / 64 * 64);
+        ASSERT(fws != NULL);
+        at_mha_kv src = {key, value, c->src_len};
+        rc = at_mha_forward_projected(w, c->x, c->len, &src, c->opts, c->out, fws, pool, worker);
+        free(fws);
+    }
+    free(key), free(value);
+    return rc;
+}
+
+/* Every option family, short and long sequences (several blocks of rows each), on the calling
+ * thread and on a pool: the projected source gives the very bits of the source itself. */
+static void projected_matches(at_pool *pool)
+{
+    api_model_registry *reg = mt_fixture_registry();
+    const char *models[] = {"default", "tiny"};
+    const int64_t shapes[][2] = {{1, 1}, {1, 7}, {5, 3}, {33, 100}, {70, 31}};
+    const at_attention_desc opts[] = {
+        {.need_weights = true},
+        {.need_weights = false},
+        {.need_weights = true, .causal = true},
+        {.need_weights = true, .average_heads = true},
+        {.need_weights = true, .score = AT_SCORE_ADDITIVE},
+        {.need_weights = true, .selection = AT_SELECT_TOPK, .k = 2},
+    };
+    for (size_t mi = 0; mi < 2; mi++) {
+        const at_model *m = api_model_core(api_model_registry_find(reg, models[mi]));
+        const int64_t E = m->mha.embed_dim, H = m->mha.num_heads;
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const int64_t L = shapes[si][0], S = shapes[si][1];
+            if (m->max_len && (L > m->max_len || S > m->max_len)) continue;
+            uint64_t *ids = malloc((size_t)(L + S) * sizeof *ids);
+            float *x = malloc((size_t)(L * E) * sizeof(float)),
+                  *src = malloc((size_t)(S * E) * sizeof(float));
+            ASSERT(ids && x && src);
+            for (int64_t i = 0; i < L + S; i++)
+                ids[i] = m->vocab_size ? (uint64_t)(i * 7) % (uint64_t)m->vocab_size
+                                       : (uint64_t)i * 7919u;
+            at_model_embed(m, ids, L, x);
+            at_model_embed(m, ids + L, S, src);
+            for (size_t oi = 0; oi < sizeof opts / sizeof opts[0]; oi++) {
+                if (opts[oi].score == AT_SCORE_ADDITIVE && !m->mha.additive) continue;
+                size_t nw = (size_t)(H * L * S), nc = (size_t)(L * E);
+                at_mha_out a = {malloc(nc * sizeof(float)), malloc(nw * sizeof(float))};
+                at_mha_out b = {malloc(nc * sizeof(float)), malloc(nw * sizeof(float))};
+                ASSERT(a.context && a.weights && b.context && b.weights);
+                memset(a.weights, 0, nw * sizeof(float)), memset(b.weights, 0, nw * sizeof(float));
+                ASSERT_EQ(mt_run_mha(pool, &m->mha, x, L, src, S, &opts[oi], &a), AT_OK);
+                projected_call c = {&m->mha, x, src, L, S, &opts[oi], &b};
+                ASSERT_EQ(ct_run_on_pool(pool, projected_run, &c), AT_OK);
+                if (memcmp(a.context, b.context, nc * sizeof(float)) != 0 ||
+                    memcmp(a.weights, b.weights, nw * sizeof(float)) != 0)
+                    harness_fail(__FILE__, __LINE__, "%s L %lld S %lld options #%zu differ",
+                                 models[mi], (long long)L, (long long)S, oi);
+                free(a.context), free(a.weights), free(b.context), free(b.weights);
+            }
+            free(ids), free(x), free(src);
+        }
+    }
+    api_model_registry_free(reg);
+}
+
+TEST(mha_projected_source_matches_forward)
+{
+    projected_matches(NULL);
+}
+
+TEST(mha_projected_source_matches_forward_on_a_pool)
+{
+    at_pool *pool = at_pool_new(3, 4);
+    ASSERT(pool != NULL);
+    projected_matches(pool);
+    at_pool_free(pool);
+}
+
+TEST(mha_check_source_refuses_self_attention_layers)
+{
+    api_model_registry *reg = mt_fixture_registry();
+    const at_model *m = api_model_core(api_model_registry_find(reg, "tiny"));
+    char err[256];
+    ASSERT_EQ(at_mha_check_source(&m->mha, 3, err, sizeof err), AT_OK);
+    ASSERT_EQ(at_mha_check_source(&m->mha, 0, err, sizeof err), AT_EINVAL);
+    ASSERT_CONTAINS(err, "expected at least 1");
+    at_mha_weights gpt = m->mha;
+    gpt.conv1d = true;
+    ASSERT_EQ(at_mha_check_source(&gpt, 3, err, sizeof err), AT_EINVAL);
+    ASSERT_CONTAINS(err, "self-attention only");
+    api_model_registry_free(reg);
+}
+
 /* ---- options that pass through to the per-head attention ---- */
 
 TEST(mha_topk_and_key_lengths_pass_through)
