@@ -29,6 +29,7 @@
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415)                                       \
     X(BAD_REQUEST, "bad_request", 400)                                                             \
     X(REQUEST_TIMEOUT, "request_timeout", 408)                                                     \
+    X(CONFLICT, "conflict", 409)                                                                   \
     X(OVERLOADED, "overloaded", 503)                                                               \
     X(SHUTTING_DOWN, "shutting_down", 503)                                                         \
     X(TIMEOUT, "timeout", 504)                                                                     \

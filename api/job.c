@@ -62,7 +62,7 @@ int api_job_run(api_job *job, at_pool *pool, int worker, api_http_response *out,
                                 : api_model_attention_run(job->model, pool, worker, err);
         if (status == 0) status = job->protocol->encode(job, out, err);
     } else if (job->protocol && job->protocol->run) {
-        status = job->protocol->run(job, out, err);
+        status = job->protocol->run(job, pool, worker, out, err);
     } else {
         status = api_error_set(err, API_ERR_INTERNAL, "", "no request to run");
     }

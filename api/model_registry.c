@@ -29,8 +29,9 @@ struct api_model {
     at_vocab *vocab;
     float *storage; /* the built-in model's weights */
     time_t loaded_at;
-    atomic_int refs;  /* registries holding the model (api_model_registry_share) */
-    api_hf_model *hf; /* a Hugging Face folder's model, else NULL */
+    uint64_t generation; /* unique among the models this process made (api_model_generation) */
+    atomic_int refs;     /* registries holding the model (api_model_registry_share) */
+    api_hf_model *hf;    /* a Hugging Face folder's model, else NULL */
 };
 
 struct api_model_registry {
@@ -47,6 +48,14 @@ static const char *const known_tensors[] = {
     "embedding.weight [V, E], in_proj_weight [3E, E], in_proj_bias [3E], out_proj.weight [E, E], " \
     "out_proj.bias [E], and optionally additive.weight [da, 2E/H], additive.bias [da], "           \
     "additive.v [da]"
+
+/* The generations handed out so far. */
+static atomic_uint_fast64_t generations;
+
+static uint64_t next_generation(void)
+{
+    return (uint64_t)atomic_fetch_add(&generations, 1) + 1;
+}
 
 static void model_free(api_model *m)
 {
@@ -79,6 +88,7 @@ api_model_registry *api_model_registry_new(void)
     if (!r || !m) goto fail;
     atomic_init(&m->refs, 1);
     m->loaded_at = time(NULL);
+    m->generation = next_generation();
     if (!(m->storage = malloc(at_model_default_floats() * sizeof(float)))) goto fail;
     at_model_init_default(&m->core, m->storage);
     snprintf(m->name, sizeof m->name, "%s", API_MODEL_DEFAULT);
@@ -481,6 +491,7 @@ static api_model *new_model(const api_model_registry *r, const char *name, const
     memcpy(m->name, name, strlen(name) + 1); /* valid_name: at most API_MODEL_NAME_MAX */
     atomic_init(&m->refs, 1);
     m->loaded_at = time(NULL);
+    m->generation = next_generation();
     *rc = AT_OK;
     return m;
 }
@@ -600,6 +611,11 @@ int api_model_registry_load_spec(api_model_registry *r, const char *spec, char *
 const char *api_model_name(const api_model *m)
 {
     return m->name;
+}
+
+uint64_t api_model_generation(const api_model *m)
+{
+    return m->generation;
 }
 
 const at_model *api_model_core(const api_model *m)

@@ -118,6 +118,12 @@ const char *api_model_name(const api_model *m);
 void api_model_get_info(const api_model *m, api_model_info *info);
 const at_model *api_model_core(const api_model *m);
 
+/* A number no other model made by this process has (1, 2, ...): a model reloaded from its file
+ * is a new model with a new generation, while one a reload shares unchanged (a built-in) keeps
+ * its own. What stored sources encoded by a model compare, to know whether it is still the one
+ * serving under its name. Thread-safe. */
+uint64_t api_model_generation(const api_model *m);
+
 /* The Hugging Face model behind m, or NULL for a one-layer model (whose api_model_core is
  * then the one to run). Owned by the registry. Thread-safe. */
 const struct api_hf_model *api_model_hf(const api_model *m);

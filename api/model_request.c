@@ -12,7 +12,9 @@
 #include "../core/cost.h"
 #include "../core/status.h"
 #include "arena.h"
+#include "encoded_source.h"
 #include "request.h"
+#include "source_store.h"
 #include "tf_request.h"
 
 const char *api_seq_field(api_seq_form form, bool source)
@@ -23,7 +25,7 @@ const char *api_seq_field(api_seq_form form, bool source)
 
 /* 1 <= count <= max_len. An empty sequence and one the model cannot take are the client's to
  * fix (400); the server's own limits are judged later (413). */
-static int check_len(const at_model *m, const api_seq_spec *s, bool source, api_error *err)
+int api_seq_check_len(const at_model *m, const api_seq_spec *s, bool source, api_error *err)
 {
     const char *field = api_seq_field(s->form, source);
     char msg[sizeof err->message];
@@ -50,8 +52,11 @@ static int check_limits(const at_model *m, const api_model_spec *spec, const at_
                              "sequences, or set \"return_weights\": false",
                              (long long)h, (long long)L, (long long)keys, (long long)score,
                              (long long)lim->max_score_elements);
-    int64_t embeddings = api_mul_sat(L + S, e);
-    int64_t projections = api_mul_sat(S ? L + 2 * S : 3 * L, e);
+    /* A stored source is embedded and projected already, and its keys and values are the
+     * store's (its budget bounds them). */
+    const int64_t fresh = spec->stored ? 0 : S;
+    int64_t embeddings = api_mul_sat(L + fresh, e);
+    int64_t projections = api_mul_sat(S ? L + 2 * fresh : 3 * L, e);
     int64_t outputs = api_mul_sat(2 * L, e); /* the heads' context, then the projected one */
     int64_t weights = !d->need_weights ? 0 : d->average_heads ? api_mul_sat(L, keys) : score;
     int64_t additive = 0;
@@ -119,8 +124,8 @@ int api_model_prepare(const api_model *model, const api_model_spec *spec, const 
     const at_model *m = api_model_core(model);
     const int64_t e = m->mha.embed_dim, h = m->mha.num_heads;
     int rc;
-    if ((rc = check_len(m, &spec->seq, false, err))) return rc;
-    if (spec->has_source && (rc = check_len(m, &spec->source, true, err))) return rc;
+    if ((rc = api_seq_check_len(m, &spec->seq, false, err))) return rc;
+    if (spec->has_source && (rc = api_seq_check_len(m, &spec->source, true, err))) return rc;
     if ((rc = api_check_selection_options(&spec->opts, err))) return rc;
     if (spec->opts.score == AT_SCORE_ADDITIVE && !m->mha.additive)
         return api_error_set(err, API_ERR_INVALID_VALUE, "score",
@@ -142,16 +147,17 @@ int api_model_prepare(const api_model *model, const api_model_spec *spec, const 
 
     const int64_t keys = S ? S : L;
     const api_seq_spec *src = &spec->source;
+    const int64_t fresh = spec->stored ? 0 : S; /* source tokens this request holds */
     int64_t f = sizeof(float);
     int64_t bytes[P_COUNT] = {
         [P_SEQ_BYTES] = (int64_t)spec->seq.bytes,
-        [P_SRC_BYTES] = S ? (int64_t)src->bytes : 0,
+        [P_SRC_BYTES] = fresh ? (int64_t)src->bytes : 0,
         [P_SEQ_TOKENS] = spec->seq.form == API_SEQ_IDS ? 0 : api_mul_sat(L, sizeof(at_token)),
-        [P_SRC_TOKENS] = !S || src->form == API_SEQ_IDS ? 0 : api_mul_sat(S, sizeof(at_token)),
+        [P_SRC_TOKENS] = !fresh || src->form == API_SEQ_IDS ? 0 : api_mul_sat(S, sizeof(at_token)),
         [P_SEQ_IDS] = api_mul_sat(L, sizeof(uint64_t)),
-        [P_SRC_IDS] = api_mul_sat(S, sizeof(uint64_t)),
+        [P_SRC_IDS] = api_mul_sat(fresh, sizeof(uint64_t)),
         [P_SEQ_X] = api_mul_sat(api_mul_sat(L, e), f),
-        [P_SRC_X] = api_mul_sat(api_mul_sat(S, e), f),
+        [P_SRC_X] = api_mul_sat(api_mul_sat(fresh, e), f),
         [P_CONTEXT] = api_mul_sat(api_mul_sat(L, e), f),
         [P_WEIGHTS] =
             !d.need_weights
@@ -180,6 +186,7 @@ int api_model_prepare(const api_model *model, const api_model_spec *spec, const 
                             .tokens = PART(at_token, P_SRC_TOKENS),
                             .ids = PART(uint64_t, P_SRC_IDS),
                             .x = PART(float, P_SRC_X)};
+    if (spec->stored) req->source = spec->stored->encoded->seq; /* the request holds it now */
     req->out.context = PART(float, P_CONTEXT);
     req->out.weights = PART(float, P_WEIGHTS);
 #undef PART
@@ -192,7 +199,7 @@ int api_model_prepare(const api_model *model, const api_model_spec *spec, const 
     return 0;
 }
 
-static int resolve_seq(const at_model *m, api_seq *s, bool source, api_error *err)
+int api_seq_resolve(const at_model *m, api_seq *s, bool source, api_error *err)
 {
     char msg[sizeof err->message];
     const char *field = api_seq_field(s->form, source);
@@ -211,8 +218,9 @@ static int resolve_seq(const at_model *m, api_seq *s, bool source, api_error *er
 int api_model_request_resolve(api_model_request *req, api_error *err)
 {
     const at_model *m = api_model_core(req->model);
-    int rc = resolve_seq(m, &req->seq, false, err);
-    if (!rc && req->source.len) rc = resolve_seq(m, &req->source, true, err);
+    int rc = api_seq_resolve(m, &req->seq, false, err);
+    if (!rc && req->source.len && !req->spec.stored)
+        rc = api_seq_resolve(m, &req->source, true, err);
     return rc;
 }
 
@@ -240,9 +248,17 @@ static int model_forward(void *ctx, void *work)
     const at_model *m = api_model_core(req->model);
     const int64_t L = req->seq.len, S = req->source.len;
     at_model_embed(m, req->seq.ids, L, req->seq.x);
-    if (S) at_model_embed(m, req->source.ids, S, req->source.x);
-    int rc = at_mha_forward(&m->mha, req->seq.x, L, S ? req->source.x : NULL, S, &req->opts,
+    int rc;
+    if (req->spec.stored) {
+        const api_source *st = req->spec.stored;
+        at_mha_kv kv = {st->key_data, st->value_data, S};
+        rc = at_mha_forward_projected(&m->mha, req->seq.x, L, &kv, &req->opts, &req->out, work,
+                                      c->pool, c->worker);
+    } else {
+        if (S) at_model_embed(m, req->source.ids, S, req->source.x);
+        rc = at_mha_forward(&m->mha, req->seq.x, L, S ? req->source.x : NULL, S, &req->opts,
                             &req->out, work, c->pool, c->worker);
+    }
     if (rc == AT_OK && !all_finite(req->out.context, L * m->mha.embed_dim)) rc = AT_ERANGE;
     return rc;
 }
@@ -256,8 +272,11 @@ int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, a
     } else {
         const at_model *m = api_model_core(req->model);
         model_call c = {req, pool, worker};
-        size_t ws = at_mha_workspace_size(&m->mha, req->seq.len, req->source.len, &req->opts,
-                                          at_pool_threads(pool));
+        size_t ws = req->spec.stored
+                        ? at_mha_projected_workspace_size(&m->mha, req->seq.len, req->source.len,
+                                                          &req->opts, at_pool_threads(pool))
+                        : at_mha_workspace_size(&m->mha, req->seq.len, req->source.len, &req->opts,
+                                                at_pool_threads(pool));
         st = api_compute(ws, model_forward, &c, "attention", &req->compute_seconds, err);
     }
     req->computed = st == 0;
@@ -266,6 +285,7 @@ int api_model_attention_run(api_model_request *req, at_pool *pool, int worker, a
 
 void api_model_request_free(api_model_request *req)
 {
+    if (req && req->spec.stored) api_source_store_release(req->spec.stored_in, req->spec.stored);
     free(req); /* the request is the start of its arena */
 }
 

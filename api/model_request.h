@@ -38,6 +38,13 @@ typedef struct api_model_spec {
     api_seq_spec seq;
     bool has_source; /* cross-attention */
     api_seq_spec source;
+    /* "source_id": the source is a stored one a model encoded (encoded_source.h), whose keys
+     * and values are attended to where they are stored; source above is its form and length.
+     * A reference from api_source_store_acquire, checked with api_encoded_source_check, that
+     * the request takes over once api_model_prepare succeeds (and releases when freed); NULL
+     * otherwise. */
+    const struct api_source *stored;
+    struct api_source_store *stored_in;
 } api_model_spec;
 
 /* One sequence in the request's arena. */
@@ -54,7 +61,9 @@ typedef struct api_seq {
 struct api_model_request {
     const api_model *model; /* the registry's; outlives the request */
     api_model_spec spec;
-    api_seq seq, source;    /* source.len is 0 for self-attention */
+    /* source.len is 0 for self-attention. With spec.stored, source is the stored source's
+     * sequence (its pointers into the store, x NULL), already resolved. */
+    api_seq seq, source;
     at_attention_desc opts; /* the per-head template at_mha_forward takes */
     at_mha_out out;         /* context [L, E], weights [H, L, S] or [L, S] (or NULL) */
     api_shape context_shape, weights_shape;
@@ -64,13 +73,15 @@ struct api_model_request {
     struct api_tf_request *tf; /* a folder model's request (api/tf_request.h), else NULL */
 };
 
-/* Validates `spec` for `model`: each sequence has 1 to max_len tokens (400 invalid_value in
- * field "text", "tokens", "ids" or "source"), the selection options fit together, the additive
- * score needs the model's additive parameters (400 invalid_value in field "score"), and the
- * embeddings, projections and outputs fit `limits` (413 limit_exceeded; NULL or limits <= 0:
- * none). Then makes one allocation holding the request and every buffer, with the pointers set
- * (the codec fills bytes, tokens and ids). Returns 0 and *out, or an HTTP status with *err
- * filled and *out NULL. Free with api_model_request_free. Thread-safe. */
+/* Validates `spec` for `model` (with spec->stored, the stored source's keys and values are not
+ * allocated nor counted against the limits, and the request takes over the reference): each
+ * sequence has 1 to max_len tokens (400 invalid_value in field "text", "tokens", "ids" or
+ * "source"), the selection options fit together, the additive score needs the model's additive
+ * parameters (400 invalid_value in field "score"), and the embeddings, projections and outputs fit
+ * `limits` (413 limit_exceeded; NULL or limits <= 0: none). Then makes one allocation holding the
+ * request and every buffer, with the pointers set (the codec fills bytes, tokens and ids). Returns
+ * 0 and *out, or an HTTP status with *err filled and *out NULL. Free with api_model_request_free.
+ * Thread-safe. */
 int api_model_prepare(const api_model *model, const api_model_spec *spec, const api_limits *limits,
                       api_model_request **out, api_error *err);
 
@@ -80,6 +91,13 @@ int api_model_prepare(const api_model *model, const api_model_spec *spec, const 
  * model (0..31)" in field "ids" or "source"). Returns 0 or an HTTP status with *err filled.
  * Thread-safe. */
 int api_model_request_resolve(api_model_request *req, api_error *err);
+
+/* 1 <= s->count <= the model's max_len: 400 invalid_value in the sequence's field (see
+ * api_seq_field) otherwise. Thread-safe. */
+int api_seq_check_len(const at_model *m, const api_seq_spec *s, bool source, api_error *err);
+
+/* The ids of one sequence (as api_model_request_resolve does for each). Thread-safe. */
+int api_seq_resolve(const at_model *m, api_seq *s, bool source, api_error *err);
 
 /* The field a sequence came from, for messages: "text", "tokens" or "ids", or "source" for any
  * form of the source. Static storage. */

@@ -69,6 +69,7 @@ typedef struct api_route {
     int id;                           /* index into the protocol's routes[] */
     const api_model *model;           /* the {name} of a model route, or NULL */
     struct api_source_store *sources; /* the context's, for routes that store or use sources */
+    const api_model_registry *models; /* the context's, for routes that name a model in the body */
 } api_route;
 
 typedef struct api_protocol api_protocol;
@@ -134,11 +135,12 @@ struct api_protocol {
     /* Frees a job's wire state. May be NULL when decode never sets one. */
     void (*wire_free)(api_job_wire *wire);
 
-    /* Runs, on a worker, a job that holds neither an attention nor a model request (the
-     * protocol's own operation, such as storing a source: decode left it in job->wire) and
-     * encodes its whole response. Returns 0, or an HTTP status with *err filled. May be NULL
-     * when every job of the protocol is an attention or model request. */
-    int (*run)(api_job *job, api_http_response *out, api_error *err);
+    /* Runs, on worker `worker` of `pool` (NULL: the calling thread), a job that holds neither
+     * an attention nor a model request (the protocol's own operation, such as storing a source:
+     * decode left it in job->wire) and encodes its whole response. Returns 0, or an HTTP
+     * status with *err filled. May be NULL when every job of the protocol is an attention or
+     * model request. */
+    int (*run)(api_job *job, at_pool *pool, int worker, api_http_response *out, api_error *err);
 };
 
 /* The protocols attnd speaks, NULL-terminated, and the one whose error shape answers paths no

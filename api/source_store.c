@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "arena.h"
+#include "encoded_source.h"
 
 typedef struct entry {
     api_source src;            /* first: a source pointer is its entry */
@@ -103,11 +104,19 @@ int api_source_id_check(const char *id, api_error *err)
 api_source *api_source_alloc(const api_shape *key, const api_shape *value,
                              int64_t key_lengths_count, api_error *err)
 {
+    return api_source_alloc_extra(key, value, key_lengths_count, 0, err);
+}
+
+api_source *api_source_alloc_extra(const api_shape *key, const api_shape *value,
+                                   int64_t key_lengths_count, size_t extra_bytes, api_error *err)
+{
     int64_t header = api_arena_align((int64_t)sizeof(entry));
     int64_t kb = api_arena_align(api_mul_sat(api_shape_elements(key), sizeof(float)));
     int64_t vb = api_arena_align(api_mul_sat(api_shape_elements(value), sizeof(float)));
     int64_t lb = api_arena_align(api_mul_sat(key_lengths_count, sizeof(int64_t)));
-    int64_t total = api_add_sat(api_add_sat(header, kb), api_add_sat(vb, lb));
+    int64_t xb =
+        extra_bytes > (uint64_t)INT64_MAX ? INT64_MAX : api_arena_align((int64_t)extra_bytes);
+    int64_t total = api_add_sat(api_add_sat(api_add_sat(header, kb), api_add_sat(vb, lb)), xb);
     if (total == INT64_MAX || (uint64_t)total > SIZE_MAX / 2) {
         api_error_set(err, API_ERR_LIMIT_EXCEEDED, "", "source: its tensors are too large");
         return NULL;
@@ -128,6 +137,7 @@ api_source *api_source_alloc(const api_shape *key, const api_shape *value,
     src->value_data = (float *)(mem + header + kb);
     src->key_lengths = key_lengths_count ? (int64_t *)(mem + header + kb + vb) : NULL;
     src->key_lengths_count = key_lengths_count;
+    src->extra = extra_bytes ? mem + header + kb + vb + lb : NULL;
     src->bytes = (size_t)total;
     return src;
 }
@@ -313,10 +323,12 @@ int api_source_store_info(api_source_store *store, const char *id, api_source_in
             .key = e->src.key,
             .value = e->src.value,
             .key_lengths_count = e->src.key_lengths_count,
+            .source_length = e->src.encoded ? e->src.encoded->seq.len : 0,
             .bytes = e->src.bytes,
             .expires_in = store->ttl - (now - e->last_used),
         };
     }
+    if (e && e->src.encoded) snprintf(info->model, sizeof info->model, "%s", e->src.encoded->model);
     pthread_mutex_unlock(&store->mu);
     return e ? 0 : not_found(id, err);
 }

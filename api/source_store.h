@@ -18,6 +18,8 @@
 /* Longest id: letters, digits, '-', '_' and '.', 1 to this many characters. */
 #define API_SOURCE_ID_MAX 64
 
+struct api_encoded_source;
+
 /* A stored key/value set. Immutable once put in the store: any number of threads may read it
  * while they hold a reference. */
 typedef struct api_source {
@@ -28,6 +30,10 @@ typedef struct api_source {
     int64_t *key_lengths; /* [key_lengths_count] (the batch size B), or NULL */
     int64_t key_lengths_count;
     size_t bytes; /* the whole allocation: what the source counts against the budget */
+    void *extra;  /* api_source_alloc_extra's extra bytes, or NULL */
+    /* For a source a model encoded (encoded_source.h, which sets it and lays it out in extra),
+     * what the model requests need besides the keys and values; NULL for tensors a client sent. */
+    const struct api_encoded_source *encoded;
 } api_source;
 
 typedef struct api_source_store api_source_store;
@@ -46,7 +52,9 @@ typedef struct api_source_stats {
 /* Metadata of one source, for GET /v1/sources/{id} and the PUT response. */
 typedef struct api_source_info {
     api_shape key, value;
-    int64_t key_lengths_count; /* 0 without key_lengths */
+    int64_t key_lengths_count;         /* 0 without key_lengths */
+    char model[API_SOURCE_ID_MAX + 1]; /* the model that encoded it, or "" for tensors */
+    int64_t source_length;             /* a model's source: its tokens; else 0 */
     size_t bytes;
     double expires_in; /* seconds until it expires unless used again */
 } api_source_info;
@@ -72,6 +80,11 @@ int api_source_id_check(const char *id, api_error *err);
  * memory). The caller owns it until api_source_store_put; api_source_discard frees it. */
 api_source *api_source_alloc(const api_shape *key, const api_shape *value,
                              int64_t key_lengths_count, api_error *err);
+
+/* api_source_alloc with `extra_bytes` more (aligned like the tensors) at src->extra, for the
+ * caller to lay out (0: extra is NULL). The same returns. */
+api_source *api_source_alloc_extra(const api_shape *key, const api_shape *value,
+                                   int64_t key_lengths_count, size_t extra_bytes, api_error *err);
 
 /* Frees a source that was never put in a store. NULL is a no-op. */
 void api_source_discard(api_source *src);

@@ -262,7 +262,7 @@ TEST(model_api_bad_bodies)
     EXPECT(tiny, "{}", 400, MISSING_FIELD, "text", "send the sequence as \"text\"");
     EXPECT(tiny, "{\"txt\": \"a\"}", 400, UNKNOWN_FIELD, "txt", "did you mean 'text'?");
     EXPECT(tiny, "{\"text\": \"a\", \"query\": [[1]]}", 400, UNKNOWN_FIELD, "query",
-           "known fields: text, tokens, ids, source, score");
+           "known fields: text, tokens, ids, source, source_id, score");
     EXPECT(tiny, "{\"text\": \"a\", \"text\": \"b\"}", 400, INVALID_JSON, "text", "duplicate");
     EXPECT(tiny, "{\"text\": \"a\", \"ids\": [1]}", 400, INVALID_VALUE, "ids",
            "one form: \"text\" or \"ids\", not both");

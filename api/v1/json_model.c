@@ -10,21 +10,36 @@
 
 #include <cjson/cJSON.h>
 
+#include "../encoded_source.h"
 #include "../float_format.h"
 #include "../json_number.h"
 #include "../json_scan.h"
 #include "../json_tensor.h"
 #include "../json_write.h"
 #include "../model_request.h"
+#include "../source_store.h"
 #include "json_request.h"
 #include "json_transformer.h"
 
 #define EXAMPLE "{\"text\": \"欢迎 来 北京\"}"
 
-/* The fields of the body: the sequence's three forms, the source, then the shared options. */
-enum field { F_TEXT, F_TOKENS, F_IDS, F_SOURCE, F_OPTIONS, F_COUNT = F_OPTIONS + API_OPT_COUNT };
+/* The fields of the body: the sequence's three forms, the source (inline or stored), then the
+ * shared options. */
+enum field {
+    F_TEXT,
+    F_TOKENS,
+    F_IDS,
+    F_SOURCE,
+    F_SOURCE_ID,
+    F_OPTIONS,
+    F_COUNT = F_OPTIONS + API_OPT_COUNT
+};
 
-static const char *const field_names[F_COUNT] = {"text", "tokens", "ids", "source",
+static const char *const field_names[F_COUNT] = {"text",
+                                                 "tokens",
+                                                 "ids",
+                                                 "source",
+                                                 "source_id",
 #define OPTION_NAME(name, str) str,
                                                  API_JSON_OPTIONS(OPTION_NAME)
 #undef OPTION_NAME
@@ -231,32 +246,108 @@ static int fill_seq(const cJSON *node, const char *where, const at_vocab *vocab,
 
 /* Parses the body, building only the fields of field_names: a sequence of tokens or ids of at
  * most as many items as the element limit allows embeddings for, each option small. */
+static int64_t items_for(const api_model *model, const api_limits *limits)
+{
+    const at_model *core = api_model_core(model);
+    if (limits && limits->max_elements > 0 && core && core->mha.embed_dim > 0)
+        return limits->max_elements / core->mha.embed_dim + 1;
+    return INT64_MAX;
+}
+
+void api_v1_model_source_schema(int64_t items, api_json_member out[SOURCE_MEMBERS + 1])
+{
+    static const char *const paths[SOURCE_MEMBERS] = {"source.text", "source.tokens", "source.ids"};
+    out[0] = (api_json_member){"source", API_JSON_OBJECT, 0};
+    out[1] = (api_json_member){paths[0], API_JSON_VALUE, -1};
+    out[2] = (api_json_member){paths[1], API_JSON_LIST, items};
+    out[3] = (api_json_member){paths[2], API_JSON_LIST, items};
+}
+
 static int parse_model_body(const char *body, size_t len, const api_model *model,
                             const api_limits *limits, cJSON **root, api_error *err)
 {
-    int64_t items = INT64_MAX;
-    const at_model *core = api_model_core(model);
-    if (limits && limits->max_elements > 0 && core && core->mha.embed_dim > 0)
-        items = limits->max_elements / core->mha.embed_dim + 1;
+    int64_t items = items_for(model, limits);
     api_json_member schema[F_COUNT + SOURCE_MEMBERS + 1];
     int n = 0;
     for (int f = 0; f < F_COUNT; f++) {
-        api_json_kind kind = f == F_SOURCE                 ? API_JSON_OBJECT
-                             : f == F_TOKENS || f == F_IDS ? API_JSON_LIST
-                                                           : API_JSON_VALUE;
+        if (f == F_SOURCE) continue; /* below, with its members */
+        api_json_kind kind = f == F_TOKENS || f == F_IDS ? API_JSON_LIST : API_JSON_VALUE;
         int64_t max = kind == API_JSON_LIST ? items : f == F_TEXT ? -1 : 0;
         schema[n++] = (api_json_member){field_names[f], kind, max};
     }
-    static const char *const source_paths[SOURCE_MEMBERS] = {"source.text", "source.tokens",
-                                                             "source.ids"};
-    for (int f = 0; f < SOURCE_MEMBERS; f++)
-        schema[n++] = (api_json_member){source_paths[f], schema[f].kind, schema[f].max};
+    api_v1_model_source_schema(items, schema + n);
+    n += SOURCE_MEMBERS + 1;
     schema[n] = (api_json_member){NULL, API_JSON_VALUE, 0};
     return api_json_parse_checked(body, len, EXAMPLE, schema, 0, root, err);
 }
 
+int api_v1_scan_model_source(const cJSON *node, const at_vocab *vocab,
+                             const cJSON *members[SOURCE_MEMBERS], api_seq_spec *spec,
+                             api_error *err)
+{
+    if (!cJSON_IsObject(node))
+        return api_error_set(err, API_ERR_INVALID_TYPE, "source",
+                             "source: expected an object {\"text\": \"...\"}, {\"tokens\": "
+                             "[...]} or {\"ids\": [...]} (the sequence attended to), got %s",
+                             api_json_type_name(node));
+    int rc =
+        api_json_collect_members(node, "source", field_names, SOURCE_MEMBERS, members, NULL, err);
+    return rc ? rc : scan_seq(members, "source", vocab, spec, err);
+}
+
+int api_v1_fill_model_source(const cJSON *const members[SOURCE_MEMBERS], const at_vocab *vocab,
+                             api_seq *s, api_error *err)
+{
+    return fill_seq(members[s->form], "source", vocab, s, err);
+}
+
+/* "source_id" in a model body: takes a reference to the stored source (released by the caller
+ * on a later failure, by the request once it exists) after checking that it is this model's. */
+static int use_stored_source(const cJSON *const *f, const api_model *model,
+                             api_source_store *sources, api_model_spec *spec, api_error *err)
+{
+    const cJSON *node = f[F_SOURCE_ID];
+    if (f[F_SOURCE])
+        return api_error_set(err, API_ERR_INVALID_VALUE, "source_id",
+                             "source_id: send either \"source\" (the sequence itself) or "
+                             "\"source_id\" (a source stored with PUT /v1/sources/{id}), not "
+                             "both");
+    if (!cJSON_IsString(node))
+        return api_error_set(err, API_ERR_INVALID_TYPE, "source_id",
+                             "source_id: expected a string (the id of a PUT /v1/sources/{id} "
+                             "with {\"model\", \"source\"}), got %s",
+                             api_json_type_name(node));
+    const char *id = node->valuestring;
+    int rc = api_source_id_check(id, err);
+    if (rc) {
+        snprintf(err->field, sizeof err->field, "source_id");
+        return rc;
+    }
+    if (!sources)
+        return api_error_set(err, API_ERR_NOT_FOUND, "source_id",
+                             "source_id: this server keeps no sources");
+    const api_source *src = api_source_store_acquire(sources, id, err);
+    if (!src) return api_error_http_status(err->kind);
+    if ((rc = api_encoded_source_check(src, id, model, err))) {
+        api_source_store_release(sources, src);
+        return rc;
+    }
+    spec->has_source = true;
+    spec->source = (api_seq_spec){.form = src->encoded->seq.form, .count = src->encoded->seq.len};
+    spec->stored = src;
+    spec->stored_in = sources;
+    return 0;
+}
+
 int api_v1_decode_model_attention(const char *body, size_t len, const api_model *model,
                                   const api_limits *limits, api_model_request **out, api_error *err)
+{
+    return api_v1_decode_model_attention_sources(body, len, model, limits, NULL, out, err);
+}
+
+int api_v1_decode_model_attention_sources(const char *body, size_t len, const api_model *model,
+                                          const api_limits *limits, api_source_store *sources,
+                                          api_model_request **out, api_error *err)
 {
     *out = NULL;
     cJSON *root = NULL;
@@ -277,26 +368,23 @@ int api_v1_decode_model_attention(const char *body, size_t len, const api_model 
     }
     const at_vocab *vocab = api_model_core(model)->vocab;
     if (!rc) rc = scan_seq(f, "", vocab, &spec.seq, err);
-    if (!rc && f[F_SOURCE]) {
+    if (!rc && f[F_SOURCE_ID]) {
+        rc = use_stored_source(f, model, sources, &spec, err);
+    } else if (!rc && f[F_SOURCE]) {
         spec.has_source = true;
-        if (!cJSON_IsObject(f[F_SOURCE]))
-            rc = api_error_set(err, API_ERR_INVALID_TYPE, "source",
-                               "source: expected an object {\"text\": \"...\"}, {\"tokens\": "
-                               "[...]} or {\"ids\": [...]} (the sequence attended to), got %s",
-                               api_json_type_name(f[F_SOURCE]));
-        if (!rc)
-            rc = api_json_collect_members(f[F_SOURCE], "source", field_names, SOURCE_MEMBERS, src,
-                                          NULL, err);
-        if (!rc) rc = scan_seq(src, "source", vocab, &spec.source, err);
+        rc = api_v1_scan_model_source(f[F_SOURCE], vocab, src, &spec.source, err);
     }
     if (!rc) rc = api_model_prepare(model, &spec, limits, &req, err);
     if (!rc) rc = fill_seq(f[spec.seq.form], "", vocab, &req->seq, err);
-    if (!rc && spec.has_source)
-        rc = fill_seq(src[spec.source.form], "source", vocab, &req->source, err);
+    if (!rc && spec.has_source && !spec.stored)
+        rc = api_v1_fill_model_source(src, vocab, &req->source, err);
     if (!rc) rc = api_model_request_resolve(req, err);
     cJSON_Delete(root);
     if (rc) {
-        api_model_request_free(req);
+        if (req)
+            api_model_request_free(req); /* releases a stored source */
+        else if (spec.stored)
+            api_source_store_release(spec.stored_in, spec.stored);
         return rc;
     }
     *out = req;

@@ -1,19 +1,24 @@
 /* PUT, GET and DELETE /v1/sources/{id}: a stored key/value set in attnd's JSON dialect. The
  * body of a PUT is {"key": ..., "value": ..., "key_lengths"?: [...]}, the tensors in the format
- * and under the rules of /v1/attention's key and value; it is decoded into a source on the
- * HTTP thread and stored by the job on a worker. */
+ * and under the rules of /v1/attention's key and value, or {"model": "...", "source": {...}}, a
+ * sequence in the forms of a model request's "source" for that model to encode
+ * (encoded_source.h). Either is decoded into a source on the HTTP thread; the job encodes it
+ * (a model's) and stores it on a worker. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "../encoded_source.h"
 #include "../json_number.h"
 #include "../json_scan.h"
 #include "../json_tensor.h"
 #include "../json_write.h"
+#include "../model_registry.h"
 #include "../protocol.h"
 #include "../source_store.h"
+#include "json_model.h"
 #include "json_request.h"
 #include "v1.h"
 
@@ -23,7 +28,8 @@ typedef enum source_op { OP_PUT, OP_GET, OP_DELETE } source_op;
 struct api_job_wire {
     source_op op;
     char id[API_SOURCE_ID_MAX + 1];
-    api_source *pending; /* PUT: the decoded source, until stored */
+    api_source *pending;    /* PUT: the decoded source, until stored */
+    const api_model *model; /* PUT of a model's source: the model that encodes it */
 };
 
 void api_v1_source_wire_free(api_job_wire *wire)
@@ -33,8 +39,11 @@ void api_v1_source_wire_free(api_job_wire *wire)
     free(wire);
 }
 
-enum { S_KEY, S_VALUE, S_KEY_LENGTHS, S_COUNT };
-static const char *const source_fields[S_COUNT] = {"key", "value", "key_lengths"};
+enum { S_KEY, S_VALUE, S_KEY_LENGTHS, S_MODEL, S_SOURCE, S_COUNT };
+static const char *const source_fields[S_COUNT] = {"key", "value", "key_lengths", "model",
+                                                   "source"};
+
+#define MODEL_EXAMPLE "{\"model\": \"zh-en\", \"source\": {\"text\": \"欢迎来北京\"}}"
 
 /* Key and value: ranks 2 to 4 as /v1/attention takes them ([Lk, d], [H, Lk, d],
  * [B, H, Lk, d]), the value with the key's rank, leading dims and Lk. */
@@ -58,16 +67,76 @@ static int check_shapes(const api_shape *k, const api_shape *v, api_error *err)
                          api_shape_str(k, -1, ks, sizeof ks), api_shape_str(v, -1, vs, sizeof vs));
 }
 
-/* The PUT body into a new source (*out), every field checked. */
-static int read_source(const char *body, size_t len, const api_limits *limits, api_source **out,
-                       api_error *err)
+/* The most tokens or ids a "source" list may hold: as many as the smallest one-layer model
+ * could take within the element limit (each token becomes an embedding of E elements), so that
+ * no body builds a larger tree than a model request could. */
+static int64_t source_items(const api_model_registry *models, const api_limits *limits)
 {
-    static const api_json_member schema[] = {
+    int64_t min_e = 0;
+    for (size_t i = 0; models && i < api_model_registry_count(models); i++) {
+        const api_model *m = api_model_registry_at(models, i);
+        int64_t e = api_model_hf(m) ? 0 : api_model_core(m)->mha.embed_dim;
+        if (e > 0 && (min_e == 0 || e < min_e)) min_e = e;
+    }
+    if (!limits || limits->max_elements <= 0 || min_e == 0) return INT64_MAX;
+    return limits->max_elements / min_e + 1;
+}
+
+/* {"model", "source"}: the model (404 when not loaded), then the source scanned for its
+ * tokenizer, allocated, filled and resolved; encoding is left to the job. */
+static int read_model_source(const cJSON *const *f, const api_model_registry *models,
+                             const api_limits *limits, api_job_wire *w, api_error *err)
+{
+    if (!f[S_MODEL])
+        return api_error_set(err, API_ERR_MISSING_FIELD, "model",
+                             "missing field 'model': a source is encoded by a model; send "
+                             "%s",
+                             MODEL_EXAMPLE);
+    if (!f[S_SOURCE])
+        return api_error_set(err, API_ERR_MISSING_FIELD, "source",
+                             "missing field 'source': the sequence for model to encode, "
+                             "{\"text\": \"...\"}, {\"tokens\": [...]} or {\"ids\": [...]}");
+    if (!cJSON_IsString(f[S_MODEL]))
+        return api_error_set(err, API_ERR_INVALID_TYPE, "model",
+                             "model: expected a string (the name of a loaded model), got %s",
+                             api_json_type_name(f[S_MODEL]));
+    const char *name = f[S_MODEL]->valuestring;
+    const api_model *model = models ? api_model_registry_find(models, name) : NULL;
+    if (!model) {
+        int rc = api_model_not_found(models, name, err);
+        snprintf(err->field, sizeof err->field, "model");
+        return rc;
+    }
+    const at_vocab *vocab = api_model_hf(model) ? NULL : api_model_core(model)->vocab;
+    const cJSON *members[3] = {0};
+    api_seq_spec spec = {0};
+    int rc = 0;
+    if (!api_model_hf(model)) /* a folder model is refused by the allocation, with why */
+        rc = api_v1_scan_model_source(f[S_SOURCE], vocab, members, &spec, err);
+    if (!rc) rc = api_encoded_source_alloc(model, &spec, limits, &w->pending, err);
+    if (!rc) rc = api_v1_fill_model_source(members, vocab, api_encoded_source_seq(w->pending), err);
+    if (!rc) rc = api_encoded_source_resolve(w->pending, model, err);
+    if (!rc) w->model = model;
+    return rc;
+}
+
+/* The PUT body into a new source (w->pending), every field checked. */
+static int read_source(const char *body, size_t len, const api_limits *limits,
+                       const api_model_registry *models, api_job_wire *w, api_error *err)
+{
+    api_json_member schema[] = {
         {"key", API_JSON_TENSOR, 0},
         {"value", API_JSON_TENSOR, 0},
         {"key_lengths", API_JSON_LIST, API_JSON_MAX_BATCH},
+        {"model", API_JSON_VALUE, 0},
+        {0},
+        {0},
+        {0},
+        {0},
         {NULL, API_JSON_VALUE, 0},
     };
+    api_v1_model_source_schema(source_items(models, limits), &schema[4]);
+    api_source **out = &w->pending;
     *out = NULL;
     cJSON *root;
     int rc = api_json_parse_checked(body, len, "{\"key\": [[1, 0], [0, 1]], \"value\": [[1], [2]]}",
@@ -77,10 +146,22 @@ static int read_source(const char *body, size_t len, const api_limits *limits, a
     api_shape k = {0}, v = {0};
     api_source *src = NULL;
     rc = api_json_collect_members(root, "", source_fields, S_COUNT, f, NULL, err);
+    bool tensors = !rc && (f[S_KEY] || f[S_VALUE] || f[S_KEY_LENGTHS]);
+    if (!rc && (f[S_MODEL] || f[S_SOURCE])) {
+        if (tensors)
+            rc = api_error_set(err, API_ERR_INVALID_VALUE, f[S_MODEL] ? "model" : "source",
+                               "send either tensors {\"key\", \"value\", \"key_lengths\"?} or "
+                               "a model's source {\"model\", \"source\"}, not both");
+        else
+            rc = read_model_source(f, models, limits, w, err);
+        cJSON_Delete(root);
+        return rc;
+    }
     for (int i = 0; !rc && i < 2; i++)
         if (!f[i])
             rc = api_error_set(err, API_ERR_MISSING_FIELD, source_fields[i],
-                               "missing field '%s': a nested array of numbers [.., Lk, %s]",
+                               "missing field '%s': a nested array of numbers [.., Lk, %s] (or "
+                               "send {\"model\", \"source\"} for a model to encode)",
                                source_fields[i], i ? "dv" : "d");
     if (!rc) rc = api_json_tensor_scan(f[S_KEY], "key", "numbers [.., Lk, d]", &k, err);
     if (!rc) rc = api_json_tensor_scan(f[S_VALUE], "value", "numbers [.., Lk, dv]", &v, err);
@@ -145,14 +226,20 @@ int api_v1_decode_source(const api_http_request *req, const api_limits *limits, 
                                                  : OP_GET;
     job->wire = w;
     if (w->op != OP_PUT) return 0;
-    return read_source(req->body, req->body_len, limits, &w->pending, err);
+    return read_source(req->body, req->body_len, limits, job->route.models, w, err);
 }
 
-/* {"id", "key_shape", "value_shape", "key_lengths"?, "bytes", "expires_in"} */
+/* {"id", "model"?, "source_length"?, "key_shape", "value_shape", "key_lengths", "bytes",
+ * "expires_in"} */
 static int encode_info(const char *id, const api_source_info *info, api_buf *out)
 {
     api_buf_puts(out, "{\"id\":");
     api_json_write_string(out, id, strlen(id));
+    if (info->model[0]) {
+        api_buf_puts(out, ",\"model\":");
+        api_json_write_string(out, info->model, strlen(info->model));
+        api_buf_printf(out, ",\"source_length\":%lld", (long long)info->source_length);
+    }
     api_buf_puts(out, ",\"key_shape\":");
     api_json_write_shape(out, &info->key);
     api_buf_puts(out, ",\"value_shape\":");
@@ -162,7 +249,8 @@ static int encode_info(const char *id, const api_source_info *info, api_buf *out
     return out->oom ? -1 : 0;
 }
 
-int api_v1_run_source(api_job *job, api_http_response *out, api_error *err)
+int api_v1_run_source(api_job *job, at_pool *pool, int worker, api_http_response *out,
+                      api_error *err)
 {
     api_job_wire *w = job->wire;
     api_source_store *store = job->route.sources;
@@ -175,6 +263,9 @@ int api_v1_run_source(api_job *job, api_http_response *out, api_error *err)
     }
     if (w->op == OP_PUT) {
         bool replaced;
+        if (w->model &&
+            (rc = api_encoded_source_encode(w->pending, w->model, job->cancel, pool, worker, err)))
+            return rc;
         api_source *src = w->pending;
         w->pending = NULL; /* the store owns it now, whatever happens */
         if ((rc = api_source_store_put(store, w->id, src, &replaced, err))) return rc;

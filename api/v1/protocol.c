@@ -150,7 +150,7 @@ static const api_route_def routes[API_V1_ROUTES] = {
 
 static int route(const char *path, const api_context *ctx, api_route *out, api_error *err)
 {
-    *out = (api_route){.id = -1, .sources = ctx->sources};
+    *out = (api_route){.id = -1, .sources = ctx->sources, .models = ctx->models};
     if (strcmp(path, "/v1/attention") == 0) return out->id = API_V1_ATTENTION, 0;
     if (strncmp(path, SOURCES_PREFIX, strlen(SOURCES_PREFIX)) == 0) {
         const char *id = path + strlen(SOURCES_PREFIX);
@@ -204,8 +204,8 @@ static int decode(const api_http_request *req, const api_limits *limits, api_job
         return decode_attention(req->body, req->body_len, limits, job->route.sources,
                                 &job->attention, err);
     if (job->route.id == API_V1_SOURCE) return api_v1_decode_source(req, limits, job, err);
-    return api_v1_decode_model_attention(req->body, req->body_len, job->route.model, limits,
-                                         &job->model, err);
+    return api_v1_decode_model_attention_sources(req->body, req->body_len, job->route.model, limits,
+                                                 job->route.sources, &job->model, err);
 }
 
 static int encode(const api_job *job, api_http_response *out, api_error *err)

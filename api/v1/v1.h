@@ -37,7 +37,8 @@ int api_v1_decode_source(const struct api_http_request *req, const api_limits *l
  * replaced one), describes (200) or deletes (204) the source, with the response's body
  * {"id", "key_shape", "value_shape", "key_lengths"?, "bytes", "expires_in"} (none for 204).
  * Returns 0 or an HTTP status with *err filled (404 unknown id, 413 larger than the budget). */
-int api_v1_run_source(struct api_job *job, struct api_http_response *out, api_error *err);
+int api_v1_run_source(struct api_job *job, at_pool *pool, int worker, struct api_http_response *out,
+                      api_error *err);
 
 /* Frees what api_v1_decode_source left in a job (a source not stored). */
 void api_v1_source_wire_free(struct api_job_wire *wire);
