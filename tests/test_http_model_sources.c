@@ -233,8 +233,9 @@ TEST(http_model_sources_errors)
     const char *put = "/v1/sources/e";
     expect(&d, "PUT", put,
            "{\"model\": \"tiny\", \"source\": {\"text\": \"a\"}, \"key\": [[1]], \"value\": [[1]]}",
-           400, "send either tensors {\\\"key\\\", \\\"value\\\", \\\"key_lengths\\\"?} or a "
-                "model's source {\\\"model\\\", \\\"source\\\"}, not both");
+           400,
+           "send either tensors {\\\"key\\\", \\\"value\\\", \\\"key_lengths\\\"?} or a "
+           "model's source {\\\"model\\\", \\\"source\\\"}, not both");
     expect(&d, "PUT", put, "{\"model\": \"tiny\"}", 400, "missing field 'source'");
     expect(&d, "PUT", put, "{\"source\": {\"text\": \"a\"}}", 400, "missing field 'model'");
     expect(&d, "PUT", put, "{\"model\": 3, \"source\": {\"text\": \"a\"}}", 400,
@@ -266,8 +267,9 @@ TEST(http_model_sources_errors)
            "source 'zh' was encoded by model 'zh-en', not 'tiny'");
     expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"raw\"}", 400,
            "source 'raw' holds key and value tensors, not a model's encoded source");
-    expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"zh\", \"source\": {\"text\": \"a\"}}",
-           400, "send either \\\"source\\\"");
+    expect(&d, "POST", tiny,
+           "{\"text\": \"a\", \"source_id\": \"zh\", \"source\": {\"text\": \"a\"}}", 400,
+           "send either \\\"source\\\"");
     expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": 7}", 400,
            "source_id: expected a string");
     expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"a/b\"}", 400, "is not allowed");
@@ -282,8 +284,9 @@ TEST(http_model_sources_errors)
     const char *zh_en = "/v1/models/zh-en/attention";
     expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 200,
            "\"source_tokens\":[\"北\",\"京\"]");
-    expect(&d, "PUT", "/v1/sources/zh", "{\"model\": \"zh-en\", \"source\": {\"text\": \"来北京\"}}",
-           200, "\"source_length\":3");
+    expect(&d, "PUT", "/v1/sources/zh",
+           "{\"model\": \"zh-en\", \"source\": {\"text\": \"来北京\"}}", 200,
+           "\"source_length\":3");
     expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 200,
            "\"source_tokens\":[\"来\",\"北\",\"京\"]");
     expect(&d, "DELETE", "/v1/sources/zh", NULL, 204, NULL);
