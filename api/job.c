@@ -32,8 +32,9 @@ double api_job_flops(const api_job *job)
 {
     if (job->attention) return at_attention_flops(&job->attention->desc);
     if (job->model && !job->model->tf)
-        return at_model_flops(api_model_core(job->model->model), job->model->seq.len,
-                              job->model->source.len, &job->model->opts);
+        return (job->model->spec.stored ? at_model_flops_projected : at_model_flops)(
+            api_model_core(job->model->model), job->model->seq.len, job->model->source.len,
+            &job->model->opts);
     return INFINITY; /* a transformer folder's model, or no request */
 }
 

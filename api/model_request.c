@@ -65,7 +65,8 @@ static int check_limits(const at_model *m, const api_model_spec *spec, const at_
     int64_t total = api_add_sat(
         api_add_sat(api_add_sat(embeddings, projections), api_add_sat(outputs, weights)), additive);
     if (lim->max_elements <= 0 || total <= lim->max_elements) {
-        double flops = at_model_flops(m, L, S, d);
+        double flops =
+            spec->stored ? at_model_flops_projected(m, L, S, d) : at_model_flops(m, L, S, d);
         if (lim->max_flops <= 0 || flops <= (double)lim->max_flops) return 0;
         return api_error_set(err, API_ERR_LIMIT_EXCEEDED, "",
                              "the request needs about %.3g floating-point operations (embeddings, "

@@ -29,11 +29,13 @@ double at_attention_flops(const at_attention_desc *d)
     return flops;
 }
 
-double at_model_flops(const at_model *m, int64_t len, int64_t src_len,
-                      const at_attention_desc *opts)
+/* With `projected`, the source is embedded and projected already (at_mha_forward_projected). */
+static double model_flops(const at_model *m, int64_t len, int64_t src_len,
+                          const at_attention_desc *opts, bool projected)
 {
     const int64_t h = m->mha.num_heads, hd = m->mha.embed_dim / (h > 0 ? h : 1);
-    const double e = (double)m->mha.embed_dim, l = (double)len, s = (double)src_len;
+    const double e = (double)m->mha.embed_dim, l = (double)len;
+    const double s = projected ? 0.0 : (double)src_len;
     const double tokens = l + s;
     const int64_t keys = src_len ? src_len : len;
 
@@ -52,6 +54,18 @@ double at_model_flops(const at_model *m, int64_t len, int64_t src_len,
     d.value = d.key;
     d.additive = opts->score == AT_SCORE_ADDITIVE ? m->mha.additive : NULL;
     return flops + at_attention_flops(&d);
+}
+
+double at_model_flops(const at_model *m, int64_t len, int64_t src_len,
+                      const at_attention_desc *opts)
+{
+    return model_flops(m, len, src_len, opts, false);
+}
+
+double at_model_flops_projected(const at_model *m, int64_t len, int64_t src_len,
+                                const at_attention_desc *opts)
+{
+    return model_flops(m, len, src_len, opts, true);
 }
 
 double at_transformer_flops(const at_transformer *t, int64_t len)

@@ -32,6 +32,11 @@ double at_attention_flops(const at_attention_desc *d);
 double at_model_flops(const at_model *m, int64_t len, int64_t src_len,
                       const at_attention_desc *opts);
 
+/* at_model_flops for a source already embedded and projected (at_mha_forward_projected): the
+ * source's embeddings and key and value projections are left out. Pure. */
+double at_model_flops_projected(const at_model *m, int64_t len, int64_t src_len,
+                                const at_attention_desc *opts);
+
 /* FLOPs of at_transformer_forward over `len` tokens: the embeddings, then per layer the q, k, v
  * and output projections (8 * L * E^2), the feed-forward (4 * L * E * I plus one
  * transcendental per inner activation), two LayerNorms (about 8 * L * E each) and the soft

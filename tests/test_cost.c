@@ -83,6 +83,10 @@ TEST(cost_model_requests)
     proj = 2 * e * e * (l + 2 * s) + 2 * e * e * l;
     attn = h * l * s * (2 * hd + SEL + 2 * hd);
     ASSERT_NEAR(at_model_flops(&m, 10, 30, &opts), embed + proj + attn, 1e-6);
+    /* The same against a stored source, embedded and projected already: only the queries'. */
+    embed = l * e * 5 * AT_COST_TRANSCENDENTAL;
+    proj = 2 * e * e * l + 2 * e * e * l;
+    ASSERT_NEAR(at_model_flops_projected(&m, 10, 30, &opts), embed + proj + attn, 1e-6);
     free(storage);
 }
 
