@@ -59,4 +59,11 @@ int api_encoded_source_encode(api_source *src, const api_model *model, const at_
 int api_encoded_source_check(const api_source *src, const char *id, const api_model *model,
                              api_error *err);
 
+/* The stored source `id` for a request of `model`: checks the id (400 in field "source_id"),
+ * takes a reference from `store` (NULL: 404, the server keeps none; unknown id: 404, counted as
+ * a miss) and checks it with api_encoded_source_check (releasing it on failure). Returns 0 and
+ * *out (release with api_source_store_release), or an HTTP status with *err filled. Thread-safe. */
+int api_encoded_source_acquire(api_source_store *store, const char *id, const api_model *model,
+                               const api_source **out, api_error *err);
+
 #endif

@@ -344,3 +344,50 @@ TEST(http_model_sources_of_a_reloaded_model_are_refused)
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
     mt_tmpdir_remove(dir);
 }
+
+/* The Open Inference Protocol's token models take the stored source as the parameter
+ * "source_id": the same response as the source input. */
+TEST(http_model_sources_on_v2_token_models)
+{
+    test_daemon d;
+    ASSERT_EQ(start(&d), 0);
+    expect(&d, "PUT", "/v1/sources/zh",
+           "{\"model\": \"zh-en\", \"source\": {\"text\": \"欢迎来北京\"}}", 201, NULL);
+    static const char text[] =
+        "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":"
+        "[\"welcome to beijing\"]}";
+    static const char source[] = ",{\"name\":\"source_text\",\"shape\":[1],\"datatype\":"
+                                 "\"BYTES\",\"data\":[\"欢迎来北京\"]}";
+    static const char outputs[] = "],\"outputs\":[{\"name\":\"context\"},{\"name\":\"weights\"},"
+                                  "{\"name\":\"source_tokens\"},{\"name\":\"source_ids\"}]";
+    char by_id[2048], inline_body[2048];
+    snprintf(by_id, sizeof by_id, "%s%s,\"parameters\":{\"source_id\":\"zh\",\"causal\":true}}",
+             text, outputs);
+    snprintf(inline_body, sizeof inline_body, "%s%s%s,\"parameters\":{\"causal\":true}}", text,
+             source, outputs);
+    test_response a, b;
+    ASSERT_EQ(request(&d, "POST", "/v2/models/zh-en/infer", by_id, &a), 200);
+    ASSERT_EQ(request(&d, "POST", "/v2/models/zh-en/infer", inline_body, &b), 200);
+    ASSERT_STREQ(a.body, b.body);
+    ASSERT_CONTAINS(a.body, "\"name\":\"source_tokens\"");
+    test_response_free(&a);
+    test_response_free(&b);
+
+    snprintf(by_id, sizeof by_id, "%s%s%s,\"parameters\":{\"source_id\":\"zh\"}}", text, source,
+             outputs);
+    expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 400,
+           "send the source as input 'source_text' or 'source_ids', or name a stored one");
+    snprintf(by_id, sizeof by_id, "%s%s,\"parameters\":{\"source_id\":\"none\"}}", text, outputs);
+    expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 404, "source 'none' not found");
+    snprintf(by_id, sizeof by_id, "%s%s,\"parameters\":{\"source_id\":3}}", text, outputs);
+    expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 400,
+           "parameters.source_id: expected a string");
+    snprintf(by_id, sizeof by_id, "%s],\"parameters\":{\"source_id\":\"zh\"}}", text);
+    expect(&d, "POST", "/v2/models/tiny/infer", by_id, 400,
+           "source 'zh' was encoded by model 'zh-en', not 'tiny'");
+    expect(&d, "POST", "/v2/models/attention/infer",
+           "{\"inputs\":[{\"name\":\"query\",\"shape\":[1,1],\"datatype\":\"FP32\",\"data\":[1]}],"
+           "\"parameters\":{\"source_id\":\"zh\"}}",
+           400, "parameters.source_id: the attention model takes no stored source");
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}

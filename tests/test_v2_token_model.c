@@ -33,7 +33,7 @@ static int run(const char *name, const char *json, const void *bin, size_t n, ap
     api_model_request *req = NULL;
     int rc = api_v2_infer_parse(b, j + n, n ? hl : NULL, 0, &r, e);
     if (!rc) rc = api_v2_wire_new(&r, name, &w, e);
-    if (!rc) rc = api_v2_token_decode(&r, w, model, NULL, &req, e);
+    if (!rc) rc = api_v2_token_decode(&r, w, model, NULL, NULL, &req, e);
     api_v2_infer_free(&r);
     free(b);
     if (!rc) rc = api_model_attention_run(req, NULL, 0, e);

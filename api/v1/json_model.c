@@ -317,21 +317,9 @@ static int use_stored_source(const cJSON *const *f, const api_model *model,
                              "source_id: expected a string (the id of a PUT /v1/sources/{id} "
                              "with {\"model\", \"source\"}), got %s",
                              api_json_type_name(node));
-    const char *id = node->valuestring;
-    int rc = api_source_id_check(id, err);
-    if (rc) {
-        snprintf(err->field, sizeof err->field, "source_id");
-        return rc;
-    }
-    if (!sources)
-        return api_error_set(err, API_ERR_NOT_FOUND, "source_id",
-                             "source_id: this server keeps no sources");
-    const api_source *src = api_source_store_acquire(sources, id, err);
-    if (!src) return api_error_http_status(err->kind);
-    if ((rc = api_encoded_source_check(src, id, model, err))) {
-        api_source_store_release(sources, src);
-        return rc;
-    }
+    const api_source *src;
+    int rc = api_encoded_source_acquire(sources, node->valuestring, model, &src, err);
+    if (rc) return rc;
     spec->has_source = true;
     spec->source = (api_seq_spec){.form = src->encoded->seq.form, .count = src->encoded->seq.len};
     spec->stored = src;

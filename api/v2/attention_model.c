@@ -53,6 +53,14 @@ int api_v2_attention_decode(const api_v2_infer *r, const api_job_wire *w, const 
     for (int i = 0; !rc && i < API_V2_ATTENTION_NINPUTS; i++)
         rc = input(r, i, &in[i], err);
     if (!rc) rc = api_v2_read_parameters(r->params, &s, err);
+    const char *source_id = NULL;
+    if (!rc) rc = api_v2_read_source_id(r->params, &source_id, err);
+    if (!rc && source_id)
+        rc = api_error_set(err, API_ERR_INVALID_VALUE, "source_id",
+                           "parameters.source_id: the attention model takes no stored source; "
+                           "send inputs 'key' and 'value' (a stored key/value set is named with "
+                           "\"source_id\" on POST /v1/attention, a model's source on its token "
+                           "model's infer)");
     if (rc) return rc;
     s.return_weights = api_v2_wire_wants(w, "weights", true);
     s.return_context = api_v2_wire_wants(w, "context", true);

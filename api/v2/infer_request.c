@@ -28,6 +28,7 @@ static const api_json_member schema[] = {
     {"parameters.average_heads", API_JSON_VALUE, 0},
     {"parameters.timeout", API_JSON_VALUE, 0},
     {"parameters.binary_data_output", API_JSON_VALUE, 0},
+    {"parameters.source_id", API_JSON_VALUE, 0},
     {"inputs", API_JSON_OBJECTS, API_V2_MAX_TENSORS},
     {"inputs.name", API_JSON_VALUE, 0},
     {"inputs.shape", API_JSON_LIST, 2 * API_SHAPE_MAX_RANK},

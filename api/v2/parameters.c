@@ -66,11 +66,12 @@ enum {
     P_AVERAGE_HEADS,
     P_TIMEOUT,
     P_BINARY_DATA_OUTPUT,
+    P_SOURCE_ID, /* api_v2_read_source_id's */
     P_COUNT
 };
 static const char *const names[P_COUNT] = {
-    "score", "scale",  "selection",     "k",       "normalize",
-    "seed",  "causal", "average_heads", "timeout", "binary_data_output"};
+    "score",         "scale",   "selection",          "k",        "normalize", "seed", "causal",
+    "average_heads", "timeout", "binary_data_output", "source_id"};
 
 int api_v2_read_parameters(const cJSON *params, api_attention_spec *s, api_error *err)
 {
@@ -144,5 +145,20 @@ int api_v2_read_parameters(const cJSON *params, api_attention_spec *s, api_error
         s->has_timeout = true;
         s->timeout = (double)us / 1e6;
     }
+    return 0;
+}
+
+int api_v2_read_source_id(const cJSON *params, const char **id, api_error *err)
+{
+    const cJSON *node = params ? cJSON_GetObjectItemCaseSensitive(params, "source_id") : NULL;
+    *id = NULL;
+    if (!node) return 0;
+    if (!cJSON_IsString(node))
+        return api_error_set(err, API_ERR_INVALID_TYPE, "source_id",
+                             "parameters.source_id: expected a string (the id of a source this "
+                             "model encoded: PUT /v1/sources/{id} with {\"model\", \"source\"}), "
+                             "got %s",
+                             api_json_type_name(node));
+    *id = node->valuestring;
     return 0;
 }

@@ -12,7 +12,7 @@
 /* The parameter names a request may send, for the models' metadata and messages. */
 #define API_V2_PARAMETERS                                                                          \
     "score, scale, selection, k, normalize, seed, causal, average_heads, timeout, "                \
-    "binary_data_output"
+    "binary_data_output, source_id"
 
 /* Reads `params` (the "parameters" object, or NULL) into the option fields of *s: score and
  * selection (defaults scaled_dot and soft), has_scale and scale, has_k and k, has_normalize and
@@ -23,5 +23,10 @@
  * (400 naming the parameter); whether the options fit together is
  * api_check_selection_options' to judge. Returns 0 or 400 with *err filled. Thread-safe. */
 int api_v2_read_parameters(const cJSON *params, api_attention_spec *s, api_error *err);
+
+/* The parameter "source_id" of a token model's request (the id of a source the model encoded,
+ * PUT /v1/sources/{id} with {"model", "source"}): *id points into params, or is NULL when the
+ * request sends none. Returns 0, or 400 invalid_type when it is not a string. Thread-safe. */
+int api_v2_read_source_id(const cJSON *params, const char **id, api_error *err);
 
 #endif

@@ -68,7 +68,7 @@ static int find_model(const char *name, size_t n, const api_context *ctx, const 
 
 static int route(const char *path, const api_context *ctx, api_route *out, api_error *err)
 {
-    *out = (api_route){.id = -1};
+    *out = (api_route){.id = -1, .sources = ctx->sources};
     if (strcmp(path, "/v2") == 0) return out->id = R_SERVER, 0;
     if (strcmp(path, "/v2/health/live") == 0) return out->id = R_LIVE, 0;
     if (strcmp(path, "/v2/health/ready") == 0) return out->id = R_READY, 0;
@@ -153,7 +153,8 @@ static int decode(const api_http_request *req, const api_limits *limits, api_job
         rc = !model ? api_v2_attention_decode(&r, job->wire, limits, &job->attention, err)
              : api_model_hf(model)
                  ? api_v2_tf_decode(&r, job->wire, model, limits, &job->model, err)
-                 : api_v2_token_decode(&r, job->wire, model, limits, &job->model, err);
+                 : api_v2_token_decode(&r, job->wire, model, limits, job->route.sources,
+                                       &job->model, err);
     api_v2_infer_free(&r);
     return rc; /* api_job_decode frees the job's wire on an error */
 }

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "../../core/tokenizer.h"
+#include "../encoded_source.h"
 #include "../model_request.h"
+#include "../source_store.h"
 #include "parameters.h"
 #include "tensor.h"
 
@@ -92,8 +94,30 @@ static bool has_tokens(const at_model *m, bool ids)
     return m->vocab || !ids;
 }
 
+/* The parameter "source_id": a stored source instead of a source input (both: 400). */
+static int use_stored_source(const api_v2_infer *r, const seq_input *src, const api_model *model,
+                             api_source_store *sources, api_model_spec *spec, api_error *err)
+{
+    const char *id;
+    int rc = api_v2_read_source_id(r->params, &id, err);
+    if (rc || !id) return rc;
+    if (src->text || src->ids)
+        return api_error_set(err, API_ERR_INVALID_VALUE, "source_id",
+                             "parameters.source_id: send the source as input 'source_text' or "
+                             "'source_ids', or name a stored one with source_id, not both");
+    const api_source *stored;
+    if ((rc = api_encoded_source_acquire(sources, id, model, &stored, err))) return rc;
+    spec->stored = stored;
+    spec->stored_in = sources;
+    spec->has_source = true;
+    spec->source =
+        (api_seq_spec){.form = stored->encoded->seq.form, .count = stored->encoded->seq.len};
+    return 0;
+}
+
 int api_v2_token_decode(const api_v2_infer *r, const api_job_wire *w, const api_model *model,
-                        const api_limits *limits, api_model_request **out, api_error *err)
+                        const api_limits *limits, api_source_store *sources,
+                        api_model_request **out, api_error *err)
 {
     *out = NULL;
     const char *name = api_model_name(model);
@@ -113,6 +137,9 @@ int api_v2_token_decode(const api_v2_infer *r, const api_job_wire *w, const api_
     if (!rc) rc = pick(r, IN_TEXT, IN_IDS, true, &seq, err);
     if (!rc) rc = pick(r, IN_SOURCE_TEXT, IN_SOURCE_IDS, false, &src, err);
     spec.has_source = src.text || src.ids;
+    if (!rc) rc = use_stored_source(r, &src, model, sources, &spec, err);
+    /* A stored source given as ids has no tokens to send back either. */
+    bool src_ids = spec.stored ? spec.source.form == API_SEQ_IDS : src.ids != NULL;
     static const struct {
         const char *output;
         int which; /* 0: the sequence's tokens, 1: the source's tokens, 2: the source at all */
@@ -124,7 +151,7 @@ int api_v2_token_decode(const api_v2_infer *r, const api_job_wire *w, const api_
                                "output '%s' needs a source: send input 'source_text' or "
                                "'source_ids'",
                                needs[i].output);
-        else if (needs[i].which < 2 && !has_tokens(m, needs[i].which ? src.ids : seq.ids))
+        else if (needs[i].which < 2 && !has_tokens(m, needs[i].which ? src_ids : seq.ids != NULL))
             rc = api_error_set(err, API_ERR_INVALID_VALUE, needs[i].output,
                                "output '%s': model '%s' has hashing embeddings, whose ids cannot "
                                "be read back as tokens; send text, or leave '%s' out",
@@ -136,15 +163,18 @@ int api_v2_token_decode(const api_v2_infer *r, const api_job_wire *w, const api_
         spec.opts.return_context = api_v2_wire_wants(w, "context", true);
         rc = scan(&seq, m->vocab, &spec.seq, err);
     }
-    if (!rc && spec.has_source) rc = scan(&src, m->vocab, &spec.source, err);
+    if (!rc && spec.has_source && !spec.stored) rc = scan(&src, m->vocab, &spec.source, err);
     if (!rc) rc = api_model_prepare(model, &spec, limits, &req, err);
     if (!rc) rc = fill(&seq, m->vocab, &req->seq, err);
-    if (!rc && spec.has_source) rc = fill(&src, m->vocab, &req->source, err);
+    if (!rc && spec.has_source && !spec.stored) rc = fill(&src, m->vocab, &req->source, err);
     if (!rc) rc = api_model_request_resolve(req, err);
     free(seq.bytes);
     free(src.bytes);
     if (rc) {
-        api_model_request_free(req);
+        if (req)
+            api_model_request_free(req); /* releases a stored source */
+        else if (spec.stored)
+            api_source_store_release(spec.stored_in, spec.stored);
         return rc;
     }
     *out = req;
