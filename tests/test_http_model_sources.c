@@ -5,6 +5,7 @@
  * /v1/attention reading its per-head keys and values, every error a client can cause, and the
  * refusal (409) of a source whose model was reloaded since it was encoded. */
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -293,6 +294,60 @@ TEST(http_model_sources_errors)
     expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 404,
            "source 'zh' not found");
     expect(&d, "GET", "/healthz", NULL, 200, "ok");
+    ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
+}
+
+typedef struct stepper {
+    const test_daemon *d;
+    int ok, gone, bad;
+    char last[512];
+} stepper;
+
+/* Decoding steps against source "c" while the main thread replaces and deletes it. */
+static void *step_run(void *arg)
+{
+    stepper *s = arg;
+    for (int i = 0; i < 60; i++) {
+        test_response r;
+        long st = request(s->d, "POST", "/v1/models/zh-en/attention",
+                          "{\"text\": \"Beijing\", \"source_id\": \"c\"}", &r);
+        if (st == 200 && (strstr(r.body, "\"source_tokens\":[\"北\",\"京\"]") ||
+                          strstr(r.body, "\"source_tokens\":[\"来\",\"北\",\"京\"]")))
+            s->ok++;
+        else if (st == 404 && strstr(r.body, "source 'c' not found"))
+            s->gone++;
+        else
+            s->bad++, snprintf(s->last, sizeof s->last, "%ld %.400s", st, r.body);
+        test_response_free(&r);
+    }
+    return NULL;
+}
+
+/* A source replaced or deleted while requests use it: each finishes on the source it started
+ * with (under ASan, a freed one would show), and answers 200 or, once deleted, 404. */
+TEST(http_model_sources_replaced_and_deleted_while_in_use)
+{
+    test_daemon d;
+    ASSERT_EQ(start(&d), 0);
+    const char *a = "{\"model\": \"zh-en\", \"source\": {\"text\": \"北京\"}}";
+    const char *b = "{\"model\": \"zh-en\", \"source\": {\"text\": \"来北京\"}}";
+    expect(&d, "PUT", "/v1/sources/c", a, 201, NULL);
+    stepper s = {.d = &d};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, step_run, &s), 0);
+    for (int i = 0; i < 30; i++) {
+        test_response r;
+        long st = request(&d, i % 3 == 2 ? "DELETE" : "PUT", "/v1/sources/c",
+                          i % 3 == 2 ? NULL
+                          : i % 2    ? b
+                                     : a,
+                          &r);
+        ASSERT(st == 200 || st == 201 || st == 204);
+        test_response_free(&r);
+    }
+    pthread_join(t, NULL);
+    if (s.bad) harness_fail(__FILE__, __LINE__, "%d of 60 failed, last: %s", s.bad, s.last);
+    ASSERT_EQ(s.ok + s.gone, 60);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
 
