@@ -101,7 +101,9 @@ static int read_model_source(const cJSON *const *f, const api_model_registry *mo
                              "model: expected a string (the name of a loaded model), got %s",
                              api_json_type_name(f[S_MODEL]));
     const char *name = f[S_MODEL]->valuestring;
-    const api_model *model = models ? api_model_registry_find(models, name) : NULL;
+    if (!models)
+        return api_error_set(err, API_ERR_NOT_FOUND, "model", "this server serves no models");
+    const api_model *model = api_model_registry_find(models, name);
     if (!model) {
         int rc = api_model_not_found(models, name, err);
         snprintf(err->field, sizeof err->field, "model");
