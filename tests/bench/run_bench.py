@@ -1079,6 +1079,14 @@ def main():
     for g in g7:
         goal(*g)
     res["decode"] = dec
+    # 7c. Decoding against a model's stored source (bench_model_source.py)
+    t7c = None
+    try:
+        quiet()
+        t7c = run([PY, os.path.join(HERE, "bench_model_source.py"), "--build", build,
+                   "--rounds", "1" if a.quick else "3"], timeout=1800).strip()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        notes.append(f"bench_model_source.py failed: {str(e)[-300:]}")
 
     machine["load_at_end"] = loadavg()
     machine["quiet_wait_s"], machine["busy_starts"] = quiet.waited, quiet.busy_starts
@@ -1139,6 +1147,11 @@ def main():
     if t6:
         print(t6)
     print(t7)
+    if t7c:
+        print("\n7c. A model's stored source: one word a step against a source the model encoded "
+              "once (PUT {model, source}), against the source sent inline each step; one "
+              "keep-alive connection, responses checked equal\n")
+        print(t7c)
     print("\nGoals:")
     for g in goals:
         print(f"  {verdict(g['met']):4}  {g['goal']}: {g['figure']}")
