@@ -95,13 +95,13 @@ static void check_row(const kv_set *s, const at_decode_keys *kv, const at_decode
                          (double)row->max, (double)row->sum);
     } else {
         if (!(fabs(row->max - m) <= 1e-5 + 1e-5 * fabs(m)))
-            harness_fail(__FILE__, __LINE__, "%s: max %.9g, reference %.9g", what,
-                         (double)row->max, m);
+            harness_fail(__FILE__, __LINE__, "%s: max %.9g, reference %.9g", what, (double)row->max,
+                         m);
         for (int64_t e = 0; e < s->dv; e++) {
             double want = ctx[e] / sum, got = (double)row->acc[e] / row->sum;
             if (!(fabs(got - want) <= 1e-5 + 1e-4 * fabs(want)))
-                harness_fail(__FILE__, __LINE__, "%s: context[%lld] = %.9g, reference %.9g",
-                             what, (long long)e, got, want);
+                harness_fail(__FILE__, __LINE__, "%s: context[%lld] = %.9g, reference %.9g", what,
+                             (long long)e, got, want);
         }
     }
     free(ctx);
@@ -120,8 +120,8 @@ static void run_and_check(const kv_set *s, int nrows, int variant, float scale, 
     ASSERT(acc != NULL);
     memset(acc, 0, (size_t)(nrows * s->dv) * sizeof(float));
     for (int r = 0; r < nrows; r++) {
-        rows[r] = (at_decode_row){.query = s->query[r], .limit = s->lk,
-                                  .acc = acc + r * s->dv, .max = -INFINITY};
+        rows[r] = (at_decode_row){
+            .query = s->query[r], .limit = s->lk, .acc = acc + r * s->dv, .max = -INFINITY};
         if (variant == 1) rows[r].limit = r == 0 ? 0 : j_begin + (j_end - j_begin) * r / nrows + r;
         if (variant >= 2) rows[r].allow = s->flags;
         rows[r].allow_stride = variant == 2 ? 1 : variant == 3 ? 0 : 3;
@@ -145,7 +145,7 @@ static void run_and_check(const kv_set *s, int nrows, int variant, float scale, 
 TEST(decode_rows_vs_reference)
 {
     ct_rng r = {0xDEC0DE};
-    const int64_t dims[][2] = {{1, 1}, {7, 5}, {16, 16}, {33, 17}, {64, 64},
+    const int64_t dims[][2] = {{1, 1},    {7, 5},     {16, 16},   {33, 17}, {64, 64},
                                {100, 60}, {128, 128}, {256, 256}, {64, 200}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
         kv_set s = make_set(&r, 1000, dims[i][0], dims[i][1], i % 2 ? 3 : 0);
