@@ -157,6 +157,7 @@ AT_INLINE void softmax_step(at_decode_row *row, vfloat s, int64_t j0, int64_t n,
         /* Rare once the first keys are seen: exp of the old maximum (-inf at first: 0). */
         vfloat d = vsplat(row->max - block_max);
         float correction = vexp_nonpositive(&d)[0];
+#pragma GCC unroll 16
         for (int64_t e = 0; e < nv; e++)
             acc[e] *= correction;
         row->sum *= correction;
@@ -189,9 +190,11 @@ AT_INLINE void decode_block(const at_decode_keys *kv, at_decode_row *rows, int n
     }
     for (int r = 0; r < nrows; r++) {
         vfloat part[VL];
+#pragma GCC unroll 16
         for (int64_t j = 0; j < VL; j++) {
             vfloat dot = {0};
             if (j < n)
+#pragma GCC unroll 16
                 for (int64_t e = 0; e < nk; e++)
                     dot += load_upto(k + j * kv->key_stride + e * VL, dk - e * VL) * q[r][e];
             part[j] = dot;
@@ -201,6 +204,7 @@ AT_INLINE void decode_block(const at_decode_keys *kv, at_decode_row *rows, int n
     }
     for (int64_t j = 0; j < n; j++) {
         const float *vr = v + j * kv->value_stride;
+#pragma GCC unroll 16
         for (int64_t e = 0; e < nv; e++) {
             vfloat x = load_upto(vr + e * VL, dv - e * VL);
             for (int r = 0; r < nrows; r++)
@@ -209,12 +213,24 @@ AT_INLINE void decode_block(const at_decode_keys *kv, at_decode_row *rows, int n
     }
 }
 
+/* Keys [j_begin, j_end) for rows[0..nrows), with the queries and accumulators in local arrays
+ * of each inlined copy: with constant shapes they index with constants only and stay in
+ * registers (a shared array indexed by variables kept them in memory). */
 AT_INLINE void decode_walk(const at_decode_keys *kv, at_decode_row *rows, int nrows, int64_t dk,
-                           int64_t dv, vfloat (*q)[MAXV], vfloat (*acc)[MAXV], int64_t j_begin,
-                           int64_t j_end)
+                           int64_t dv, int64_t j_begin, int64_t j_end)
 {
+    const int64_t nk = (dk + VL - 1) / VL, nv = (dv + VL - 1) / VL;
+    vfloat q[AT_DECODE_MAX_ROWS][MAXV], acc[AT_DECODE_MAX_ROWS][MAXV];
+    for (int r = 0; r < nrows; r++) {
+        for (int64_t e = 0; e < nk; e++)
+            q[r][e] = load_upto(rows[r].query + e * VL, dk - e * VL);
+        for (int64_t e = 0; e < nv; e++)
+            acc[r][e] = load_upto(rows[r].acc + e * VL, dv - e * VL);
+    }
     for (int64_t j0 = j_begin; j0 < j_end; j0 += VL)
         decode_block(kv, rows, nrows, dk, dv, q, acc, j0, j_end - j0 < VL ? j_end - j0 : VL);
+    for (int r = 0; r < nrows; r++)
+        memcpy(rows[r].acc, acc[r], (size_t)dv * sizeof(float));
 }
 
 bool at_decode_applies(int64_t rows, int64_t dk, int64_t dv)
@@ -227,24 +243,16 @@ AT_SIMD_CLONES
 void at_decode_rows(const at_decode_keys *kv, at_decode_row *rows, int nrows, int64_t j_begin,
                     int64_t j_end)
 {
-    const int64_t nk = (kv->dk + VL - 1) / VL, nv = (kv->dv + VL - 1) / VL;
-    vfloat q[AT_DECODE_MAX_ROWS][MAXV], acc[AT_DECODE_MAX_ROWS][MAXV];
     /* Keys past every row's limit are never read (the limits of a tile grow with the row). */
     int64_t end = j_begin;
     for (int r = 0; r < nrows; r++) {
-        for (int64_t e = 0; e < nk; e++)
-            q[r][e] = load_upto(rows[r].query + e * VL, kv->dk - e * VL);
-        for (int64_t e = 0; e < nv; e++)
-            acc[r][e] = load_upto(rows[r].acc + e * VL, kv->dv - e * VL);
         int64_t limit = rows[r].limit < j_end ? rows[r].limit : j_end;
         if (limit > end) end = limit;
     }
     if (nrows == 1 && kv->dk == 64 && kv->dv == 64) /* one query, d 64: the decoder's step */
-        decode_walk(kv, rows, 1, 64, 64, q, acc, j_begin, end);
+        decode_walk(kv, rows, 1, 64, 64, j_begin, end);
     else if (nrows == 1 && kv->dk == 128 && kv->dv == 128)
-        decode_walk(kv, rows, 1, 128, 128, q, acc, j_begin, end);
+        decode_walk(kv, rows, 1, 128, 128, j_begin, end);
     else
-        decode_walk(kv, rows, nrows, kv->dk, kv->dv, q, acc, j_begin, end);
-    for (int r = 0; r < nrows; r++)
-        memcpy(rows[r].acc, acc[r], (size_t)kv->dv * sizeof(float));
+        decode_walk(kv, rows, nrows, kv->dk, kv->dv, j_begin, end);
 }
