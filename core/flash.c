@@ -2,8 +2,9 @@
  * tile of query rows, walk the keys one tile at a time, keeping each row's running maximum, sum
  * and rescaled context accumulator. When that gives too few items (one query over many keys), the
  * keys are split into chunks as well (flash-decoding) and the chunks' partial softmaxes merged by
- * their log-sum-exp. Memory is a few tiles per worker plus the partials, and the split depends
- * only on the shapes, so every pool size gives bit-identical results. */
+ * their log-sum-exp. Tiles of a few query rows go through core/decode.c's fused pass instead of
+ * BLAS. Memory is a few tiles per worker plus the partials, and the split depends only on the
+ * shapes, so every pool size gives bit-identical results. */
 #include "flash.h"
 
 #include <math.h>
@@ -266,8 +267,9 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
 
     for (int64_t j0 = j_begin; j0 < keys && !at_cancel_status(d->cancel); j0 += ld) {
         int64_t cols = min64(ld, keys - j0);
-        /* One query row (decoding): matrix-vector products, which stream K and V once; sgemm
-         * would pack each tile and run its kernel for a block of rows on one. */
+        /* One query row whose head dims core/decode.c does not take: matrix-vector products,
+         * which stream K and V once; sgemm would pack each tile and run its kernel for a block
+         * of rows on one. */
         if (rows == 1)
             at_sgemv(false, (int)cols, (int)p->dk, c->scale, kb + j0 * k->nb[2], (int)k->nb[2], qt,
                      0.0f, scores);
