@@ -2,14 +2,16 @@
  * tile of query rows, walk the keys one tile at a time, keeping each row's running maximum, sum
  * and rescaled context accumulator. When that gives too few items (one query over many keys), the
  * keys are split into chunks as well (flash-decoding) and the chunks' partial softmaxes merged by
- * their log-sum-exp. Memory is a few tiles per worker plus the partials, and the split depends
- * only on the shapes, so every pool size gives bit-identical results. */
+ * their log-sum-exp. Tiles of a few query rows go through core/decode.c's fused pass instead of
+ * BLAS. Memory is a few tiles per worker plus the partials, and the split depends only on the
+ * shapes, so every pool size gives bit-identical results. */
 #include "flash.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "blas.h"
+#include "decode_int.h"
 #include "mask_int.h"
 #include "softmax.h"
 #include "status.h"
@@ -190,6 +192,50 @@ static bool row_finite(const float *restrict x, int64_t n)
     return !(any >> 31);
 }
 
+/* flash_tile for a few query rows (at_decode_applies): core/decode.c's fused pass, which reads
+ * each key and value row once, in steps of one key tile between cancellation checks. */
+static void flash_decode_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int64_t rows,
+                              int64_t j_begin, int64_t j_end, float *acc, float *run_max,
+                              float *run_sum)
+{
+    const at_attention_desc *d = c->d;
+    const flash_plan *p = &c->plan;
+    const at_tensor *q = &d->query, *k = &d->key, *v = &d->value;
+    const float *qt = (const float *)q->data + b * q->nb[0] + h * q->nb[1] + i0 * q->nb[2];
+    at_decode_keys kv = {
+        .key = (const float *)k->data + b * k->nb[0] + h * k->nb[1],
+        .value = (const float *)v->data + b * v->nb[0] + h * v->nb[1],
+        .key_stride = k->nb[2],
+        .value_stride = v->nb[2],
+        .keys = p->lk,
+        .dk = p->dk,
+        .dv = p->dv,
+        .scale = c->scale,
+    };
+    at_decode_row state[AT_DECODE_MAX_ROWS];
+    memset(acc, 0, (size_t)(rows * p->dv) * sizeof(float));
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t stride = 0;
+        const uint8_t *allow = at_mask_row(d, b, h, i0 + r, &stride);
+        state[r] = (at_decode_row){
+            .query = qt + r * q->nb[2],
+            .limit = at_row_key_limit(d, b, i0 + r),
+            .allow = allow,
+            .allow_stride = stride,
+            .acc = acc + r * p->dv,
+            .max = -INFINITY,
+        };
+    }
+    int64_t keys = min64(j_end, at_row_key_limit(d, b, i0 + rows - 1));
+    for (int64_t j0 = j_begin; j0 < keys && !at_cancel_status(d->cancel); j0 += p->tile_keys)
+        at_decode_rows(&kv, state, (int)rows, j0, min64(keys, j0 + p->tile_keys));
+    for (int64_t r = 0; r < rows; r++) {
+        run_max[r] = state[r].max;
+        /* A score beyond float32: NaN context for at_attention_fix_overflow, as below. */
+        run_sum[r] = state[r].not_finite ? NAN : state[r].sum;
+    }
+}
+
 /* One item: query rows [i0, i0 + rows) of head (b, h) over keys [j_begin, j_end), accumulated
  * in `acc` (rows x dv, unnormalised) with each row's running maximum and sum in run_max and
  * run_sum. Keys past a row's limit are skipped; a chunk with no allowed key leaves max -inf and
@@ -206,6 +252,10 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
     const float *vb = (const float *)v->data + b * v->nb[0] + h * v->nb[1];
     const int64_t ld = p->tile_keys;
 
+    if (at_decode_applies(rows, p->dk, p->dv)) {
+        flash_decode_tile(c, b, h, i0, rows, j_begin, j_end, acc, run_max, run_sum);
+        return;
+    }
     memset(acc, 0, (size_t)(rows * p->dv) * sizeof(float));
     for (int64_t r = 0; r < rows; r++) {
         run_max[r] = -INFINITY;
@@ -217,8 +267,9 @@ static void flash_tile(const flash_ctx *c, int64_t b, int64_t h, int64_t i0, int
 
     for (int64_t j0 = j_begin; j0 < keys && !at_cancel_status(d->cancel); j0 += ld) {
         int64_t cols = min64(ld, keys - j0);
-        /* One query row (decoding): matrix-vector products, which stream K and V once; sgemm
-         * would pack each tile and run its kernel for a block of rows on one. */
+        /* One query row whose head dims core/decode.c does not take: matrix-vector products,
+         * which stream K and V once; sgemm would pack each tile and run its kernel for a block
+         * of rows on one. */
         if (rows == 1)
             at_sgemv(false, (int)cols, (int)p->dk, c->scale, kb + j0 * k->nb[2], (int)k->nb[2], qt,
                      0.0f, scores);

@@ -1121,7 +1121,8 @@ def main():
               f"ggml's K and V are {chk['kv']}).")
     if res.get("ggml_kv") == "f16":
         notes.append("this ggml's CPU flash attention does not take F32 keys and values: it ran "
-                     "with F16 K and V (converted before timing, as a KV cache holds them).")
+                     "with F16 K and V (converted before timing, as a KV cache holds them), so it "
+                     "reads half the bytes attnd reads at the one-query shape.")
     print("\n1b. Variants, time per call (timed like row 1, best of the rounds; PyTorch: "
           "tests/bench/torch_variants.py; speed-up = PyTorch ms / attnd ms)\n")
     print(t1v)
