@@ -48,10 +48,15 @@
 /* Each connection's buffer (libmicrohttpd's pool: headers, then each read of the body). Its
  * default of 32 KiB reads a 34 MB binary tensor body in over a thousand poll/recv rounds, each
  * through the upload callback. Measured over loopback, interleaved, best of 8 (one such request):
- * 32 KiB 64.7 ms, 128 KiB 47.3 ms (1.37x), 256 KiB 1.3-1.6x. The pool is touched whole once a
- * connection is used: 200 kept-alive connections held +7 MB of RSS at 32 KiB, +26 MB at 128 KiB,
- * +50 MB at 256 KiB; so 128 KiB, and --max-connections 1024 busy ones hold at most 128 MiB. */
-#define CONNECTION_MEMORY ((size_t)128 << 10)
+ * 32 KiB 64.7 ms, 128 KiB 47.3 ms (1.37x), 256 KiB 1.3-1.6x. But libmicrohttpd 0.9.75 zeroes the
+ * whole pool after every request, and the half of it that was the read buffer once more: 192 KiB
+ * of memset per request at 128 KiB, 17 % of attnd's CPU time under tiny requests at 32
+ * connections (perf), 22-27 us of CPU per request against 17-18 at 32 KiB and 18-21 at 64 KiB.
+ * 64 KiB keeps most of the large body's gain (34 MB: best of 16, 53 ms at 32 KiB, 46 at 64 KiB,
+ * 45 at 128 KiB). The pool is touched whole once a connection is used: 200 kept-alive
+ * connections held +7 MB of RSS at 32 KiB, +26 MB at 128 KiB; --max-connections 1024 busy ones
+ * hold at most 64 MiB. */
+#define CONNECTION_MEMORY ((size_t)64 << 10)
 
 /* Response size from which the heaps' free pages are given back when the request ends. */
 #define TRIM_AFTER_BYTES ((uint64_t)8 << 20)
