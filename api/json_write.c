@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "float_format.h"
 
@@ -95,13 +96,45 @@ void api_json_write_shape(api_buf *out, const api_shape *s)
 void api_json_write_options(api_buf *out, const api_attention_spec *o, float scale)
 {
     char num[API_FLOAT_FORMAT_MAX];
-    if (api_float_format(scale, num) == 0) snprintf(num, sizeof num, "null");
-    api_buf_printf(out, ",\"score\":\"%s\",\"scale\":%s,\"selection\":\"%s\"",
-                   api_score_name(o->score), num, api_selection_name(o->selection));
-    if (o->selection != AT_SELECT_SOFT)
-        api_buf_printf(out, ",\"k\":%lld,\"normalize\":%s", (long long)o->k,
-                       o->normalize ? "true" : "false");
+    if (api_float_format(scale, num) == 0) memcpy(num, "null", sizeof "null");
+    api_buf_puts(out, ",\"score\":\"");
+    api_buf_puts(out, api_score_name(o->score));
+    api_buf_puts(out, "\",\"scale\":");
+    api_buf_puts(out, num);
+    api_buf_puts(out, ",\"selection\":\"");
+    api_buf_puts(out, api_selection_name(o->selection));
+    api_buf_puts(out, "\"");
+    if (o->selection != AT_SELECT_SOFT) {
+        api_buf_puts(out, ",\"k\":");
+        size_t len = int_text(o->k, num);
+        api_buf_append(out, num, len);
+        api_buf_puts(out, o->normalize ? ",\"normalize\":true" : ",\"normalize\":false");
+    }
     if (o->selection == AT_SELECT_SAMPLE)
         api_buf_printf(out, ",\"seed\":%llu", (unsigned long long)o->seed);
-    api_buf_printf(out, ",\"causal\":%s", o->causal ? "true" : "false");
+    api_buf_puts(out, o->causal ? ",\"causal\":true" : ",\"causal\":false");
+}
+
+void api_json_write_fixed3(api_buf *out, double v)
+{
+    /* Rounded to thousandths in integers: the same text as printf's but for halfway cases,
+     * which printf rounds on the binary value, and -0 (a timing's last digit either way). */
+    if (!(v > -1e15 && v < 1e15)) {
+        api_buf_printf(out, "%.3f", v);
+        return;
+    }
+    char num[32];
+    size_t len = 0;
+    if (v < 0) {
+        num[len++] = '-';
+        v = -v;
+    }
+    int64_t t = (int64_t)(v * 1000.0 + 0.5);
+    len += int_text(t / 1000, num + len);
+    num[len++] = '.';
+    int64_t frac = t % 1000;
+    num[len++] = (char)('0' + frac / 100);
+    num[len++] = (char)('0' + frac / 10 % 10);
+    num[len++] = (char)('0' + frac % 10);
+    api_buf_append(out, num, len);
 }

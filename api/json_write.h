@@ -26,4 +26,8 @@ void api_json_write_shape(api_buf *out, const api_shape *s);
  * the scores were computed with (null when not finite). */
 void api_json_write_options(api_buf *out, const api_attention_spec *o, float scale);
 
+/* Appends `v` with three decimals, as printf's "%.3f" writes it (the response's "compute_ms"),
+ * without printf: values that are not finite or not below 1e15 go through printf itself. */
+void api_json_write_fixed3(api_buf *out, double v);
+
 #endif

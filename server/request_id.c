@@ -27,6 +27,13 @@ static void make_prefix(void)
     prefix = r & 0xffffffffffffull;
 }
 
+/* v's low 4 * digits bits as `digits` lower-case hex digits at w (no NUL). */
+static void hex(char *w, unsigned long long v, int digits)
+{
+    for (int i = digits - 1; i >= 0; i--, v >>= 4)
+        w[i] = "0123456789abcdef"[v & 15];
+}
+
 bool srv_request_id_sane(const char *s)
 {
     if (!s) return false;
@@ -49,5 +56,14 @@ void srv_request_id_make(const char *client, char *out, size_t cap)
     }
     pthread_once(&prefix_once, make_prefix);
     unsigned long long n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) + 1;
-    snprintf(out, cap, "%012llx-%016llx", prefix, n);
+    /* "%012llx-%016llx" by hand: snprintf was 2 % of a tiny request's instructions. */
+    char id[12 + 1 + 16 + 1];
+    hex(id, prefix, 12);
+    id[12] = '-';
+    hex(id + 13, n, 16);
+    id[29] = '\0';
+    if (!cap) return;
+    size_t len = sizeof id - 1 < cap - 1 ? sizeof id - 1 : cap - 1;
+    memcpy(out, id, len);
+    out[len] = '\0';
 }

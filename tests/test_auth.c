@@ -129,6 +129,9 @@ TEST(request_id_sane_or_made)
     ASSERT(srv_request_id_sane(id) && srv_request_id_sane(other));
     ASSERT(strcmp(id, other) != 0);
     ASSERT_EQ(strncmp(id, other, 13), 0); /* the per-process prefix and the dash */
+    ASSERT_EQ(strspn(id, "0123456789abcdef"), 12);
+    ASSERT_EQ(strspn(id + 13, "0123456789abcdef"), 16);
+    ASSERT_EQ(strtoull(other + 13, NULL, 16), strtoull(id + 13, NULL, 16) + 1); /* the counter */
 }
 
 TEST(cors_origins)

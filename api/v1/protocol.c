@@ -97,12 +97,14 @@ int api_v1_encode_attention(const api_attention_request *req, api_buf *out, api_
         sep = ",";
     }
     if (s->return_weights) {
-        api_buf_printf(out, "%s\"weights\":", sep);
+        api_buf_puts(out, sep);
+        api_buf_puts(out, "\"weights\":");
         api_json_tensor_write_f32(out, req->out.weights, req->weights_shape.rank,
                                   req->weights_shape.ne);
         sep = ",";
     }
-    api_buf_printf(out, "%s\"meta\":{\"query_shape\":", sep);
+    api_buf_puts(out, sep);
+    api_buf_puts(out, "\"meta\":{\"query_shape\":");
     api_json_write_shape(out, &s->query);
     api_buf_puts(out, ",\"key_shape\":");
     api_json_write_shape(out, &s->key);
@@ -115,7 +117,9 @@ int api_v1_encode_attention(const api_attention_request *req, api_buf *out, api_
         api_json_write_shape(out, &req->weights_shape);
     }
     api_json_write_options(out, s, at_attention_scale(&req->desc));
-    api_buf_printf(out, ",\"compute_ms\":%.3f}}\n", req->compute_seconds * 1e3);
+    api_buf_puts(out, ",\"compute_ms\":");
+    api_json_write_fixed3(out, req->compute_seconds * 1e3);
+    api_buf_puts(out, "}}\n");
     if (out->oom)
         return api_error_set(err, API_ERR_INTERNAL, "", "out of memory encoding the response");
     return 0;
