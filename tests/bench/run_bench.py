@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import re
 import signal
 import socket
@@ -442,13 +443,29 @@ def vm_kb(pid, field):
 LAT_CONNS = [1, 8, 32, 128]
 
 
-def wrk_cell(url, lua, conns, seconds):
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_cell(url, lua, conns, seconds, pid=None):
     """wrk --latency on `conns` connections (at most 2 wrk threads, one per core here): req/s,
-    p50/p99 ms and the error count."""
+    p50/p99 ms and the error count; with the server's `pid`, also the CPU microseconds per
+    request of the server and of wrk (what the rate ratio tends to when the two saturate the
+    cores, however busy the machine is otherwise)."""
+    c0 = cpu_seconds(pid) if pid else 0.0
+    w0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = run(["wrk", "--latency", "-s", lua, f"-t{min(2, conns)}", f"-c{conns}",
                f"-d{seconds}s", "--timeout", "30s", url], timeout=300)
+    w1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = {"conns": conns, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
          "requests": int(re.search(r"(\d+) requests in", out).group(1))}
+    if pid and r["requests"]:
+        r["server_cpu_us"] = (cpu_seconds(pid) - c0) * 1e6 / r["requests"]
+        r["wrk_cpu_us"] = ((w1.ru_utime + w1.ru_stime) - (w0.ru_utime + w0.ru_stime)) * 1e6 / \
+            r["requests"]
     for pc in ("50", "99"):
         m = re.search(rf"^\s+{pc}%\s+(\S+)", out, re.M)
         r[f"p{pc}_ms"] = duration(m.group(1)) if m and r["requests"] else None
@@ -513,7 +530,7 @@ def latency_section(build, blas_core, lua, quick, quiet):
                 if k == "attnd":
                     settle(ports[k])
                 quiet()
-                out[key].append(wrk_cell(url[k], lua["tiny"], 32, secs))
+                out[key].append(wrk_cell(url[k], lua["tiny"], 32, secs, procs[k].pid))
             for t, k in ((1, "attnd1"), (2, "attnd")):
                 settle(ports[k])
                 quiet()
@@ -548,6 +565,16 @@ def latency_report(lat, goal):
                 f"{num(mp99, 2)} ms; attnd {a['rps']:.0f} req/s = {rx(rt)} of it (>= 0.7x: {g1}), "
                 f"p99 {num(p99, 2)} ms (< 2 ms: {g2}); best of {lat['rounds']} interleaved "
                 "round(s)")
+    med = lambda runs, f: sorted(x[f] for x in runs)[len(runs) // 2] if runs and \
+        all(f in x for x in runs) else None
+    ca, cm = med(lat["attnd_tiny_32"], "server_cpu_us"), med(lat["mhd_tiny_32"], "server_cpu_us")
+    cw = med(lat["attnd_tiny_32"] + lat["mhd_tiny_32"], "wrk_cpu_us")
+    if ca and cm and cw:
+        text.append(f"CPU per tiny request at 32 connections (median of rounds): attnd {ca:.1f} us, "
+                    f"bare libmicrohttpd {cm:.1f} us, wrk {cw:.1f} us; with the two cores "
+                    f"saturated by server and wrk the rate ratio is (wrk + libmicrohttpd) / "
+                    f"(wrk + attnd) = {rx(ratio(cw + cm, cw + ca))} (CPU per request moves far less "
+                    "with the machine's other load than the rates do)")
     m1, m2 = best(lat["medium_threads"][1]), best(lat["medium_threads"][2])
     text.append(f"medium, 32 connections: --threads 1 {m1['rps']:.0f} req/s, --threads 2 "
                 f"{m2['rps']:.0f} req/s = {rx(ratio(m2['rps'], m1['rps']))} (HTTP threads 2 both)")
