@@ -568,13 +568,13 @@ def latency_report(lat, goal):
     med = lambda runs, f: sorted(x[f] for x in runs)[len(runs) // 2] if runs and \
         all(f in x for x in runs) else None
     ca, cm = med(lat["attnd_tiny_32"], "server_cpu_us"), med(lat["mhd_tiny_32"], "server_cpu_us")
-    cw = med(lat["attnd_tiny_32"] + lat["mhd_tiny_32"], "wrk_cpu_us")
-    if ca and cm and cw:
-        text.append(f"CPU per tiny request at 32 connections (median of rounds): attnd {ca:.1f} us, "
-                    f"bare libmicrohttpd {cm:.1f} us, wrk {cw:.1f} us; with the two cores "
-                    f"saturated by server and wrk the rate ratio is (wrk + libmicrohttpd) / "
-                    f"(wrk + attnd) = {rx(ratio(cw + cm, cw + ca))} (CPU per request moves far less "
-                    "with the machine's other load than the rates do)")
+    wa, wm = med(lat["attnd_tiny_32"], "wrk_cpu_us"), med(lat["mhd_tiny_32"], "wrk_cpu_us")
+    if ca and cm and wa and wm:
+        text.append(f"CPU per tiny request at 32 connections (median of rounds): attnd {ca:.1f} us "
+                    f"(wrk {wa:.1f} us), bare libmicrohttpd "
+                    f"{cm:.1f} us (wrk {wm:.1f} us); on cores saturated by server and wrk the rate "
+                    f"ratio is their sums' ratio, {rx(ratio(wm + cm, wa + ca))} (CPU per request "
+                    "moves far less with the machine's other load than the rates do)")
     m1, m2 = best(lat["medium_threads"][1]), best(lat["medium_threads"][2])
     text.append(f"medium, 32 connections: --threads 1 {m1['rps']:.0f} req/s, --threads 2 "
                 f"{m2['rps']:.0f} req/s = {rx(ratio(m2['rps'], m1['rps']))} (HTTP threads 2 both)")
