@@ -84,6 +84,10 @@ static const opt options[] = {
      "request body bytes buffered at once over all connections, else 503 (default 268435456)"},
     {"--max-connections", "ATTND_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 1000000,
      "open connections; a new one closes the oldest idle one, else is refused (default 1024)"},
+    {"--connection-memory", "ATTND_CONNECTION_MEMORY", OPT_I64, OFF(connection_memory), 16384,
+     INT64_C(64) << 20,
+     "bytes of each connection's buffer: the largest header block, and each read of a body; "
+     "cleared after every request (default 65536)"},
     {"--max-connections-per-ip", "ATTND_MAX_CONNECTIONS_PER_IP", OPT_INT,
      OFF(max_connections_per_ip), 0, 1000000,
      "open connections from one client address, 0 = no cap (default 256)"},
@@ -122,6 +126,7 @@ static void defaults(srv_config *cfg)
     cfg->blas_core_from = "default";
     cfg->max_body_memory = INT64_C(256) << 20;
     cfg->max_connections = 1024;
+    cfg->connection_memory = SRV_CONNECTION_MEMORY;
     cfg->max_connections_per_ip = 256;
     cfg->header_timeout = 10.0;
     cfg->min_body_rate = 1024;

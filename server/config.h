@@ -11,6 +11,10 @@
 /* Bytes of a file path option (--api-key-file, --tls-cert, --tls-key), NUL included. */
 #define SRV_PATH_MAX 1024
 
+/* Default of --connection-memory: libmicrohttpd's per-connection pool (server/http.c says why
+ * this size). */
+#define SRV_CONNECTION_MEMORY 65536
+
 /* Default of --inline-max-flops: requests estimated (core/cost.h) at no more than this many
  * floating-point operations are computed on the HTTP thread that decoded them instead of being
  * handed to a worker. The hand-off (queue, condition-variable wake-up, suspend, resume through
@@ -50,6 +54,7 @@ typedef struct srv_config {
     /* Abuse limits (server/admission.c, server/conn_guard.c); 0 disables the timeouts. */
     int64_t max_body_memory;    /* bytes of request bodies buffered at once, all connections */
     int max_connections;        /* open connections; beyond it the oldest idle one is closed */
+    int64_t connection_memory;  /* bytes of each connection's buffer (headers, body reads) */
     int max_connections_per_ip; /* open connections from one client address; 0 = no cap */
     double header_timeout;      /* seconds for a whole header block (and a new connection's
                                  * first request), and the grace before --min-body-rate */

@@ -45,18 +45,18 @@
 #include "ui.h"
 #include "watch.h"
 
-/* Each connection's buffer (libmicrohttpd's pool: headers, then each read of the body). Its
- * default of 32 KiB reads a 34 MB binary tensor body in over a thousand poll/recv rounds, each
- * through the upload callback. Measured over loopback, interleaved, best of 8 (one such request):
- * 32 KiB 64.7 ms, 128 KiB 47.3 ms (1.37x), 256 KiB 1.3-1.6x. But libmicrohttpd 0.9.75 zeroes the
- * whole pool after every request, and the half of it that was the read buffer once more: 192 KiB
- * of memset per request at 128 KiB, 17 % of attnd's CPU time under tiny requests at 32
- * connections (perf), 22-27 us of CPU per request against 17-18 at 32 KiB and 18-21 at 64 KiB.
- * 64 KiB keeps most of the large body's gain (34 MB: best of 16, 53 ms at 32 KiB, 46 at 64 KiB,
- * 45 at 128 KiB). The pool is touched whole once a connection is used: 200 kept-alive
+/* Each connection's buffer, --connection-memory (libmicrohttpd's pool: headers, then each read of
+ * the body). Its default of 32 KiB reads a 34 MB binary tensor body in over a thousand poll/recv
+ * rounds, each through the upload callback. Measured over loopback, interleaved, best of 8 (one
+ * such request): 32 KiB 64.7 ms, 128 KiB 47.3 ms (1.37x), 256 KiB 1.3-1.6x. But libmicrohttpd
+ * 0.9.75 zeroes the whole pool after every request, and the half of it that was the read buffer
+ * once more: 192 KiB of memset per request at 128 KiB, 17 % of attnd's CPU time under tiny requests
+ * at 32 connections (perf), 22-27 us of CPU per request against 17-18 at 32 KiB and 18-21 at 64
+ * KiB. 64 KiB keeps most of the large body's gain (34 MB: best of 16, 53 ms at 32 KiB, 46 at 64
+ * KiB, 45 at 128 KiB). The pool is touched whole once a connection is used: 200 kept-alive
  * connections held +7 MB of RSS at 32 KiB, +26 MB at 128 KiB; --max-connections 1024 busy ones
- * hold at most 64 MiB. */
-#define CONNECTION_MEMORY ((size_t)64 << 10)
+ * hold at most 64 MiB. So the default is 64 KiB (SRV_CONNECTION_MEMORY); at 32 KiB a tiny
+ * request costs about 1 us less CPU and a large body 15 % more time. */
 
 /* Response size from which the heaps' free pages are given back when the request ends. */
 #define TRIM_AFTER_BYTES ((uint64_t)8 << 20)
@@ -1177,11 +1177,12 @@ srv_http *srv_http_start(const srv_config *cfg, at_pool *pool, srv_models *model
         on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
-        srv_guard_mhd_connection_limit(&gc), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
-        srv_guard_on_connection, h->guard, MHD_OPTION_URI_LOG_CALLBACK, srv_guard_on_request_line,
-        h->guard, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
+        MHD_OPTION_CONNECTION_LIMIT, srv_guard_mhd_connection_limit(&gc),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_CONNECTION, srv_guard_on_connection, h->guard,
+        MHD_OPTION_URI_LOG_CALLBACK, srv_guard_on_request_line, h->guard, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     atomic_store(&h->started, true);
     if (!h->daemon) {
