@@ -1,5 +1,6 @@
 /* Starting and stopping the real daemon for the HTTP tests, and a small libcurl client. */
 #include "daemon.h"
+#include "harness.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -259,4 +260,41 @@ int test_run_attnd(const char *env, const char *args, char *out, size_t cap)
     out[n] = '\0';
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+long test_request(const test_daemon *d, const char *method, const char *path, const char *body,
+                  test_response *out)
+{
+    ASSERT_EQ(test_http(d, method, path, body ? "application/json" : NULL, body,
+                        body ? strlen(body) : 0, out),
+              0);
+    return out->status;
+}
+
+void test_expect_at(const char *file, int line, const test_daemon *d, const char *method,
+                    const char *path, const char *body, long status, const char *needle)
+{
+    test_response r;
+    long got = test_request(d, method, path, body, &r);
+    if (got != status || (needle && !strstr(r.body, needle)))
+        harness_fail(file, line, "%s %s: status %ld (want %ld), body %.500s (want %s)", method,
+                     path, got, status, r.body, needle ? needle : "anything");
+    test_response_free(&r);
+}
+
+double test_metric_value(const char *exposition, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = exposition; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') return atof(p + n + 1);
+    return -1;
+}
+
+double test_metric(const test_daemon *d, const char *series)
+{
+    test_response r;
+    if (test_http(d, "GET", "/metrics", NULL, NULL, 0, &r) != 0) return -2;
+    double v = r.status == 200 ? test_metric_value(r.body, series) : -2;
+    test_response_free(&r);
+    return v;
 }

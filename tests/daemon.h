@@ -50,6 +50,24 @@ int test_post_json(const test_daemon *d, const char *path, const char *json, tes
 
 void test_response_free(test_response *r);
 
+/* test_http with a JSON body (Content-Type application/json; body NULL: none); fails the test
+ * when the request cannot be made. Returns the status. */
+long test_request(const test_daemon *d, const char *method, const char *path, const char *body,
+                  test_response *out);
+
+/* Sends a request and fails the test (at file:line) unless the answer has `status` and its body
+ * contains `needle` (NULL: anything). test_expect passes the caller's file and line. */
+void test_expect_at(const char *file, int line, const test_daemon *d, const char *method,
+                    const char *path, const char *body, long status, const char *needle);
+#define test_expect(...) test_expect_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/* The value of the sample `series` (name and labels exactly as exposed) in a /metrics text, or
+ * -1 when it has no such line. */
+double test_metric_value(const char *exposition, const char *series);
+
+/* test_metric_value on a fresh GET /metrics; -2 when the scrape fails. */
+double test_metric(const test_daemon *d, const char *series);
+
 /* Runs `attnd args` through the shell with the environment prefix `env` (NULL: none; "A=1
  * timeout 20" works too), capturing stdout and stderr into out (cap bytes, NUL-terminated).
  * Returns the exit status, or -1 when it did not exit normally. */

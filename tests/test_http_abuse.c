@@ -18,21 +18,6 @@
 #include "harness.h"
 #include "raw_client.h"
 
-/* The value of the sample `series` (name with labels, exactly as rendered) in /metrics, or -1. */
-static double metric(const test_daemon *d, const char *series)
-{
-    test_response r;
-    double v = -1;
-    if (test_http(d, "GET", "/metrics", NULL, NULL, 0, &r) == 0 && r.status == 200) {
-        char key[256];
-        snprintf(key, sizeof key, "\n%s ", series);
-        const char *p = strstr(r.body, key);
-        if (p) v = atof(p + strlen(key));
-    }
-    test_response_free(&r);
-    return v;
-}
-
 /* A self-attention request over `rows` rows of width `dm`, weights not returned. */
 static char *attention_body(int rows, int dm)
 {
@@ -138,7 +123,7 @@ TEST(http_abuse_endless_chunked_upload_413)
     if (sent >= (size_t)8 << 20)
         harness_fail(__FILE__, __LINE__, "sent %zu bytes before the 413 (limit 65536)", sent);
     expect_healthy(&d);
-    ASSERT(metric(&d, "attnd_http_connections_shed_total{reason=\"body_too_large\"}") >= 1);
+    ASSERT(test_metric(&d, "attnd_http_connections_shed_total{reason=\"body_too_large\"}") >= 1);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
 
@@ -165,7 +150,7 @@ TEST(http_abuse_body_memory_503_at_headers)
     /* Both are admitted once the gauge shows their 2 MiB reserved. */
     double reserved = 0;
     for (int i = 0; i < 500 && reserved < 2097152; i++) {
-        reserved = metric(&d, "attnd_http_body_memory_bytes");
+        reserved = test_metric(&d, "attnd_http_body_memory_bytes");
         if (reserved < 2097152) usleep(10000);
     }
     ASSERT_EQ((long long)reserved, 2097152);
@@ -213,7 +198,7 @@ TEST(http_abuse_body_memory_503_at_headers)
     ASSERT_CONTAINS(buf, "Retry-After: 1");
     ASSERT(!strstr(buf, "Connection: close"));
     close(fd);
-    ASSERT(metric(&d, "attnd_http_connections_shed_total{reason=\"body_memory\"}") >= 1);
+    ASSERT(test_metric(&d, "attnd_http_connections_shed_total{reason=\"body_memory\"}") >= 1);
     test_response small;
     ASSERT_EQ(test_post_json(&d, "/v1/attention", "{\"query\": [[1.0]]}", &small), 0);
     ASSERT_EQ(small.status, 200);
@@ -221,7 +206,7 @@ TEST(http_abuse_body_memory_503_at_headers)
     for (int i = 0; i < 2; i++)
         close(hold[i]);
     for (int i = 0; i < 500 && reserved > 0; i++) {
-        reserved = metric(&d, "attnd_http_body_memory_bytes");
+        reserved = test_metric(&d, "attnd_http_body_memory_bytes");
         if (reserved > 0) usleep(10000);
     }
     ASSERT_EQ((long long)reserved, 0);
@@ -340,7 +325,7 @@ TEST(http_abuse_header_deadline_408)
     ASSERT_EQ(strlen(buf), 0);
     close(quiet);
     expect_healthy(&d);
-    ASSERT(metric(&d, "attnd_http_connections_shed_total{reason=\"header_timeout\"}") >= 2);
+    ASSERT(test_metric(&d, "attnd_http_connections_shed_total{reason=\"header_timeout\"}") >= 2);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
 
@@ -375,7 +360,7 @@ TEST(http_abuse_min_body_rate_408)
         if (took > 10)
             harness_fail(__FILE__, __LINE__, "closed after %.1f s (deadline ~2 s)", took);
     }
-    ASSERT(metric(&d, "attnd_http_connections_shed_total{reason=\"body_rate\"}") >= 2);
+    ASSERT(test_metric(&d, "attnd_http_connections_shed_total{reason=\"body_rate\"}") >= 2);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
 
@@ -409,13 +394,13 @@ TEST(http_abuse_connection_cap_serves_normal_client)
     if (took > 5) harness_fail(__FILE__, __LINE__, "normal client waited %.1f s", took);
     /* Evicted connections are freed once libmicrohttpd notices their shutdown; then at most
      * the cap remain (the scrape's own connection among them). */
-    double open = metric(&d, "attnd_http_connections");
+    double open = test_metric(&d, "attnd_http_connections");
     for (int i = 0; i < 500 && open > 16; i++) {
         usleep(10000);
-        open = metric(&d, "attnd_http_connections");
+        open = test_metric(&d, "attnd_http_connections");
     }
     if (open > 16) harness_fail(__FILE__, __LINE__, "%.0f connections open (cap 16)", open);
-    ASSERT(metric(&d, "attnd_http_connections_shed_total{reason=\"evicted\"}") >= N - 16);
+    ASSERT(test_metric(&d, "attnd_http_connections_shed_total{reason=\"evicted\"}") >= N - 16);
     for (int i = 0; i < N; i++)
         close(fds[i]);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
@@ -601,7 +586,7 @@ TEST(http_abuse_drain_timeout_exits_nonzero)
      * client has the answer, so the next scrape may still see it: wait for exactly 2.) */
     double in_flight = 0;
     for (int i = 0; i < 1000; i++) {
-        in_flight = metric(&d, "attnd_http_requests_in_flight");
+        in_flight = test_metric(&d, "attnd_http_requests_in_flight");
         if (in_flight == 2) break;
         usleep(5000);
     }
@@ -622,7 +607,7 @@ TEST(http_abuse_metrics_count_before_answer)
         test_response r;
         ASSERT_EQ(test_http(&d, "GET", "/healthz", NULL, NULL, 0, &r), 0);
         test_response_free(&r);
-        double seen = metric(&d, "attnd_http_requests_total{route=\"/healthz\",code=\"200\"}");
+        double seen = test_metric(&d, "attnd_http_requests_total{route=\"/healthz\",code=\"200\"}");
         if (seen != i)
             harness_fail(__FILE__, __LINE__, "after %d answers /metrics counts %g", i, seen);
     }

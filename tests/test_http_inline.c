@@ -16,24 +16,6 @@
     "{\"query\": [[0.1,-0.2,0.3,0.4,-0.5,0.6,0.7,-0.8],[0.2,0.1,-0.3,0.5,0.4,-0.6,0.8,0.7],"       \
     "[-0.1,0.2,0.3,-0.4,0.5,0.6,-0.7,0.8],[0.3,0.3,-0.3,0.3,0.3,-0.3,0.3,0.3]]"
 
-/* The value of one series in an exposition, or -1 when it is absent. */
-static double metric(const char *exposition, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = exposition; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') return atof(p + n + 1);
-    return -1;
-}
-
-static double scrape(const test_daemon *d, const char *series)
-{
-    test_response r;
-    if (test_http(d, "GET", "/metrics", NULL, NULL, 0, &r) != 0) return -2;
-    double v = metric(r.body, series);
-    test_response_free(&r);
-    return v;
-}
-
 /* {"query": [L][d]} with deterministic values. */
 static char *square_request(int L, int d)
 {
@@ -81,8 +63,8 @@ TEST(http_inline_tiny_skips_the_queue)
     char id[64] = "";
     sscanf(strstr(r.headers, "X-Request-Id: ") + strlen("X-Request-Id: "), "%63[^\r\n]", id);
     test_response_free(&r);
-    ASSERT_EQ(scrape(&d, INLINE_SERIES), 1);
-    ASSERT_EQ(scrape(&d, COMPUTE_SERIES), 1);
+    ASSERT_EQ(test_metric(&d, INLINE_SERIES), 1);
+    ASSERT_EQ(test_metric(&d, COMPUTE_SERIES), 1);
 
     /* L32 d8 (53,248 FLOPs) is above the default: a worker computes it. */
     char *body = square_request(32, 8);
@@ -90,15 +72,16 @@ TEST(http_inline_tiny_skips_the_queue)
     free(body);
     ASSERT_EQ(r.status, 200);
     test_response_free(&r);
-    ASSERT_EQ(scrape(&d, INLINE_SERIES), 1);
-    ASSERT_EQ(scrape(&d, COMPUTE_SERIES), 2);
-    ASSERT_EQ(scrape(&d, "attnd_http_requests_total{route=\"/v1/attention\",code=\"200\"}"), 2);
+    ASSERT_EQ(test_metric(&d, INLINE_SERIES), 1);
+    ASSERT_EQ(test_metric(&d, COMPUTE_SERIES), 2);
+    ASSERT_EQ(test_metric(&d, "attnd_http_requests_total{route=\"/v1/attention\",code=\"200\"}"),
+              2);
 
     /* A bad tiny body is still a 400 from the decoder, never computed. */
     ASSERT_EQ(test_post_json(&d, "/v1/attention", "{\"query\": [[1, \"x\"]]}", &r), 0);
     ASSERT_EQ(r.status, 400);
     test_response_free(&r);
-    ASSERT_EQ(scrape(&d, INLINE_SERIES), 1);
+    ASSERT_EQ(test_metric(&d, INLINE_SERIES), 1);
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 
     /* The inline request's access line, with the id its response carried. */
@@ -136,8 +119,8 @@ TEST(http_inline_same_answer_as_queued)
             free(got);
         }
         /* 16 x 16, d 8: 13,312 FLOPs; inline only with the raised threshold. */
-        ASSERT_EQ(scrape(&d, INLINE_SERIES), c == 2 ? 1 : -1);
-        ASSERT_EQ(scrape(&d, COMPUTE_SERIES), 1);
+        ASSERT_EQ(test_metric(&d, INLINE_SERIES), c == 2 ? 1 : -1);
+        ASSERT_EQ(test_metric(&d, COMPUTE_SERIES), 1);
         ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
     }
     free(want);
@@ -156,8 +139,8 @@ TEST(http_inline_deadline_504)
     ASSERT_EQ(r.status, 504);
     ASSERT_CONTAINS(r.body, "\"code\":\"timeout\"");
     test_response_free(&r);
-    ASSERT_EQ(scrape(&d, INLINE_SERIES), 1);
-    ASSERT_EQ(scrape(&d, "attnd_http_rejections_total{reason=\"timeout\"}"), 1);
+    ASSERT_EQ(test_metric(&d, INLINE_SERIES), 1);
+    ASSERT_EQ(test_metric(&d, "attnd_http_rejections_total{reason=\"timeout\"}"), 1);
     /* The daemon serves on. */
     ASSERT_EQ(test_post_json(&d, "/v1/attention", TINY "}", &r), 0);
     ASSERT_EQ(r.status, 200);
@@ -188,7 +171,7 @@ TEST(http_inline_model_request)
             ASSERT_STREQ(got, want);
             free(got);
         }
-        ASSERT_EQ(scrape(&d, "attnd_inline_jobs_total{route=\"/v1/models/{name}/attention\"}"),
+        ASSERT_EQ(test_metric(&d, "attnd_inline_jobs_total{route=\"/v1/models/{name}/attention\"}"),
                   c ? 1 : -1);
         ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
     }

@@ -21,42 +21,6 @@
 #include "harness.h"
 #include "model_support.h"
 
-static long request(const test_daemon *d, const char *method, const char *path, const char *body,
-                    test_response *r)
-{
-    ASSERT_EQ(test_http(d, method, path, body ? "application/json" : NULL, body,
-                        body ? strlen(body) : 0, r),
-              0);
-    return r->status;
-}
-
-/* Sends and checks the status and that the body contains `needle` (NULL: anything). */
-static void expect(const test_daemon *d, const char *method, const char *path, const char *body,
-                   long status, const char *needle)
-{
-    test_response r;
-    long got = request(d, method, path, body, &r);
-    if (got != status || (needle && !strstr(r.body, needle)))
-        harness_fail(__FILE__, __LINE__, "%s %s: status %ld (want %ld), body %.500s (want %s)",
-                     method, path, got, status, r.body, needle ? needle : "anything");
-    test_response_free(&r);
-}
-
-/* The value of the sample `series` in /metrics, or -1. */
-static double metric(const test_daemon *d, const char *series)
-{
-    test_response r;
-    double v = -1;
-    if (request(d, "GET", "/metrics", NULL, &r) == 200) {
-        char key[256];
-        snprintf(key, sizeof key, "\n%s ", series);
-        const char *p = strstr(r.body, key);
-        if (p) v = atof(p + strlen(key));
-    }
-    test_response_free(&r);
-    return v;
-}
-
 /* The body up to its "compute_ms" (the one member that may differ), malloc'd. */
 static char *without_compute_ms(const char *body)
 {
@@ -75,7 +39,7 @@ static void same_as_inline(const test_daemon *d, const char *model, const char *
     snprintf(put, sizeof put, "{\"model\": \"%s\", \"source\": %s}", model, source);
     snprintf(path, sizeof path, "/v1/sources/%s", id);
     test_response r;
-    long st = request(d, "PUT", path, put, &r);
+    long st = test_request(d, "PUT", path, put, &r);
     if (st != 201 && st != 200)
         harness_fail(__FILE__, __LINE__, "PUT %s: %ld %.300s", path, st, r.body);
     test_response_free(&r);
@@ -83,8 +47,8 @@ static void same_as_inline(const test_daemon *d, const char *model, const char *
     snprintf(inline_body, sizeof inline_body, "{%s, \"source\": %s%s}", seq, source, options);
     snprintf(path, sizeof path, "/v1/models/%s/attention", model);
     test_response a, b;
-    ASSERT_EQ(request(d, "POST", path, by_id, &a), 200);
-    ASSERT_EQ(request(d, "POST", path, inline_body, &b), 200);
+    ASSERT_EQ(test_request(d, "POST", path, by_id, &a), 200);
+    ASSERT_EQ(test_request(d, "POST", path, inline_body, &b), 200);
     char *x = without_compute_ms(a.body), *y = without_compute_ms(b.body);
     if (strcmp(x, y) != 0)
         harness_fail(__FILE__, __LINE__, "%s %s%s: by id\n%.600s\ninline\n%.600s", model, source,
@@ -145,11 +109,11 @@ TEST(http_model_sources_answer_as_inline)
                    "\"text\": \"query words\"", ", \"score\": \"additive\"");
 
     /* GET describes it: the model, the source's length, the per-head shapes [H, S, E/H]. */
-    expect(&d, "GET", "/v1/sources/long", NULL, 200,
-           "{\"id\":\"long\",\"model\":\"zh-en\",\"source_length\":45,\"key_shape\":[4,45,16],"
-           "\"value_shape\":[4,45,16],\"key_lengths\":false,\"bytes\":");
-    expect(&d, "GET", "/v1/sources/t", NULL, 200,
-           "\"model\":\"tiny\",\"source_length\":3,\"key_shape\":[2,3,8]");
+    test_expect(&d, "GET", "/v1/sources/long", NULL, 200,
+                "{\"id\":\"long\",\"model\":\"zh-en\",\"source_length\":45,\"key_shape\":[4,45,16],"
+                "\"value_shape\":[4,45,16],\"key_lengths\":false,\"bytes\":");
+    test_expect(&d, "GET", "/v1/sources/t", NULL, 200,
+                "\"model\":\"tiny\",\"source_length\":3,\"key_shape\":[2,3,8]");
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
 
@@ -159,8 +123,9 @@ TEST(http_model_sources_on_the_attention_route)
 {
     test_daemon d;
     ASSERT_EQ(start(&d), 0);
-    expect(&d, "PUT", "/v1/sources/t", "{\"model\": \"tiny\", \"source\": {\"ids\": [9, 6, 10]}}",
-           201, "\"key_shape\":[2,3,8]");
+    test_expect(&d, "PUT", "/v1/sources/t",
+                "{\"model\": \"tiny\", \"source\": {\"ids\": [9, 6, 10]}}", 201,
+                "\"key_shape\":[2,3,8]");
     api_model_registry *reg = mt_fixture_registry();
     const at_model *m = api_model_core(api_model_registry_find(reg, "tiny"));
     enum { S = 3, E = 16, H = 2, HD = 8 };
@@ -194,7 +159,7 @@ TEST(http_model_sources_on_the_attention_route)
                 k[h][s][j] = ks, v[h][s][j] = vs;
             }
     test_response r;
-    ASSERT_EQ(request(&d, "POST", "/v1/attention", body, &r), 200);
+    ASSERT_EQ(test_request(&d, "POST", "/v1/attention", body, &r), 200);
     cJSON *root = cJSON_Parse(r.body);
     ASSERT(root != NULL);
     const cJSON *weights = cJSON_GetObjectItem(root, "weights"),
@@ -232,68 +197,71 @@ TEST(http_model_sources_errors)
     test_daemon d;
     ASSERT_EQ(start(&d), 0);
     const char *put = "/v1/sources/e";
-    expect(&d, "PUT", put,
-           "{\"model\": \"tiny\", \"source\": {\"text\": \"a\"}, \"key\": [[1]], \"value\": [[1]]}",
-           400,
-           "send either tensors {\\\"key\\\", \\\"value\\\", \\\"key_lengths\\\"?} or a "
-           "model's source {\\\"model\\\", \\\"source\\\"}, not both");
-    expect(&d, "PUT", put, "{\"model\": \"tiny\"}", 400, "missing field 'source'");
-    expect(&d, "PUT", put, "{\"source\": {\"text\": \"a\"}}", 400, "missing field 'model'");
-    expect(&d, "PUT", put, "{\"model\": 3, \"source\": {\"text\": \"a\"}}", 400,
-           "model: expected a string");
-    expect(&d, "PUT", put, "{\"model\": \"nope\", \"source\": {\"text\": \"a\"}}", 404,
-           "no model \\\"nope\\\" is loaded");
-    expect(&d, "PUT", put, "{\"model\": \"bert\", \"source\": {\"text\": \"a\"}}", 400,
-           "self-attention only: it has no cross-attention to encode a source for");
-    expect(&d, "PUT", put, "{\"model\": \"tiny\", \"source\": {\"text\": \"\"}}", 400,
-           "source: no tokens");
-    expect(&d, "PUT", put, "{\"model\": \"tiny\", \"source\": {\"ids\": [99]}}", 400,
-           "is not a token id of this model");
-    expect(&d, "PUT", put, "{\"model\": \"tiny\", \"source\": \"text\"}", 400,
-           "source: expected an object");
-    expect(&d, "PUT", put, "{\"model\": \"tiny\", \"source\": {\"txt\": \"a\"}}", 400,
-           "source: unknown member 'txt'");
+    test_expect(
+        &d, "PUT", put,
+        "{\"model\": \"tiny\", \"source\": {\"text\": \"a\"}, \"key\": [[1]], \"value\": [[1]]}",
+        400,
+        "send either tensors {\\\"key\\\", \\\"value\\\", \\\"key_lengths\\\"?} or a "
+        "model's source {\\\"model\\\", \\\"source\\\"}, not both");
+    test_expect(&d, "PUT", put, "{\"model\": \"tiny\"}", 400, "missing field 'source'");
+    test_expect(&d, "PUT", put, "{\"source\": {\"text\": \"a\"}}", 400, "missing field 'model'");
+    test_expect(&d, "PUT", put, "{\"model\": 3, \"source\": {\"text\": \"a\"}}", 400,
+                "model: expected a string");
+    test_expect(&d, "PUT", put, "{\"model\": \"nope\", \"source\": {\"text\": \"a\"}}", 404,
+                "no model \\\"nope\\\" is loaded");
+    test_expect(&d, "PUT", put, "{\"model\": \"bert\", \"source\": {\"text\": \"a\"}}", 400,
+                "self-attention only: it has no cross-attention to encode a source for");
+    test_expect(&d, "PUT", put, "{\"model\": \"tiny\", \"source\": {\"text\": \"\"}}", 400,
+                "source: no tokens");
+    test_expect(&d, "PUT", put, "{\"model\": \"tiny\", \"source\": {\"ids\": [99]}}", 400,
+                "is not a token id of this model");
+    test_expect(&d, "PUT", put, "{\"model\": \"tiny\", \"source\": \"text\"}", 400,
+                "source: expected an object");
+    test_expect(&d, "PUT", put, "{\"model\": \"tiny\", \"source\": {\"txt\": \"a\"}}", 400,
+                "source: unknown member 'txt'");
     char many[512] = "{\"model\": \"tiny\", \"source\": {\"ids\": [";
     for (int i = 0; i < 33; i++)
         strcat(many, i ? ", 1" : "1");
     strcat(many, "]}}");
-    expect(&d, "PUT", put, many, 400, "at most 32");
-    expect(&d, "GET", put, NULL, 404, "not found"); /* nothing was stored */
+    test_expect(&d, "PUT", put, many, 400, "at most 32");
+    test_expect(&d, "GET", put, NULL, 404, "not found"); /* nothing was stored */
 
-    expect(&d, "PUT", "/v1/sources/zh", "{\"model\": \"zh-en\", \"source\": {\"text\": \"北京\"}}",
-           201, "\"model\":\"zh-en\"");
-    expect(&d, "PUT", "/v1/sources/raw", "{\"key\": [[1]], \"value\": [[2]]}", 201, NULL);
+    test_expect(&d, "PUT", "/v1/sources/zh",
+                "{\"model\": \"zh-en\", \"source\": {\"text\": \"北京\"}}", 201,
+                "\"model\":\"zh-en\"");
+    test_expect(&d, "PUT", "/v1/sources/raw", "{\"key\": [[1]], \"value\": [[2]]}", 201, NULL);
     const char *tiny = "/v1/models/tiny/attention";
-    expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"zh\"}", 400,
-           "source 'zh' was encoded by model 'zh-en', not 'tiny'");
-    expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"raw\"}", 400,
-           "source 'raw' holds key and value tensors, not a model's encoded source");
-    expect(&d, "POST", tiny,
-           "{\"text\": \"a\", \"source_id\": \"zh\", \"source\": {\"text\": \"a\"}}", 400,
-           "send either \\\"source\\\"");
-    expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": 7}", 400,
-           "source_id: expected a string");
-    expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"a/b\"}", 400, "is not allowed");
-    double misses = metric(&d, "attnd_sources_misses_total");
-    expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"gone\"}", 404,
-           "source 'gone' not found");
-    ASSERT_EQ(metric(&d, "attnd_sources_misses_total"), misses + 1);
-    expect(&d, "POST", "/v1/models/bert/attention", "{\"text\": \"a\", \"source_id\": \"zh\"}", 400,
-           "unknown field 'source_id'");
+    test_expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"zh\"}", 400,
+                "source 'zh' was encoded by model 'zh-en', not 'tiny'");
+    test_expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"raw\"}", 400,
+                "source 'raw' holds key and value tensors, not a model's encoded source");
+    test_expect(&d, "POST", tiny,
+                "{\"text\": \"a\", \"source_id\": \"zh\", \"source\": {\"text\": \"a\"}}", 400,
+                "send either \\\"source\\\"");
+    test_expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": 7}", 400,
+                "source_id: expected a string");
+    test_expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"a/b\"}", 400,
+                "is not allowed");
+    double misses = test_metric(&d, "attnd_sources_misses_total");
+    test_expect(&d, "POST", tiny, "{\"text\": \"a\", \"source_id\": \"gone\"}", 404,
+                "source 'gone' not found");
+    ASSERT_EQ(test_metric(&d, "attnd_sources_misses_total"), misses + 1);
+    test_expect(&d, "POST", "/v1/models/bert/attention", "{\"text\": \"a\", \"source_id\": \"zh\"}",
+                400, "unknown field 'source_id'");
 
     /* Replaced: the next request sees the new source; deleted: 404. */
     const char *zh_en = "/v1/models/zh-en/attention";
-    expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 200,
-           "\"source_tokens\":[\"北\",\"京\"]");
-    expect(&d, "PUT", "/v1/sources/zh",
-           "{\"model\": \"zh-en\", \"source\": {\"text\": \"来北京\"}}", 200,
-           "\"source_length\":3");
-    expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 200,
-           "\"source_tokens\":[\"来\",\"北\",\"京\"]");
-    expect(&d, "DELETE", "/v1/sources/zh", NULL, 204, NULL);
-    expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 404,
-           "source 'zh' not found");
-    expect(&d, "GET", "/healthz", NULL, 200, "ok");
+    test_expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 200,
+                "\"source_tokens\":[\"北\",\"京\"]");
+    test_expect(&d, "PUT", "/v1/sources/zh",
+                "{\"model\": \"zh-en\", \"source\": {\"text\": \"来北京\"}}", 200,
+                "\"source_length\":3");
+    test_expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 200,
+                "\"source_tokens\":[\"来\",\"北\",\"京\"]");
+    test_expect(&d, "DELETE", "/v1/sources/zh", NULL, 204, NULL);
+    test_expect(&d, "POST", zh_en, "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 404,
+                "source 'zh' not found");
+    test_expect(&d, "GET", "/healthz", NULL, 200, "ok");
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
 
@@ -309,8 +277,8 @@ static void *step_run(void *arg)
     stepper *s = arg;
     for (int i = 0; i < 60; i++) {
         test_response r;
-        long st = request(s->d, "POST", "/v1/models/zh-en/attention",
-                          "{\"text\": \"Beijing\", \"source_id\": \"c\"}", &r);
+        long st = test_request(s->d, "POST", "/v1/models/zh-en/attention",
+                               "{\"text\": \"Beijing\", \"source_id\": \"c\"}", &r);
         if (st == 200 && (strstr(r.body, "\"source_tokens\":[\"北\",\"京\"]") ||
                           strstr(r.body, "\"source_tokens\":[\"来\",\"北\",\"京\"]")))
             s->ok++;
@@ -331,17 +299,17 @@ TEST(http_model_sources_replaced_and_deleted_while_in_use)
     ASSERT_EQ(start(&d), 0);
     const char *a = "{\"model\": \"zh-en\", \"source\": {\"text\": \"北京\"}}";
     const char *b = "{\"model\": \"zh-en\", \"source\": {\"text\": \"来北京\"}}";
-    expect(&d, "PUT", "/v1/sources/c", a, 201, NULL);
+    test_expect(&d, "PUT", "/v1/sources/c", a, 201, NULL);
     stepper s = {.d = &d};
     pthread_t t;
     ASSERT_EQ(pthread_create(&t, NULL, step_run, &s), 0);
     for (int i = 0; i < 30; i++) {
         test_response r;
-        long st = request(&d, i % 3 == 2 ? "DELETE" : "PUT", "/v1/sources/c",
-                          i % 3 == 2 ? NULL
-                          : i % 2    ? b
-                                     : a,
-                          &r);
+        long st = test_request(&d, i % 3 == 2 ? "DELETE" : "PUT", "/v1/sources/c",
+                               i % 3 == 2 ? NULL
+                               : i % 2    ? b
+                                          : a,
+                               &r);
         ASSERT(st == 200 || st == 201 || st == 204);
         test_response_free(&r);
     }
@@ -379,23 +347,25 @@ TEST(http_model_sources_of_a_reloaded_model_are_refused)
     const char *args[] = {"--model", spec, NULL};
     ASSERT_EQ(test_daemon_start(&d, args), 0);
     const char *put = "{\"model\": \"m\", \"source\": {\"text\": \"the cat\"}}";
-    expect(&d, "PUT", "/v1/sources/s", put, 201, "\"model\":\"m\"");
-    expect(&d, "PUT", "/v1/sources/zh", "{\"model\": \"zh-en\", \"source\": {\"text\": \"北京\"}}",
-           201, NULL);
+    test_expect(&d, "PUT", "/v1/sources/s", put, 201, "\"model\":\"m\"");
+    test_expect(&d, "PUT", "/v1/sources/zh",
+                "{\"model\": \"zh-en\", \"source\": {\"text\": \"北京\"}}", 201, NULL);
     const char *use = "{\"text\": \"a dog\", \"source_id\": \"s\"}";
-    expect(&d, "POST", "/v1/models/m/attention", use, 200, "\"source_tokens\":[\"the\",\"cat\"]");
+    test_expect(&d, "POST", "/v1/models/m/attention", use, 200,
+                "\"source_tokens\":[\"the\",\"cat\"]");
 
     kill(d.pid, SIGHUP);
     wait_log(&d, "msg=reloaded models_failed=0", 1);
-    expect(&d, "POST", "/v1/models/m/attention", use, 409,
-           "source_id: source 's' was encoded by model 'm' loaded at ");
-    expect(&d, "POST", "/v1/models/m/attention", use, 409,
-           "which has since been reloaded (the model serving now was loaded at ");
-    expect(&d, "POST", "/v1/models/m/attention", use, 409, "PUT /v1/sources/s again");
-    expect(&d, "POST", "/v1/models/zh-en/attention",
-           "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 200, "\"source_length\":2");
-    expect(&d, "PUT", "/v1/sources/s", put, 200, "\"model\":\"m\"");
-    expect(&d, "POST", "/v1/models/m/attention", use, 200, "\"source_tokens\":[\"the\",\"cat\"]");
+    test_expect(&d, "POST", "/v1/models/m/attention", use, 409,
+                "source_id: source 's' was encoded by model 'm' loaded at ");
+    test_expect(&d, "POST", "/v1/models/m/attention", use, 409,
+                "which has since been reloaded (the model serving now was loaded at ");
+    test_expect(&d, "POST", "/v1/models/m/attention", use, 409, "PUT /v1/sources/s again");
+    test_expect(&d, "POST", "/v1/models/zh-en/attention",
+                "{\"text\": \"Beijing\", \"source_id\": \"zh\"}", 200, "\"source_length\":2");
+    test_expect(&d, "PUT", "/v1/sources/s", put, 200, "\"model\":\"m\"");
+    test_expect(&d, "POST", "/v1/models/m/attention", use, 200,
+                "\"source_tokens\":[\"the\",\"cat\"]");
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
     mt_tmpdir_remove(dir);
 }
@@ -406,8 +376,8 @@ TEST(http_model_sources_on_v2_token_models)
 {
     test_daemon d;
     ASSERT_EQ(start(&d), 0);
-    expect(&d, "PUT", "/v1/sources/zh",
-           "{\"model\": \"zh-en\", \"source\": {\"text\": \"欢迎来北京\"}}", 201, NULL);
+    test_expect(&d, "PUT", "/v1/sources/zh",
+                "{\"model\": \"zh-en\", \"source\": {\"text\": \"欢迎来北京\"}}", 201, NULL);
     static const char text[] =
         "{\"inputs\":[{\"name\":\"text\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":"
         "[\"welcome to beijing\"]}";
@@ -421,8 +391,8 @@ TEST(http_model_sources_on_v2_token_models)
     snprintf(inline_body, sizeof inline_body, "%s%s%s,\"parameters\":{\"causal\":true}}", text,
              source, outputs);
     test_response a, b;
-    ASSERT_EQ(request(&d, "POST", "/v2/models/zh-en/infer", by_id, &a), 200);
-    ASSERT_EQ(request(&d, "POST", "/v2/models/zh-en/infer", inline_body, &b), 200);
+    ASSERT_EQ(test_request(&d, "POST", "/v2/models/zh-en/infer", by_id, &a), 200);
+    ASSERT_EQ(test_request(&d, "POST", "/v2/models/zh-en/infer", inline_body, &b), 200);
     ASSERT_STREQ(a.body, b.body);
     ASSERT_CONTAINS(a.body, "\"name\":\"source_tokens\"");
     test_response_free(&a);
@@ -430,19 +400,20 @@ TEST(http_model_sources_on_v2_token_models)
 
     snprintf(by_id, sizeof by_id, "%s%s%s,\"parameters\":{\"source_id\":\"zh\"}}", text, source,
              outputs);
-    expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 400,
-           "send the source as input 'source_text' or 'source_ids', or name a stored one");
+    test_expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 400,
+                "send the source as input 'source_text' or 'source_ids', or name a stored one");
     snprintf(by_id, sizeof by_id, "%s%s,\"parameters\":{\"source_id\":\"none\"}}", text, outputs);
-    expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 404, "source 'none' not found");
+    test_expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 404, "source 'none' not found");
     snprintf(by_id, sizeof by_id, "%s%s,\"parameters\":{\"source_id\":3}}", text, outputs);
-    expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 400,
-           "parameters.source_id: expected a string");
+    test_expect(&d, "POST", "/v2/models/zh-en/infer", by_id, 400,
+                "parameters.source_id: expected a string");
     snprintf(by_id, sizeof by_id, "%s],\"parameters\":{\"source_id\":\"zh\"}}", text);
-    expect(&d, "POST", "/v2/models/tiny/infer", by_id, 400,
-           "source 'zh' was encoded by model 'zh-en', not 'tiny'");
-    expect(&d, "POST", "/v2/models/attention/infer",
-           "{\"inputs\":[{\"name\":\"query\",\"shape\":[1,1],\"datatype\":\"FP32\",\"data\":[1]}],"
-           "\"parameters\":{\"source_id\":\"zh\"}}",
-           400, "parameters.source_id: the attention model takes no stored source");
+    test_expect(&d, "POST", "/v2/models/tiny/infer", by_id, 400,
+                "source 'zh' was encoded by model 'zh-en', not 'tiny'");
+    test_expect(
+        &d, "POST", "/v2/models/attention/infer",
+        "{\"inputs\":[{\"name\":\"query\",\"shape\":[1,1],\"datatype\":\"FP32\",\"data\":[1]}],"
+        "\"parameters\":{\"source_id\":\"zh\"}}",
+        400, "parameters.source_id: the attention model takes no stored source");
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }

@@ -103,15 +103,6 @@ static void write_text(const char *path, const char *text)
     ASSERT_EQ(fclose(f), 0);
 }
 
-/* The value of the metric line starting with `series` ("name{labels}"), or -1 when absent. */
-static double metric(const char *exposition, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = exposition; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') return atof(p + n + 1);
-    return -1;
-}
-
 /* A plain TCP connection to the daemon, for requests sent in pieces. */
 static int raw_connect(int port)
 {
@@ -147,7 +138,7 @@ static void wait_headers_in(const test_daemon *d)
         ASSERT(tries < 3000);
         test_response r;
         req(d, "GET", "/metrics", none, NULL, &r);
-        double inflight = metric(r.body, "attnd_http_requests_in_flight");
+        double inflight = test_metric_value(r.body, "attnd_http_requests_in_flight");
         test_response_free(&r);
         if (inflight >= 2) return;
         struct timespec ts = {0, 10 * 1000 * 1000};
@@ -162,7 +153,7 @@ static void settled_metrics(const test_daemon *d, const char *const *headers, te
     for (int tries = 0;; tries++) {
         ASSERT(tries < 3000);
         ASSERT_EQ(req(d, "GET", "/metrics", headers, NULL, r), 200);
-        if (metric(r->body, "attnd_http_requests_in_flight") == 1) return;
+        if (test_metric_value(r->body, "attnd_http_requests_in_flight") == 1) return;
         test_response_free(r);
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -231,10 +222,10 @@ TEST(http_ops_api_keys)
     ASSERT_EQ(req(&d, "GET", "/openapi.json", none, NULL, &r), 200);
     test_response_free(&r);
     settled_metrics(&d, none, &r);
-    ASSERT_EQ(metric(r.body, "attnd_auth_failures_total{route=\"/v1/models\"}"), 2);
-    ASSERT_EQ(metric(r.body, "attnd_auth_failures_total{route=\"/v1/attention\"}"), 1);
-    ASSERT_EQ(metric(r.body, "attnd_auth_failures_total{route=\"unmatched\"}"), 1);
-    ASSERT_EQ(metric(r.body, "attnd_http_rejections_total{reason=\"unauthorized\"}"), 4);
+    ASSERT_EQ(test_metric_value(r.body, "attnd_auth_failures_total{route=\"/v1/models\"}"), 2);
+    ASSERT_EQ(test_metric_value(r.body, "attnd_auth_failures_total{route=\"/v1/attention\"}"), 1);
+    ASSERT_EQ(test_metric_value(r.body, "attnd_auth_failures_total{route=\"unmatched\"}"), 1);
+    ASSERT_EQ(test_metric_value(r.body, "attnd_http_rejections_total{reason=\"unauthorized\"}"), 4);
     test_response_free(&r);
 
     /* SIGHUP re-reads the file. A request whose body is still arriving meanwhile is not
@@ -328,7 +319,7 @@ TEST(http_ops_metrics_auth_and_env)
     expect_401(&r);
     test_response_free(&r);
     settled_metrics(&d, key, &r);
-    ASSERT_EQ(metric(r.body, "attnd_auth_failures_total{route=\"/metrics\"}"), 1);
+    ASSERT_EQ(test_metric_value(r.body, "attnd_auth_failures_total{route=\"/metrics\"}"), 1);
     test_response_free(&r);
     ASSERT_EQ(req(&d, "GET", "/healthz", none, NULL, &r), 200);
     test_response_free(&r);
@@ -503,21 +494,23 @@ TEST(http_ops_metrics)
 
     settled_metrics(&d, NULL, &r);
     const char *m = r.body;
-    ASSERT_EQ(metric(m, "attnd_compute_duration_seconds_count{route=\"/v1/attention\"}"), 3);
-    ASSERT(metric(m, "attnd_compute_duration_seconds_sum{route=\"/v1/attention\"}") > 0);
-    ASSERT_EQ(metric(m, "attnd_compute_duration_seconds_bucket{route=\"/v1/attention\",le="
-                        "\"+Inf\"}"),
+    ASSERT_EQ(test_metric_value(m, "attnd_compute_duration_seconds_count{route=\"/v1/attention\"}"),
+              3);
+    ASSERT(test_metric_value(m, "attnd_compute_duration_seconds_sum{route=\"/v1/attention\"}") > 0);
+    ASSERT_EQ(test_metric_value(m,
+                                "attnd_compute_duration_seconds_bucket{route=\"/v1/attention\",le="
+                                "\"+Inf\"}"),
               3);
     /* Bodies received: three requests, and the 413's 1199 bytes sent with a Content-Length
      * refused before any was read count nothing; the 400's 12. */
-    ASSERT_EQ(metric(m, "attnd_http_request_body_bytes_total{route=\"/v1/attention\"}"),
+    ASSERT_EQ(test_metric_value(m, "attnd_http_request_body_bytes_total{route=\"/v1/attention\"}"),
               (double)(3 * strlen(ATTENTION_BODY) + 12));
-    ASSERT_EQ(metric(m, "attnd_http_response_body_bytes_total{route=\"/v1/attention\"}"),
+    ASSERT_EQ(test_metric_value(m, "attnd_http_response_body_bytes_total{route=\"/v1/attention\"}"),
               (double)out_bytes);
-    ASSERT_EQ(metric(m, "attnd_http_rejections_total{reason=\"payload_too_large\"}"), 1);
-    ASSERT_EQ(metric(m, "attnd_http_rejections_total{reason=\"invalid_type\"}"), 1);
-    ASSERT_EQ(metric(m, "attnd_http_rejections_total{reason=\"not_found\"}"), 1);
-    ASSERT_EQ(metric(m, "attnd_http_rejections_total{reason=\"unauthorized\"}"), -1);
+    ASSERT_EQ(test_metric_value(m, "attnd_http_rejections_total{reason=\"payload_too_large\"}"), 1);
+    ASSERT_EQ(test_metric_value(m, "attnd_http_rejections_total{reason=\"invalid_type\"}"), 1);
+    ASSERT_EQ(test_metric_value(m, "attnd_http_rejections_total{reason=\"not_found\"}"), 1);
+    ASSERT_EQ(test_metric_value(m, "attnd_http_rejections_total{reason=\"unauthorized\"}"), -1);
 
     char path[] = "/tmp/attnd-metrics-XXXXXX";
     int fd = mkstemp(path);
@@ -587,7 +580,9 @@ TEST(http_ops_tls)
     cJSON_Delete(j);
     test_response_free(&r);
     ASSERT_EQ(ops_request(c, "https", d.port, "GET", "/metrics", NULL, NULL, cert, &r, NULL), 0);
-    ASSERT_EQ(metric(r.body, "attnd_compute_duration_seconds_count{route=\"/v1/attention\"}"), 1);
+    ASSERT_EQ(
+        test_metric_value(r.body, "attnd_compute_duration_seconds_count{route=\"/v1/attention\"}"),
+        1);
     test_response_free(&r);
     curl_easy_cleanup(c);
     /* Plain HTTP on the HTTPS port gets no HTTP answer; an unverified peer is refused. */

@@ -106,42 +106,6 @@ static char *attention_body(const int64_t q[4], const char *id, const int64_t k[
 
 /* ---- talking to the daemon ---- */
 
-static long request(const test_daemon *d, const char *method, const char *path, const char *body,
-                    test_response *r)
-{
-    ASSERT_EQ(test_http(d, method, path, body ? "application/json" : NULL, body,
-                        body ? strlen(body) : 0, r),
-              0);
-    return r->status;
-}
-
-/* Sends and checks the status and that the body contains `needle` (NULL: anything). */
-static void expect(const test_daemon *d, const char *method, const char *path, const char *body,
-                   long status, const char *needle)
-{
-    test_response r;
-    long got = request(d, method, path, body, &r);
-    if (got != status || (needle && !strstr(r.body, needle)))
-        harness_fail(__FILE__, __LINE__, "%s %s: status %ld (want %ld), body %.400s (want %s)",
-                     method, path, got, status, r.body, needle ? needle : "anything");
-    test_response_free(&r);
-}
-
-/* The value of the sample `series` in /metrics, or -1. */
-static double metric(const test_daemon *d, const char *series)
-{
-    test_response r;
-    double v = -1;
-    if (request(d, "GET", "/metrics", NULL, &r) == 200) {
-        char key[256];
-        snprintf(key, sizeof key, "\n%s ", series);
-        const char *p = strstr(r.body, key);
-        if (p) v = atof(p + strlen(key));
-    }
-    test_response_free(&r);
-    return v;
-}
-
 /* The response's member `name` printed without spaces (malloc'd), for exact comparison. */
 static char *member_text(const test_response *r, const char *name)
 {
@@ -163,8 +127,8 @@ static void same_as_inline(const test_daemon *d, const int64_t q[4], const char 
     char *by_id = attention_body(q, id, k, dv, NULL, options);
     char *inline_body = attention_body(q, NULL, k, dv, lengths, options);
     test_response a, b;
-    ASSERT_EQ(request(d, "POST", "/v1/attention", by_id, &a), 200);
-    ASSERT_EQ(request(d, "POST", "/v1/attention", inline_body, &b), 200);
+    ASSERT_EQ(test_request(d, "POST", "/v1/attention", by_id, &a), 200);
+    ASSERT_EQ(test_request(d, "POST", "/v1/attention", inline_body, &b), 200);
     const char *names[2] = {"context", "weights"};
     for (int i = 0; i < (weights ? 2 : 1); i++) {
         char *x = member_text(&a, names[i]), *y = member_text(&b, names[i]);
@@ -190,33 +154,33 @@ TEST(http_sources_put_get_use_delete)
     const int64_t k[4] = {2, 3, 40, 8}, q[4] = {2, 3, 5, 8};
     char *body = source_body(k, 6, "[40, 17]");
     test_response r;
-    ASSERT_EQ(request(&d, "PUT", "/v1/sources/enc-1", body, &r), 201);
+    ASSERT_EQ(test_request(&d, "PUT", "/v1/sources/enc-1", body, &r), 201);
     ASSERT(strstr(r.body, "\"id\":\"enc-1\"") != NULL);
     ASSERT(strstr(r.body, "\"key_shape\":[2,3,40,8]") != NULL);
     ASSERT(strstr(r.body, "\"value_shape\":[2,3,40,6]") != NULL);
     ASSERT(strstr(r.body, "\"key_lengths\":true") != NULL);
     ASSERT(strstr(r.body, "\"expires_in\":3600") != NULL);
     test_response_free(&r);
-    expect(&d, "PUT", "/v1/sources/enc-1", body, 200, "\"id\":\"enc-1\""); /* replaced */
-    expect(&d, "GET", "/v1/sources/enc-1", NULL, 200, "\"key_shape\":[2,3,40,8]");
-    ASSERT_EQ(metric(&d, "attnd_sources"), 1);
-    ASSERT(metric(&d, "attnd_sources_bytes") >= 2 * 3 * 40 * (8 + 6) * 4);
+    test_expect(&d, "PUT", "/v1/sources/enc-1", body, 200, "\"id\":\"enc-1\""); /* replaced */
+    test_expect(&d, "GET", "/v1/sources/enc-1", NULL, 200, "\"key_shape\":[2,3,40,8]");
+    ASSERT_EQ(test_metric(&d, "attnd_sources"), 1);
+    ASSERT(test_metric(&d, "attnd_sources_bytes") >= 2 * 3 * 40 * (8 + 6) * 4);
 
     /* The stored key_lengths apply, with weights and without (the tiled path), causal too. */
     same_as_inline(&d, q, "enc-1", k, 6, "[40, 17]", "", true);
     same_as_inline(&d, q, "enc-1", k, 6, "[40, 17]", ", \"return_weights\": false", false);
     same_as_inline(&d, q, "enc-1", k, 6, "[40, 17]", ", \"causal\": true, \"score\": \"dot\"",
                    true);
-    ASSERT_EQ(metric(&d, "attnd_sources_hits_total"), 3);
+    ASSERT_EQ(test_metric(&d, "attnd_sources_hits_total"), 3);
 
-    expect(&d, "DELETE", "/v1/sources/enc-1", NULL, 204, NULL);
-    expect(&d, "GET", "/v1/sources/enc-1", NULL, 404, "source 'enc-1' not found");
-    expect(&d, "DELETE", "/v1/sources/enc-1", NULL, 404, "source 'enc-1' not found");
+    test_expect(&d, "DELETE", "/v1/sources/enc-1", NULL, 204, NULL);
+    test_expect(&d, "GET", "/v1/sources/enc-1", NULL, 404, "source 'enc-1' not found");
+    test_expect(&d, "DELETE", "/v1/sources/enc-1", NULL, 404, "source 'enc-1' not found");
     char *use = attention_body(q, "enc-1", k, 6, NULL, "");
-    expect(&d, "POST", "/v1/attention", use, 404, "PUT /v1/sources/enc-1 first");
-    ASSERT_EQ(metric(&d, "attnd_sources_misses_total"), 1);
-    ASSERT_EQ(metric(&d, "attnd_sources"), 0);
-    ASSERT_EQ(metric(&d, "attnd_sources_bytes"), 0);
+    test_expect(&d, "POST", "/v1/attention", use, 404, "PUT /v1/sources/enc-1 first");
+    ASSERT_EQ(test_metric(&d, "attnd_sources_misses_total"), 1);
+    ASSERT_EQ(test_metric(&d, "attnd_sources"), 0);
+    ASSERT_EQ(test_metric(&d, "attnd_sources_bytes"), 0);
     free(use);
     free(body);
     ASSERT_EQ(test_daemon_stop(&d, 15), 0);
@@ -231,20 +195,21 @@ TEST(http_sources_many_keys_and_ranks_same_as_inline)
     ASSERT_EQ(test_daemon_start(&d, args), 0);
     const int64_t k[4] = {1, 1, 20000, 8}, q[4] = {1, 1, 1, 8};
     char *body = source_body(k, 4, NULL);
-    expect(&d, "PUT", "/v1/sources/long", body, 201, "\"key_shape\":[1,1,20000,8]");
+    test_expect(&d, "PUT", "/v1/sources/long", body, 201, "\"key_shape\":[1,1,20000,8]");
     same_as_inline(&d, q, "long", k, 4, NULL, ", \"return_weights\": false", false);
     free(body);
 
     /* [H, Lk, d] and [Lk, d] sources with queries of the same rank. */
-    expect(&d, "PUT", "/v1/sources/r3", "{\"key\": [[[1, 0], [0, 1]]], \"value\": [[[1], [3]]]}",
-           201, "\"key_shape\":[1,2,2]");
-    expect(&d, "POST", "/v1/attention",
-           "{\"query\": [[[0, 0]]], \"source_id\": \"r3\", \"return_weights\": false}", 200,
-           "\"context\":[[[2]]]");
-    expect(&d, "PUT", "/v1/sources/r2", "{\"key\": [[1, 0], [0, 1]], \"value\": [[1], [3]]}", 201,
-           "\"key_shape\":[2,2]");
-    expect(&d, "POST", "/v1/attention", "{\"query\": [[0, 0]], \"source_id\": \"r2\"}", 200,
-           "\"weights\":[[0.5,0.5]]");
+    test_expect(&d, "PUT", "/v1/sources/r3",
+                "{\"key\": [[[1, 0], [0, 1]]], \"value\": [[[1], [3]]]}", 201,
+                "\"key_shape\":[1,2,2]");
+    test_expect(&d, "POST", "/v1/attention",
+                "{\"query\": [[[0, 0]]], \"source_id\": \"r3\", \"return_weights\": false}", 200,
+                "\"context\":[[[2]]]");
+    test_expect(&d, "PUT", "/v1/sources/r2", "{\"key\": [[1, 0], [0, 1]], \"value\": [[1], [3]]}",
+                201, "\"key_shape\":[2,2]");
+    test_expect(&d, "POST", "/v1/attention", "{\"query\": [[0, 0]], \"source_id\": \"r2\"}", 200,
+                "\"weights\":[[0.5,0.5]]");
     ASSERT_EQ(test_daemon_stop(&d, 15), 0);
 }
 
@@ -254,39 +219,40 @@ TEST(http_sources_errors)
     const char *args[] = {"--source-memory", "4096", NULL};
     ASSERT_EQ(test_daemon_start(&d, args), 0);
     const char *ok = "{\"key\": [[1, 0], [0, 1]], \"value\": [[1], [3]]}";
-    expect(&d, "PUT", "/v1/sources/s", ok, 201, NULL);
+    test_expect(&d, "PUT", "/v1/sources/s", ok, 201, NULL);
 
     /* Ids. */
-    expect(&d, "PUT", "/v1/sources/a%20b", ok, 400, "character 2 (0x20) is not allowed");
+    test_expect(&d, "PUT", "/v1/sources/a%20b", ok, 400, "character 2 (0x20) is not allowed");
     char path[128];
     snprintf(path, sizeof path, "/v1/sources/%065d", 0);
-    expect(&d, "PUT", path, ok, 400, "1 to 64 characters");
-    expect(&d, "GET", "/v1/sources/a/b", NULL, 404, "no route");
+    test_expect(&d, "PUT", path, ok, 400, "1 to 64 characters");
+    test_expect(&d, "GET", "/v1/sources/a/b", NULL, 404, "no route");
     /* The route list names each route's methods (but HEAD), whole even after a long path. */
-    expect(&d, "GET", "/v1/sources/a/b", NULL, 404,
-           "POST /v1/attention, GET /v1/models, GET /v1/models/{name}, POST "
-           "/v1/models/{name}/attention, PUT/GET/DELETE /v1/sources/{id}, GET /v2,");
+    test_expect(&d, "GET", "/v1/sources/a/b", NULL, 404,
+                "POST /v1/attention, GET /v1/models, GET /v1/models/{name}, POST "
+                "/v1/models/{name}/attention, PUT/GET/DELETE /v1/sources/{id}, GET /v2,");
     snprintf(path, sizeof path, "/v1/sources/a/%0100d", 0);
-    expect(&d, "GET", path, NULL, 404, "/openapi.json\"}}");
-    expect(&d, "POST", "/v1/sources/s", ok, 405, "allowed: PUT, GET, DELETE");
+    test_expect(&d, "GET", path, NULL, 404, "/openapi.json\"}}");
+    test_expect(&d, "POST", "/v1/sources/s", ok, 405, "allowed: PUT, GET, DELETE");
 
     /* PUT bodies: the rules of /v1/attention's key and value. */
-    expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]]}", 400, "missing field 'value'");
-    expect(&d, "PUT", "/v1/sources/t", "{\"value\": [[1, 0]]}", 400, "missing field 'key'");
-    expect(&d, "PUT", "/v1/sources/t", "{\"key\": [1, 0], \"value\": [1, 0]}", 400,
-           "key: expected rank 2 [Lk, d]");
-    expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]], \"value\": [[1], [2]]}", 400,
-           "value: expected shape [1, *]");
-    expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]], \"value\": [[1, \"x\"]]}", 400,
-           "value[0][1]");
-    expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]], \"value\": [[1]], \"keys\": 1}", 400,
-           "unknown field 'keys'");
-    expect(&d, "PUT", "/v1/sources/t",
-           "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [2]}", 400, "key_lengths[0]");
-    expect(&d, "PUT", "/v1/sources/t",
-           "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [1, 1]}", 400,
-           "expected 1 entries");
-    expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]],", 400, NULL);
+    test_expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]]}", 400, "missing field 'value'");
+    test_expect(&d, "PUT", "/v1/sources/t", "{\"value\": [[1, 0]]}", 400, "missing field 'key'");
+    test_expect(&d, "PUT", "/v1/sources/t", "{\"key\": [1, 0], \"value\": [1, 0]}", 400,
+                "key: expected rank 2 [Lk, d]");
+    test_expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]], \"value\": [[1], [2]]}", 400,
+                "value: expected shape [1, *]");
+    test_expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]], \"value\": [[1, \"x\"]]}", 400,
+                "value[0][1]");
+    test_expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]], \"value\": [[1]], \"keys\": 1}",
+                400, "unknown field 'keys'");
+    test_expect(&d, "PUT", "/v1/sources/t",
+                "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [2]}", 400,
+                "key_lengths[0]");
+    test_expect(&d, "PUT", "/v1/sources/t",
+                "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [1, 1]}", 400,
+                "expected 1 entries");
+    test_expect(&d, "PUT", "/v1/sources/t", "{\"key\": [[1, 0]],", 400, NULL);
     test_response r;
     ASSERT_EQ(test_http(&d, "PUT", "/v1/sources/t", "text/plain", ok, strlen(ok), &r), 0);
     ASSERT_EQ(r.status, 415);
@@ -294,35 +260,35 @@ TEST(http_sources_errors)
     /* Larger than the whole budget: 413, and what is stored stays. */
     const int64_t big[4] = {1, 1, 100, 8};
     char *body = source_body(big, 8, NULL);
-    expect(&d, "PUT", "/v1/sources/big", body, 413, "--source-memory");
+    test_expect(&d, "PUT", "/v1/sources/big", body, 413, "--source-memory");
     free(body);
-    expect(&d, "GET", "/v1/sources/s", NULL, 200, NULL);
-    expect(&d, "GET", "/v1/sources/t", NULL, 404, "not found");
+    test_expect(&d, "GET", "/v1/sources/s", NULL, 200, NULL);
+    test_expect(&d, "GET", "/v1/sources/t", NULL, 404, "not found");
 
     /* Attention with source_id. */
-    expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0]], \"source_id\": 7}", 400,
-           "source_id: expected a string");
-    expect(&d, "POST", "/v1/attention",
-           "{\"query\": [[1, 0]], \"source_id\": \"s\", \"key\": [[1, 0]]}", 400, "not both");
-    expect(&d, "POST", "/v1/attention",
-           "{\"query\": [[1, 0]], \"source_id\": \"s\", \"value\": [[1]]}", 400, "not both");
-    expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0, 0]], \"source_id\": \"s\"}", 400,
-           "source 's' holds key [2, 2]");
-    expect(&d, "POST", "/v1/attention", "{\"query\": [[[1, 0]]], \"source_id\": \"s\"}", 400,
-           "does not fit");
-    expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0]], \"source_id\": \"no/such\"}", 400,
-           "is not allowed");
-    expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0]], \"source_id\": \"nope\"}", 404,
-           "source 'nope' not found");
-    expect(&d, "PUT", "/v1/sources/kl",
-           "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [1]}", 201,
-           "\"key_lengths\":true");
-    expect(&d, "POST", "/v1/attention",
-           "{\"query\": [[1, 0]], \"source_id\": \"kl\", \"key_lengths\": [1]}", 400,
-           "has its own key_lengths");
+    test_expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0]], \"source_id\": 7}", 400,
+                "source_id: expected a string");
+    test_expect(&d, "POST", "/v1/attention",
+                "{\"query\": [[1, 0]], \"source_id\": \"s\", \"key\": [[1, 0]]}", 400, "not both");
+    test_expect(&d, "POST", "/v1/attention",
+                "{\"query\": [[1, 0]], \"source_id\": \"s\", \"value\": [[1]]}", 400, "not both");
+    test_expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0, 0]], \"source_id\": \"s\"}", 400,
+                "source 's' holds key [2, 2]");
+    test_expect(&d, "POST", "/v1/attention", "{\"query\": [[[1, 0]]], \"source_id\": \"s\"}", 400,
+                "does not fit");
+    test_expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0]], \"source_id\": \"no/such\"}",
+                400, "is not allowed");
+    test_expect(&d, "POST", "/v1/attention", "{\"query\": [[1, 0]], \"source_id\": \"nope\"}", 404,
+                "source 'nope' not found");
+    test_expect(&d, "PUT", "/v1/sources/kl",
+                "{\"key\": [[1, 0]], \"value\": [[1]], \"key_lengths\": [1]}", 201,
+                "\"key_lengths\":true");
+    test_expect(&d, "POST", "/v1/attention",
+                "{\"query\": [[1, 0]], \"source_id\": \"kl\", \"key_lengths\": [1]}", 400,
+                "has its own key_lengths");
     /* And the daemon still serves. */
-    expect(&d, "POST", "/v1/attention", "{\"query\": [[0, 0]], \"source_id\": \"s\"}", 200,
-           "\"context\":[[2]]");
+    test_expect(&d, "POST", "/v1/attention", "{\"query\": [[0, 0]], \"source_id\": \"s\"}", 200,
+                "\"context\":[[2]]");
     ASSERT_EQ(test_daemon_stop(&d, 15), 0);
 }
 
@@ -337,18 +303,18 @@ TEST(http_sources_eviction_visible)
     const int64_t k[4] = {1, 1, 64, 8}, q[4] = {1, 1, 2, 8};
     char *body = source_body(k, 8, NULL);
     char *use_a = attention_body(q, "a", k, 8, NULL, "");
-    expect(&d, "PUT", "/v1/sources/a", body, 201, NULL);
-    expect(&d, "PUT", "/v1/sources/b", body, 201, NULL);
-    expect(&d, "POST", "/v1/attention", use_a, 200, "\"context\"");
-    ASSERT_EQ(metric(&d, "attnd_sources_evictions_total"), 0);
-    expect(&d, "PUT", "/v1/sources/c", body, 201, NULL);
-    expect(&d, "GET", "/v1/sources/b", NULL, 404, "evicted to stay within --source-memory");
-    expect(&d, "GET", "/v1/sources/a", NULL, 200, NULL);
-    expect(&d, "GET", "/v1/sources/c", NULL, 200, NULL);
-    ASSERT_EQ(metric(&d, "attnd_sources_evictions_total"), 1);
-    ASSERT_EQ(metric(&d, "attnd_sources"), 2);
-    ASSERT(metric(&d, "attnd_sources_bytes") <= 9000);
-    ASSERT_EQ(metric(&d, "attnd_sources_budget_bytes"), 9000);
+    test_expect(&d, "PUT", "/v1/sources/a", body, 201, NULL);
+    test_expect(&d, "PUT", "/v1/sources/b", body, 201, NULL);
+    test_expect(&d, "POST", "/v1/attention", use_a, 200, "\"context\"");
+    ASSERT_EQ(test_metric(&d, "attnd_sources_evictions_total"), 0);
+    test_expect(&d, "PUT", "/v1/sources/c", body, 201, NULL);
+    test_expect(&d, "GET", "/v1/sources/b", NULL, 404, "evicted to stay within --source-memory");
+    test_expect(&d, "GET", "/v1/sources/a", NULL, 200, NULL);
+    test_expect(&d, "GET", "/v1/sources/c", NULL, 200, NULL);
+    ASSERT_EQ(test_metric(&d, "attnd_sources_evictions_total"), 1);
+    ASSERT_EQ(test_metric(&d, "attnd_sources"), 2);
+    ASSERT(test_metric(&d, "attnd_sources_bytes") <= 9000);
+    ASSERT_EQ(test_metric(&d, "attnd_sources_budget_bytes"), 9000);
     free(body);
     free(use_a);
     ASSERT_EQ(test_daemon_stop(&d, 15), 0);
@@ -362,18 +328,18 @@ TEST(http_sources_expire_after_ttl)
     test_daemon d;
     const char *args[] = {"--source-ttl", "1", NULL};
     ASSERT_EQ(test_daemon_start(&d, args), 0);
-    expect(&d, "PUT", "/v1/sources/brief", "{\"key\": [[1, 0]], \"value\": [[1]]}", 201,
-           "\"expires_in\":1");
+    test_expect(&d, "PUT", "/v1/sources/brief", "{\"key\": [[1, 0]], \"value\": [[1]]}", 201,
+                "\"expires_in\":1");
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double waited = 0;
-    while (metric(&d, "attnd_sources_expirations_total") < 1 && waited < 30) {
+    while (test_metric(&d, "attnd_sources_expirations_total") < 1 && waited < 30) {
         struct timespec pause = {0, 50 * 1000 * 1000};
         nanosleep(&pause, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t);
         waited = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9;
     }
-    ASSERT_EQ(metric(&d, "attnd_sources_expirations_total"), 1);
-    expect(&d, "GET", "/v1/sources/brief", NULL, 404, "unused for --source-ttl seconds");
+    ASSERT_EQ(test_metric(&d, "attnd_sources_expirations_total"), 1);
+    test_expect(&d, "GET", "/v1/sources/brief", NULL, 404, "unused for --source-ttl seconds");
     ASSERT_EQ(test_daemon_stop(&d, 15), 0);
 }
