@@ -298,3 +298,18 @@ double test_metric(const test_daemon *d, const char *series)
     test_response_free(&r);
     return v;
 }
+
+void test_wait_log(const test_daemon *d, const char *needle, int count)
+{
+    for (int waited = 0; waited < 30000; waited += 10) {
+        char *log = test_daemon_log(d);
+        int n = 0;
+        for (const char *p = log; log && (p = strstr(p, needle)); p++)
+            n++;
+        free(log);
+        if (n >= count) return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    harness_fail(__FILE__, __LINE__, "the log never held \"%s\" %d times", needle, count);
+}

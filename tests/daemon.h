@@ -65,6 +65,10 @@ void test_expect_at(const char *file, int line, const test_daemon *d, const char
  * -1 when it has no such line. */
 double test_metric_value(const char *exposition, const char *series);
 
+/* Waits (up to 30 s, polling the log, never a fixed sleep) until the daemon's log holds
+ * `needle` at least `count` times; fails the test if it never does. */
+void test_wait_log(const test_daemon *d, const char *needle, int count);
+
 /* test_metric_value on a fresh GET /metrics; -2 when the scrape fails. */
 double test_metric(const test_daemon *d, const char *series);
 

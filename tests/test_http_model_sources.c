@@ -319,21 +319,6 @@ TEST(http_model_sources_replaced_and_deleted_while_in_use)
     ASSERT_EQ(test_daemon_stop(&d, SIGTERM), 0);
 }
 
-static void wait_log(const test_daemon *d, const char *needle, int count)
-{
-    for (int waited = 0; waited < 30000; waited += 10) {
-        char *log = test_daemon_log(d);
-        int n = 0;
-        for (const char *p = log; (p = strstr(p, needle)); p++)
-            n++;
-        free(log);
-        if (n >= count) return;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    harness_fail(__FILE__, __LINE__, "the log never held \"%s\" %d times", needle, count);
-}
-
 /* A model reloaded (SIGHUP) is a new model: the keys and values it encoded before are stale and
  * refused with 409 until the source is stored again. A built-in model, which a reload shares
  * unchanged, keeps its sources. */
@@ -355,7 +340,7 @@ TEST(http_model_sources_of_a_reloaded_model_are_refused)
                 "\"source_tokens\":[\"the\",\"cat\"]");
 
     kill(d.pid, SIGHUP);
-    wait_log(&d, "msg=reloaded models_failed=0", 1);
+    test_wait_log(&d, "msg=reloaded models_failed=0", 1);
     test_expect(&d, "POST", "/v1/models/m/attention", use, 409,
                 "source_id: source 's' was encoded by model 'm' loaded at ");
     test_expect(&d, "POST", "/v1/models/m/attention", use, 409,

@@ -78,23 +78,6 @@ static long req(const test_daemon *d, const char *method, const char *path,
     return out->status;
 }
 
-/* Waits (up to 30 s, polling the log, never a fixed sleep) until the daemon's log holds
- * `needle` at least `count` times. */
-static void wait_log(const test_daemon *d, const char *needle, int count)
-{
-    for (int waited = 0; waited < 30000; waited += 10) {
-        char *log = test_daemon_log(d);
-        int n = 0;
-        for (const char *p = log; (p = strstr(p, needle)); p++)
-            n++;
-        free(log);
-        if (n >= count) return;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    harness_fail(__FILE__, __LINE__, "the log never held \"%s\" %d times", needle, count);
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -246,7 +229,7 @@ TEST(http_ops_api_keys)
     wait_headers_in(&d);
     write_text(keys, "k-third-0003\n");
     kill(d.pid, SIGHUP);
-    wait_log(&d, "msg=api_keys_reloaded keys=1", 1);
+    test_wait_log(&d, "msg=api_keys_reloaded keys=1", 1);
     const char *rest = ATTENTION_BODY + half;
     ASSERT_EQ(write(fd, rest, strlen(rest)), (long long)strlen(rest));
     char resp[4096];
@@ -264,10 +247,10 @@ TEST(http_ops_api_keys)
     /* A file that became empty or unreadable keeps the keys there were, and the log says why. */
     write_text(keys, "# nothing\n");
     kill(d.pid, SIGHUP);
-    wait_log(&d, "msg=api_keys_reload_failed", 1);
+    test_wait_log(&d, "msg=api_keys_reload_failed", 1);
     unlink(keys);
     kill(d.pid, SIGHUP);
-    wait_log(&d, "msg=api_keys_reload_failed", 2);
+    test_wait_log(&d, "msg=api_keys_reload_failed", 2);
     ASSERT_EQ(req(&d, "GET", "/v1/models", third, NULL, &r), 200);
     test_response_free(&r);
 
@@ -721,7 +704,7 @@ TEST(http_ops_model_reload)
     mt_write_tiny_variant(dir, "next.safetensors", "additive.", NULL, NULL, path, sizeof path);
     ASSERT_EQ(rename(path, live), 0);
     kill(d.pid, SIGHUP);
-    wait_log(&d, "msg=reloaded models_failed=0", 1);
+    test_wait_log(&d, "msg=reloaded models_failed=0", 1);
     ASSERT_EQ(write(fd, body + 10, strlen(body) - 10), (long long)strlen(body) - 10);
     char resp[8192];
     raw_read_all(fd, resp, sizeof resp);
@@ -743,7 +726,7 @@ TEST(http_ops_model_reload)
     mt_write_file(dir, "bad.safetensors", "hello\n", 6, path, sizeof path);
     ASSERT_EQ(rename(path, live), 0);
     kill(d.pid, SIGHUP);
-    wait_log(&d, "msg=reloaded models_failed=1", 1);
+    test_wait_log(&d, "msg=reloaded models_failed=1", 1);
     j = model_info(&d, "m");
     ASSERT(cJSON_IsNull(cJSON_GetObjectItem(j, "additive")));
     ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(j, "source")), live);
@@ -768,7 +751,7 @@ TEST(http_ops_model_reload)
                               sizeof path);
         ASSERT_EQ(rename(path, live), 0);
         kill(d.pid, SIGHUP);
-        wait_log(&d, "msg=reloaded models_failed=0", 2 + i);
+        test_wait_log(&d, "msg=reloaded models_failed=0", 2 + i);
     }
     pthread_join(t, NULL);
     if (h.failed) harness_fail(__FILE__, __LINE__, "%d of 40 failed, last: %s", h.failed, h.last);
