@@ -24,9 +24,9 @@ void at_positions_free(at_positions *p);
 /* Does what at_positional_add_rows(x, p0, p1, dim) does, with the same result bit for bit:
  * adds the encoding of positions p0..p1-1 (0 <= p0 <= p1) to x [p1 - p0, dim]. The table grows
  * (at least doubling, up to its cap) to cover the longest p1 seen; positions beyond the cap, or
- * all of them if memory runs out, are computed as at_positional_add_rows does. Thread-safe: readers never wait, and a
- * grower holds a lock only while it fills the new table. A table never shrinks or moves while
- * p lives, so memory stays at most twice the cap. */
+ * all of them if memory runs out, are computed as at_positional_add_rows does. Thread-safe: readers
+ * never wait, and a grower holds a lock only while it fills the new table. A table never shrinks or
+ * moves while p lives, so memory stays at most twice the cap. */
 void at_positions_add(at_positions *p, float *x, int64_t p0, int64_t p1);
 
 /* Bytes the tables hold now (for tests and logs). Thread-safe. */

@@ -69,7 +69,8 @@ TEST(embed_hashed_matches_definition)
             at_embed_hashed(AT_DEFAULT_SEED, tok, dims[d], v);
             uint64_t stream = at_rng_mix(AT_DEFAULT_SEED ^ tok);
             for (int64_t e = 0; e < dims[d]; e++)
-                ASSERT(same_bits(v[e], draw(at_rng_mix(stream + (uint64_t)(e + 1) * AT_RNG_GOLDEN))));
+                ASSERT(
+                    same_bits(v[e], draw(at_rng_mix(stream + (uint64_t)(e + 1) * AT_RNG_GOLDEN))));
         }
 }
 
@@ -90,7 +91,7 @@ TEST(embed_positions_table_bit_identical)
         const int64_t dim = dims[d];
         at_positions *p = at_positions_new(dim, 50); /* cap 50 rows: beyond it, computed */
         ASSERT(p);
-        static const int64_t ranges[][2] = {{0, 3}, {0, 1}, {2, 9}, {0, 40}, {10, 48},
+        static const int64_t ranges[][2] = {{0, 3},   {0, 1},   {2, 9},   {0, 40}, {10, 48},
                                             {0, 120}, {45, 60}, {55, 70}, {0, 7}};
         for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
             const int64_t p0 = ranges[r][0], p1 = ranges[r][1], n = p1 - p0;

@@ -132,6 +132,11 @@ TEST(transformer_matches_pytorch_reference)
     for (const cJSON *c = cJSON_GetObjectItem(doc, "cases")->child; c; c = c->next, index++) {
         api_hf_model *m = open_fixture(cJSON_GetObjectItem(c, "model")->valuestring);
         const at_transformer *t = api_hf_model_core(m);
+        /* Loading packs every layer's weights (core/packed.h): the comparison covers that path. */
+        for (int64_t l = 0; l < t->num_layers; l++)
+            ASSERT(t->layers[l].ffn_in_packed && t->layers[l].ffn_out_packed &&
+                   t->layers[l].attn.packed_qkv && t->layers[l].attn.packed_qkv_bias &&
+                   t->layers[l].attn.packed_out);
         const cJSON *ids = cJSON_GetObjectItem(c, "ids"),
                     *tt = cJSON_GetObjectItem(c, "token_type_ids");
         int64_t len = cJSON_GetArraySize(ids);
