@@ -499,12 +499,15 @@ static size_t packed_layer_floats(const at_transformer *t)
 
 /* Packs every layer's dense weights once (core/packed.h), so that requests stream them in the
  * order the products read them instead of repacking them per call; the file's pages of the
- * originals then leave resident memory. Without memory for it, the layers run unpacked. */
+ * originals then leave resident memory. F16 and BF16 checkpoints, whose converted copies would
+ * stay beside the packed ones, and a load without memory for it, run unpacked. */
 static void pack_layers(api_hf_model *m)
 {
     const at_transformer *t = &m->core;
     const int64_t e = t->embed_dim, in = t->inner_dim;
     const size_t per_layer = packed_layer_floats(t);
+    const at_tf_layer *first = &m->layers[0];
+    if (!api_safetensors_mapped(m->file, first->ffn_in_w, (size_t)(in * e) * sizeof(float))) return;
     if ((size_t)t->num_layers > SIZE_MAX / sizeof(float) / per_layer) return;
     float *p = api_big_alloc((size_t)t->num_layers * per_layer * sizeof(float), 64);
     if (!p) return;

@@ -90,8 +90,9 @@ void at_packed_gemm(const float *packed, int64_t n, int64_t k, const float *x, i
                         continue;
                     }
                     for (int j = 0; j < NR; j++)
-                        tile[i][j] = j >= cols ? 0.0f
-                                               : (load ? o[j] : 0.0f) + (add_bias ? bias[col + j] : 0.0f);
+                        tile[i][j] = j >= cols
+                                         ? 0.0f
+                                         : (load ? o[j] : 0.0f) + (add_bias ? bias[col + j] : 0.0f);
                     acc[i][0] = vload(tile[i]);
                     acc[i][1] = vload(tile[i] + VL);
                 }

@@ -18,7 +18,7 @@ static float value(uint64_t i, uint64_t salt)
 TEST(packed_gemm_matches_reference)
 {
     static const int64_t shapes[][3] = {/* rows, n, k */
-                                        {1, 1, 1},    {5, 7, 3},     {6, 32, 16},  {7, 33, 300},
+                                        {1, 1, 1},    {5, 7, 3},      {6, 32, 16},  {7, 33, 300},
                                         {13, 64, 64}, {128, 96, 257}, {3, 100, 513}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int layout = 0; layout < 2; layout++)
