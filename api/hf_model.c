@@ -14,8 +14,10 @@
 #include <cjson/cJSON.h>
 
 #include "../core/bpe.h"
+#include "../core/packed.h"
 #include "../core/status.h"
 #include "../core/wordpiece.h"
+#include "big_alloc.h"
 #include "error_int.h"
 #include "hf_config.h"
 #include "read_file.h"
@@ -32,10 +34,13 @@ struct api_hf_model {
     at_vocab *vocab;
     const char *prefix;
     const char *dtype;
+    float *packed; /* the layers' weights packed for the products (pack_layers), or NULL */
     bool has_wordpiece;
     at_wordpiece wordpiece; /* BERT, with a vocab.txt */
     at_bpe *bpe;            /* GPT-2, with vocab.json and merges.txt */
 };
+
+static void pack_layers(api_hf_model *m);
 
 /* One tensor the checkpoint may hold: its name, exact shape, where its data goes (NULL: checked
  * but not used) and whether it must be there. */
@@ -455,6 +460,7 @@ int api_hf_model_open(const char *dir, api_hf_model **out, char *err, size_t err
         m->layers[n].attn.conv1d = t->conv1d;
     }
     t->layers = m->layers;
+    pack_layers(m);
     char msg[256];
     if ((rc = at_transformer_check(t, msg, sizeof msg))) {
         api_path_error(config, err, errlen, rc, "%s", msg);
@@ -482,12 +488,96 @@ fail:
     return rc;
 }
 
+/* Floats one layer's packed weights take: q | k | v with its bias, the output projection and the
+ * two feed-forward matrices. */
+static size_t packed_layer_floats(const at_transformer *t)
+{
+    const int64_t e = t->embed_dim, i = t->inner_dim;
+    return at_packed_floats(3 * e, e) + (size_t)(3 * e) + at_packed_floats(e, e) +
+           at_packed_floats(i, e) + at_packed_floats(e, i);
+}
+
+/* Packs every layer's dense weights once (core/packed.h), so that requests stream them in the
+ * order the products read them instead of repacking them per call; the file's pages of the
+ * originals then leave resident memory. F16 and BF16 checkpoints, whose converted copies would
+ * stay beside the packed ones, and a load without memory for it, run unpacked. */
+static void pack_layers(api_hf_model *m)
+{
+    const at_transformer *t = &m->core;
+    const int64_t e = t->embed_dim, in = t->inner_dim;
+    const size_t per_layer = packed_layer_floats(t);
+    const at_tf_layer *first = &m->layers[0];
+    if (!api_safetensors_mapped(m->file, first->ffn_in_w, (size_t)(in * e) * sizeof(float))) return;
+    if ((size_t)t->num_layers > SIZE_MAX / sizeof(float) / per_layer) return;
+    float *p = api_big_alloc((size_t)t->num_layers * per_layer * sizeof(float), 64);
+    if (!p) return;
+    m->packed = p;
+    const bool conv = t->conv1d;
+    for (int64_t n = 0; n < t->num_layers; n++) {
+        at_tf_layer *y = &m->layers[n];
+        at_mha_weights *a = &y->attn;
+        float *qkv = p;
+        if (conv) { /* c_attn [E, 3E] input-major, its bias [3E] */
+            at_pack_weights(a->in_proj_weight, 3 * e, e, true, qkv);
+        } else {
+            /* query, key and value [E, E] stacked are q | k | v's [3E, E] */
+            float *stacked = malloc((size_t)(3 * e * e) * sizeof(float));
+            if (!stacked) {
+                free(m->packed), m->packed = NULL;
+                for (int64_t j = 0; j < n; j++) {
+                    m->layers[j].attn.packed_qkv = m->layers[j].attn.packed_qkv_bias = NULL;
+                    m->layers[j].attn.packed_out = NULL;
+                    m->layers[j].ffn_in_packed = m->layers[j].ffn_out_packed = NULL;
+                }
+                return;
+            }
+            for (int k = 0; k < 3; k++)
+                memcpy(stacked + k * e * e, a->qkv_weight[k], (size_t)(e * e) * sizeof(float));
+            at_pack_weights(stacked, 3 * e, e, false, qkv);
+            free(stacked);
+        }
+        p += at_packed_floats(3 * e, e);
+        float *bias = p;
+        for (int k = 0; k < 3; k++) {
+            const float *b =
+                conv ? (a->in_proj_bias ? a->in_proj_bias + k * e : NULL) : a->qkv_bias[k];
+            if (b)
+                memcpy(bias + k * e, b, (size_t)e * sizeof(float));
+            else
+                memset(bias + k * e, 0, (size_t)e * sizeof(float));
+        }
+        p += 3 * e;
+        float *out = p;
+        at_pack_weights(a->out_proj_weight, e, e, conv, out);
+        p += at_packed_floats(e, e);
+        float *up = p;
+        at_pack_weights(y->ffn_in_w, in, e, conv, up);
+        p += at_packed_floats(in, e);
+        float *down = p;
+        at_pack_weights(y->ffn_out_w, e, in, conv, down);
+        p += at_packed_floats(e, in);
+        a->packed_qkv = qkv, a->packed_qkv_bias = bias, a->packed_out = out;
+        y->ffn_in_packed = up, y->ffn_out_packed = down;
+        const size_t ee = (size_t)(e * e) * sizeof(float), ie = (size_t)(in * e) * sizeof(float);
+        if (conv) {
+            api_safetensors_release(m->file, a->in_proj_weight, 3 * ee);
+        } else {
+            for (int k = 0; k < 3; k++)
+                api_safetensors_release(m->file, a->qkv_weight[k], ee);
+        }
+        api_safetensors_release(m->file, a->out_proj_weight, ee);
+        api_safetensors_release(m->file, y->ffn_in_w, ie);
+        api_safetensors_release(m->file, y->ffn_out_w, ie);
+    }
+}
+
 void api_hf_model_free(api_hf_model *m)
 {
     if (!m) return;
     api_safetensors_close(m->file);
     at_bpe_free(m->bpe);
     at_vocab_free(m->vocab);
+    free(m->packed);
     free(m->layers);
     free(m);
 }

@@ -61,6 +61,7 @@ static void model_free(api_model *m)
 {
     if (!m) return;
     if (atomic_fetch_sub(&m->refs, 1) > 1) return; /* another registry still holds it */
+    at_positions_free(m->core.positions);
     api_safetensors_close(m->file);
     api_hf_model_free(m->hf);
     at_vocab_free(m->vocab);
@@ -74,6 +75,11 @@ static void model_free(api_model *m)
 
 static int add_model(api_model_registry *r, api_model *m)
 {
+    /* The shared position table of a token model; without one (out of memory) each request
+     * computes its positions. */
+    at_model *c = &m->core;
+    if (!m->hf && c->positional == AT_POSITIONAL_SINUSOIDAL && !c->positions)
+        c->positions = at_positions_new(c->mha.embed_dim, c->max_len);
     api_model **grown = realloc(r->models, (r->count + 1) * sizeof *grown);
     if (!grown) return AT_ENOMEM;
     r->models = grown;

@@ -248,7 +248,7 @@ static int model_forward(void *ctx, void *work)
     api_model_request *req = c->req;
     const at_model *m = api_model_core(req->model);
     const int64_t L = req->seq.len, S = req->source.len;
-    at_model_embed(m, req->seq.ids, L, req->seq.x);
+    at_model_embed_pool(m, req->seq.ids, L, req->seq.x, c->pool, c->worker);
     int rc;
     if (req->spec.stored) {
         const api_source *st = req->spec.stored;
@@ -256,7 +256,7 @@ static int model_forward(void *ctx, void *work)
         rc = at_mha_forward_projected(&m->mha, req->seq.x, L, &kv, &req->opts, &req->out, work,
                                       c->pool, c->worker);
     } else {
-        if (S) at_model_embed(m, req->source.ids, S, req->source.x);
+        if (S) at_model_embed_pool(m, req->source.ids, S, req->source.x, c->pool, c->worker);
         rc = at_mha_forward(&m->mha, req->seq.x, L, S ? req->source.x : NULL, S, &req->opts,
                             &req->out, work, c->pool, c->worker);
     }

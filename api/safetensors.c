@@ -268,6 +268,22 @@ static int parse_header(api_safetensors *st, const char *text, size_t len, char 
     return check_layout(st, err, errlen);
 }
 
+bool api_safetensors_mapped(const api_safetensors *st, const void *p, size_t bytes)
+{
+    if (!st || !st->map || !p) return false;
+    const uintptr_t lo = (uintptr_t)st->map, hi = lo + st->size, a = (uintptr_t)p;
+    return a >= lo && a <= hi && bytes <= hi - a;
+}
+
+void api_safetensors_release(const api_safetensors *st, const void *p, size_t bytes)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!api_safetensors_mapped(st, p, bytes)) return;
+    const uintptr_t a = (uintptr_t)p;
+    uintptr_t from = (a + page - 1) / page * page, to = (a + bytes) / page * page;
+    if (from < to) (void)madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
 /* The header length, then the header, of st->map[0..st->size) (at least 8 bytes). */
 static int parse_mapped(api_safetensors *st, char *err, size_t errlen)
 {

@@ -5,6 +5,7 @@
 #ifndef API_SAFETENSORS_H
 #define API_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,16 @@ int api_safetensors_open_memory(const char *name, const unsigned char *bytes, si
 
 /* Unmaps the file and frees it and every converted tensor. NULL is a no-op. */
 void api_safetensors_close(api_safetensors *st);
+
+/* Tells the kernel that the file's bytes [p, p + bytes) will not be read for a while (a copy
+ * is used instead), so they leave the process's resident memory; a later read maps them in
+ * again from the file, unchanged. Does nothing for memory outside the file's mapping (a
+ * converted F16 tensor, a model held in memory). */
+void api_safetensors_release(const api_safetensors *st, const void *p, size_t bytes);
+
+/* Whether [p, p + bytes) lies in the file's mapping (an F32 tensor used in place), rather than
+ * in memory of its own (a converted F16 or BF16 tensor). */
+bool api_safetensors_mapped(const api_safetensors *st, const void *p, size_t bytes);
 
 /* The path the file was opened with (owned by st). */
 const char *api_safetensors_path(const api_safetensors *st);

@@ -25,4 +25,11 @@ void at_embed_table(const float *table, int64_t dim, const uint64_t *ids, int64_
  * of the embeddings; an odd dim ends with a sine). Pure. */
 void at_positional_add_sinusoidal(float *x, int64_t n, int64_t dim);
 
+/* The same for positions p0..p1-1 only, x [p1 - p0, dim] holding their rows. Pure. */
+void at_positional_add_rows(float *x, int64_t p0, int64_t p1, int64_t dim);
+
+/* The encoding's values themselves, out [p1 - p0, dim]: sin(pos / 10000^(2i / dim)) at 2i and
+ * cos at 2i + 1, the doubles at_positional_add_rows adds (core/positions.c caches them). Pure. */
+void at_positional_values(double *out, int64_t p0, int64_t p1, int64_t dim);
+
 #endif

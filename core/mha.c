@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "packed.h"
 #include "status.h"
 
 #define WS_ALIGN  64
@@ -19,6 +20,7 @@
  * Each chunk also packs all of x again: 384 (E = 768: two chunks, one per worker of two) packs
  * it a third as often as 128 did, 3-5% of BERT-base's forward at L 128. */
 #define COL_GRAIN 384
+_Static_assert(COL_GRAIN % PACK_NR == 0, "column blocks start on panels of packed weights");
 /* Every size below becomes an int for BLAS; bounding elements keeps byte counts in size_t. */
 #define MHA_MAX_ELEMENTS ((int64_t)INT_MAX)
 
@@ -251,6 +253,11 @@ static void qkv_columns(const proj_ctx *c, int64_t c0, int64_t c1)
 {
     const at_mha_weights *w = c->w;
     const int64_t e = w->embed_dim, rows = c->len;
+    if (w->packed_qkv) { /* c0 is a multiple of COL_GRAIN, so of PACK_NR */
+        at_packed_gemm(w->packed_qkv, 3 * e, e, c->x, e, rows, c0, c1, w->packed_qkv_bias, false,
+                       c->proj, 3 * e);
+        return;
+    }
     while (c0 < c1) {
         const int64_t m = c0 / e, end = c1 < (m + 1) * e ? c1 : (m + 1) * e, n = end - c0;
         const float *weight, *bias;
@@ -303,6 +310,11 @@ static void out_columns(const proj_ctx *c, int64_t c0, int64_t c1)
 {
     const at_mha_weights *w = c->w;
     const int64_t e = w->embed_dim, rows = c->len, n = c1 - c0;
+    if (w->packed_out) {
+        at_packed_gemm(w->packed_out, e, e, c->concat, e, rows, c0, c1, w->out_proj_bias, false,
+                       c->context, e);
+        return;
+    }
     for (int64_t r = 0; r < rows; r++)
         if (w->out_proj_bias)
             memcpy(c->context + r * e + c0, w->out_proj_bias + c0, (size_t)n * sizeof(float));

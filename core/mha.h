@@ -32,6 +32,11 @@ typedef struct at_mha_weights {
     bool conv1d;
     const float *qkv_weight[3];
     const float *qkv_bias[3];
+    /* Optional, self-attention only: the same weights packed by at_pack_weights (core/packed.h),
+     * q | k | v as one [3E, E] matrix with its bias [3E] (NULL for zeros), and the output
+     * projection [E, E] (its bias stays out_proj_bias); when set, the products read them
+     * instead (the unpacked weights must still be given). NULL: not packed. */
+    const float *packed_qkv, *packed_qkv_bias, *packed_out;
 } at_mha_weights;
 
 /* Caller-allocated outputs, contiguous row-major. */

@@ -14,6 +14,8 @@
 
 #include "attention.h"
 #include "mha.h"
+#include "pool.h"
+#include "positions.h"
 #include "tokenizer.h"
 #include "vocab.h"
 
@@ -37,6 +39,9 @@ typedef struct at_model {
     int64_t unk_id;
     uint64_t hash_seed;
     at_positional positional;
+    /* With AT_POSITIONAL_SINUSOIDAL: the table of positions shared by the model's requests, or
+     * NULL to compute them per request (same result). Owned by whoever made the model. */
+    at_positions *positions;
     bool lowercase;  /* tokens are lower-cased (at_utf8_lower) before they are looked up */
     int64_t max_len; /* longest sequence (query or source) the model accepts; 0: no limit */
 } at_model;
@@ -80,7 +85,17 @@ int at_model_token_ids(const at_model *m, const at_token *tokens, size_t n, uint
 int at_model_check_ids(const at_model *m, const uint64_t *ids, size_t n, size_t *bad_index,
                        char *err, size_t errlen);
 
-/* The model's input x [n, E] for ids[0..n) (checked): embeddings plus positions. Pure. */
+/* The model's input x [n, E] for ids[0..n) (checked): embeddings plus positions (through
+ * m->positions when the model has it, which may grow it). Thread-safe. */
 void at_model_embed(const at_model *m, const uint64_t *ids, int64_t n, float *x);
+
+/* Rows p0..p1-1 of the same: x [n, E] and ids[0..n) as above, only rows p0 <= i < p1 written.
+ * Thread-safe: disjoint ranges may run at once. */
+void at_model_embed_rows(const at_model *m, const uint64_t *ids, int64_t p0, int64_t p1, float *x);
+
+/* at_model_embed on the pool (rows split between the caller, worker `worker`, and idle
+ * workers; the result does not depend on the split). pool may be NULL. */
+void at_model_embed_pool(const at_model *m, const uint64_t *ids, int64_t n, float *x, at_pool *pool,
+                         int worker);
 
 #endif

@@ -30,6 +30,9 @@ typedef struct at_tf_layer {
     const float *ffn_out_w;     /* [E, I] Linear or [I, E] Conv1D */
     const float *ffn_out_b;     /* [E] */
     const float *ln2_w, *ln2_b; /* BERT output.LayerNorm; GPT-2 ln_2 (before the MLP) */
+    /* Optional: ffn_in_w [I, E] and ffn_out_w [E, I] packed by at_pack_weights, read instead
+     * of them when set (core/packed.h). NULL: not packed. */
+    const float *ffn_in_packed, *ffn_out_packed;
 } at_tf_layer;
 
 typedef struct at_transformer {

@@ -10,11 +10,13 @@
 
 #include "blas.h"
 #include "layernorm.h"
+#include "packed.h"
 #include "status.h"
 
 #define WS_ALIGN  64
 #define ROW_GRAIN 32  /* rows per chunk of the row-local steps (LayerNorm, residuals) */
 #define COL_GRAIN 384 /* output columns per chunk of the feed-forward products (see mha.c) */
+_Static_assert(COL_GRAIN % PACK_NR == 0, "column blocks start on panels of packed weights");
 
 static size_t align_up(size_t n)
 {
@@ -72,10 +74,14 @@ typedef struct layer_ctx {
  * layout: W [n, k] Linear (rows c0..c1) or [k, n] Conv1D (columns c0..c1). Every row at once,
  * so each worker packs its slice of the weights once. With `accumulate`, adds to out. */
 static void dense_columns(const layer_ctx *c, const float *in, int64_t k, const float *w,
-                          const float *b, int64_t n, float *out, bool accumulate, int64_t c0,
-                          int64_t c1)
+                          const float *packed, const float *b, int64_t n, float *out,
+                          bool accumulate, int64_t c0, int64_t c1)
 {
     const int64_t rows = c->len, m = c1 - c0;
+    if (packed) { /* c0 is a multiple of COL_GRAIN, so of PACK_NR */
+        at_packed_gemm(packed, n, k, in, k, rows, c0, c1, b, accumulate, out, n);
+        return;
+    }
     for (int64_t r = 0; r < rows; r++) {
         float *o = out + r * n + c0;
         if (accumulate)
@@ -124,7 +130,8 @@ static void up_block(const layer_ctx *c, int64_t c0, int64_t c1)
     const at_transformer *t = c->t;
     const int64_t in = t->inner_dim;
     const float *h = t->arch == AT_TF_BERT ? c->x : c->normed;
-    dense_columns(c, h, t->embed_dim, c->w->ffn_in_w, c->w->ffn_in_b, in, c->inner, false, c0, c1);
+    dense_columns(c, h, t->embed_dim, c->w->ffn_in_w, c->w->ffn_in_packed, c->w->ffn_in_b, in,
+                  c->inner, false, c0, c1);
     for (int64_t r = 0; r < c->len; r++)
         at_activation_apply(t->act, c->inner + r * in + c0, c1 - c0);
 }
@@ -132,8 +139,8 @@ static void up_block(const layer_ctx *c, int64_t c0, int64_t c1)
 static void down_block(const layer_ctx *c, int64_t c0, int64_t c1)
 {
     const at_transformer *t = c->t;
-    dense_columns(c, c->inner, t->inner_dim, c->w->ffn_out_w, c->w->ffn_out_b, t->embed_dim, c->x,
-                  true, c0, c1);
+    dense_columns(c, c->inner, t->inner_dim, c->w->ffn_out_w, c->w->ffn_out_packed, c->w->ffn_out_b,
+                  t->embed_dim, c->x, true, c0, c1);
 }
 
 /* GPT-2's ln_1 before the attention. */

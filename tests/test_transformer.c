@@ -128,10 +128,20 @@ TEST(transformer_matches_pytorch_reference)
     cJSON *doc = mt_load_json("hf/cases.json");
     at_pool *pool = at_pool_new(2, 4);
     ASSERT(pool != NULL);
-    int index = 0, count = 0;
+    int index = 0, count = 0, packed_cases = 0;
     for (const cJSON *c = cJSON_GetObjectItem(doc, "cases")->child; c; c = c->next, index++) {
         api_hf_model *m = open_fixture(cJSON_GetObjectItem(c, "model")->valuestring);
         const at_transformer *t = api_hf_model_core(m);
+        /* Loading an F32 checkpoint packs every layer's weights (core/packed.h), an F16 or
+         * BF16 one none: the comparison covers both paths. */
+        bool f32 = !strcmp(api_hf_model_dtype(m), "F32");
+        for (int64_t l = 0; l < t->num_layers; l++) {
+            const at_tf_layer *y = &t->layers[l];
+            ASSERT_EQ(!!y->ffn_in_packed + !!y->ffn_out_packed + !!y->attn.packed_qkv +
+                          !!y->attn.packed_qkv_bias + !!y->attn.packed_out,
+                      f32 ? 5 : 0);
+        }
+        packed_cases += f32;
         const cJSON *ids = cJSON_GetObjectItem(c, "ids"),
                     *tt = cJSON_GetObjectItem(c, "token_type_ids");
         int64_t len = cJSON_GetArraySize(ids);
@@ -172,6 +182,7 @@ TEST(transformer_matches_pytorch_reference)
         count++;
     }
     ASSERT(count >= 18);
+    ASSERT(packed_cases >= 6 && packed_cases < count);
     fprintf(stderr,
             "  transformer: %d cases, max attention error %.3g, max hidden error %.3g "
             "(relative to |ref| + 0.1)\n",
