@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,7 +59,7 @@ typedef struct attn_layout {
     size_t worker;   /* scores + queries + heap */
 } attn_layout;
 
-/* Everything a range of items needs; shared read-only by all workers. */
+/* Everything a range of items needs; shared read-only by all workers but for `at_risk`. */
 typedef struct attn_ctx {
     const at_attention_desc *d;
     const at_attention_out *out;
@@ -68,6 +69,7 @@ typedef struct attn_ctx {
     float *per_head;       /* see attn_layout, or NULL */
     float *keys;           /* see attn_layout, or NULL */
     unsigned char *slices; /* the per-worker slices, or NULL when they are empty */
+    atomic_bool at_risk;   /* some block may need at_attention_fix_overflow */
 } attn_ctx;
 
 static size_t align_up(size_t n)
@@ -441,10 +443,29 @@ static void select_row(const attn_ctx *c, int32_t *heap, int64_t b, int64_t h, i
     }
 }
 
+/* Checks the block just written for overflow while it is in cache (a serial pass over the whole
+ * output afterwards cost 7-10 % of B1 H8 L128 d64); only a block at risk makes the forward pass
+ * call at_attention_fix_overflow. */
+static void note_risk(attn_ctx *c, int64_t b, int64_t h, int64_t i0, int64_t rows)
+{
+    if (at_attention_rows_at_risk(c->d, c->out, b, h, i0, rows))
+        atomic_store_explicit(&c->at_risk, true, memory_order_relaxed);
+}
+
+/* Items [begin, end) of the check after the tiled path: item = b * H + h, all its rows. */
+static void risk_heads(void *arg, int64_t begin, int64_t end, int worker)
+{
+    attn_ctx *c = arg;
+    const int64_t heads = c->d->query.ne[1];
+    (void)worker;
+    for (int64_t bh = begin; bh < end; bh++)
+        note_risk(c, bh / heads, bh % heads, 0, c->d->query.ne[2]);
+}
+
 /* Items [begin, end): item = (b * H + h) * nblocks + block. */
 static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
 {
-    const attn_ctx *c = arg;
+    attn_ctx *c = arg;
     const at_attention_desc *d = c->d;
     const attn_plan *p = &c->plan;
     const attn_layout *l = &c->layout;
@@ -480,6 +501,7 @@ static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
              * BLAS is not asked for an empty product. */
             memset(ctx, 0, (size_t)(rows * p->dv) * sizeof(float));
             if (!l->scores) memset(s, 0, (size_t)(rows * ld) * sizeof(float));
+            note_risk(c, b, h, i0, rows);
             continue;
         }
 
@@ -497,6 +519,7 @@ static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
                 select_row(c, heap, b, h, i0 + r, s + r * ld, n);
         at_sgemm(false, false, (int)rows, (int)p->dv, (int)ncols, 1.0f, s, (int)ld, vb,
                  (int)v->nb[2], 0.0f, ctx, (int)p->dv);
+        note_risk(c, b, h, i0, rows);
     }
 }
 
@@ -543,9 +566,13 @@ int at_attention_forward(const at_attention_desc *d, const at_attention_out *out
 {
     /* Soft attention without weights never needs the Lq x Lk matrix: the tiled online softmax
      * keeps one tile per worker, which is both smaller and faster for long sequences. */
+    if (!pool) worker = 0;
     if (at_flash_applies(d)) {
         int rc = at_flash_forward(d, out->context, workspace, pool, worker);
-        return rc == AT_OK ? at_attention_fix_overflow(d, out) : rc;
+        if (rc != AT_OK) return rc;
+        attn_ctx c = {.d = d, .out = out};
+        at_pool_parallel_for(pool, worker, d->query.ne[0] * d->query.ne[1], 1, risk_heads, &c);
+        return atomic_load(&c.at_risk) ? at_attention_fix_overflow(d, out) : AT_OK;
     }
     attn_ctx c = {.d = d, .out = out, .plan = make_plan(d), .scale = at_attention_scale(d)};
     const attn_plan *p = &c.plan;
@@ -554,7 +581,6 @@ int at_attention_forward(const at_attention_desc *d, const at_attention_out *out
     if (c.layout.per_head) c.per_head = (float *)ws;
     if (c.layout.keys) c.keys = (float *)(ws + c.layout.per_head);
     if (c.layout.worker) c.slices = ws + c.layout.per_head + c.layout.keys;
-    if (!pool) worker = 0;
 
     if (p->da) at_pool_parallel_for(pool, worker, p->batch * p->heads, 1, additive_keys, &c);
 
@@ -570,5 +596,5 @@ int at_attention_forward(const at_attention_desc *d, const at_attention_out *out
     }
     if ((rc = at_cancel_status(d->cancel)) != AT_OK) return rc;
     /* Rows whose float32 scores or context overflowed are redone in double. */
-    return at_attention_fix_overflow(d, out);
+    return atomic_load(&c.at_risk) ? at_attention_fix_overflow(d, out) : AT_OK;
 }

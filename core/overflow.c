@@ -257,6 +257,28 @@ static int redo_row(const at_attention_desc *d, const at_attention_out *out, scr
 }
 
 AT_SIMD_CLONES
+bool at_attention_rows_at_risk(const at_attention_desc *d, const at_attention_out *out, int64_t b,
+                               int64_t h, int64_t i0, int64_t rows)
+{
+    const at_tensor *q = &d->query, *k = &d->key;
+    const int64_t dv = d->value.ne[3];
+    /* The block's context rows are contiguous: one pass. */
+    if (!row_finite(out->context + ((b * q->ne[1] + h) * q->ne[2] + i0) * dv, rows * dv))
+        return true;
+    if (at_flash_checks_scores(d)) return false;
+    /* One bound for the whole block: its largest |q| against the head's largest |k| bounds
+     * every row's own bound, which at_attention_fix_overflow uses. */
+    const float *qb = (const float *)q->data + b * q->nb[0] + h * q->nb[1] + i0 * q->nb[2];
+    float mq = 0.0f;
+    for (int64_t r = 0; r < rows; r++) {
+        float a = row_maxabs(qb + r * q->nb[2], q->ne[3]);
+        mq = a > mq ? a : mq;
+    }
+    const bounds bd = make_bounds(d);
+    return score_bound(d, &bd, mq, head_maxabs(k, b, h)) > SAFE_BOUND;
+}
+
+AT_SIMD_CLONES
 int at_attention_fix_overflow(const at_attention_desc *d, const at_attention_out *out)
 {
     const at_tensor *q = &d->query, *k = &d->key;

@@ -3,6 +3,9 @@
 #ifndef AT_OVERFLOW_INT_H
 #define AT_OVERFLOW_INT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "attention.h"
 
 /* Called by at_attention_forward once `out` holds the fast pass's results. Finds every query
@@ -16,5 +19,14 @@
  * the k values top-k or sampling selects, say), or AT_ENOMEM. Reentrant; single-threaded
  * (the rows it recomputes are few in any request that is not built to overflow). */
 int at_attention_fix_overflow(const at_attention_desc *d, const at_attention_out *out);
+
+/* True when at_attention_fix_overflow could redo any of rows [i0, i0 + rows) of head (b, h)
+ * once `out` holds them: their context is not finite, or (unless at_flash_checks_scores) the
+ * bound from the block's largest |q| and the head's largest |k| is not safe. False means those
+ * rows are certainly left alone, so a forward pass whose every block says false need not call
+ * at_attention_fix_overflow at all. A pure function of the block: run it inside the work item
+ * that wrote the block, while the block is in cache, on any worker. */
+bool at_attention_rows_at_risk(const at_attention_desc *d, const at_attention_out *out, int64_t b,
+                               int64_t h, int64_t i0, int64_t rows);
 
 #endif
