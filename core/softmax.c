@@ -4,6 +4,7 @@
 #include "softmax.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "simd_int.h"
@@ -159,10 +160,84 @@ void at_softmax_row(float *row, int64_t n, int64_t n_allowed, const uint8_t *all
     softmax_row(row, n, m, allow);
 }
 
+/* Rows softmaxed together by at_softmax_rows. One row of 128 keys is a short chain of
+ * dependent steps (maximum, reduction, exponentials, sum, reduction, division, scaling) that
+ * left the core mostly idle at L128; four rows side by side give it independent work. */
+#define GROUP 4
+
+/* softmax_row on rows[0..GROUP) (no flags, every row's m allowed entries of n), with the
+ * arithmetic of softmax_row in the same order for each row, so each gets the same bits. */
+AT_INLINE void softmax_group(float *const rows[GROUP], int64_t n, int64_t m)
+{
+    const vfloat ninf = vsplat(-INFINITY);
+    float max[GROUP], sum[GROUP];
+    /* The maximum: softmax_row's four accumulators per row, then its tail. */
+    vfloat acc[GROUP][4];
+    for (int g = 0; g < GROUP; g++)
+        acc[g][0] = acc[g][1] = acc[g][2] = acc[g][3] = ninf;
+    int64_t j = 0;
+    for (; j + 4 * VL <= m; j += 4 * VL)
+        for (int g = 0; g < GROUP; g++)
+            for (int a = 0; a < 4; a++)
+                acc[g][a] = vmax(vload(rows[g] + j + a * VL), acc[g][a]);
+    for (; j + VL <= m; j += VL)
+        for (int g = 0; g < GROUP; g++)
+            acc[g][0] = vmax(vload(rows[g] + j), acc[g][0]);
+    for (int g = 0; g < GROUP; g++) {
+        max[g] = hmax(vmax(vmax(acc[g][0], acc[g][1]), vmax(acc[g][2], acc[g][3])));
+        for (int64_t t = j; t < m; t++)
+            max[g] = rows[g][t] > max[g] ? rows[g][t] : max[g];
+    }
+    bool empty = m == 0;
+    for (int g = 0; g < GROUP; g++)
+        empty |= max[g] == -INFINITY;
+    if (empty) { /* a row of -inf scores (overflow), nothing written yet: one at a time */
+        for (int g = 0; g < GROUP; g++)
+            softmax_row(rows[g], n, m, NULL);
+        return;
+    }
+    /* The exponentials and their sum, as exp_and_sum. */
+    vfloat vsum[GROUP];
+    for (int g = 0; g < GROUP; g++)
+        vsum[g] = vsplat(0.0f);
+    for (j = 0; j + VL <= m; j += VL)
+        for (int g = 0; g < GROUP; g++) {
+            vfloat x = vload(rows[g] + j) - max[g];
+            vfloat e = vexp_nonpositive(&x);
+            vstore(rows[g] + j, &e);
+            vsum[g] += e;
+        }
+    for (int g = 0; g < GROUP; g++) {
+        if (j < m) {
+            float tail[VL];
+            size_t rest = (size_t)(m - j);
+            for (int k = 0; k < VL; k++)
+                tail[k] = -INFINITY;
+            memcpy(tail, rows[g] + j, rest * sizeof(float));
+            vfloat x = vload(tail) - max[g];
+            vfloat e = vexp_nonpositive(&x);
+            memcpy(rows[g] + j, &e, rest * sizeof(float));
+            vsum[g] += e;
+        }
+        sum[g] = 1.0f / hsum(vsum[g]);
+    }
+    for (int g = 0; g < GROUP; g++) {
+        scale_row(rows[g], m, sum[g]);
+        if (n > m) memset(rows[g] + m, 0, (size_t)(n - m) * sizeof(float));
+    }
+}
+
 AT_SIMD_CLONES
 void at_softmax_rows(float *rows, int64_t count, int64_t ld, int64_t n, int64_t n_allowed)
 {
-    for (int64_t r = 0; r < count; r++)
+    int64_t r = 0;
+    for (; r + GROUP <= count; r += GROUP) {
+        float *group[GROUP];
+        for (int g = 0; g < GROUP; g++)
+            group[g] = rows + (r + g) * ld;
+        softmax_group(group, n, n_allowed);
+    }
+    for (; r < count; r++)
         softmax_row(rows + r * ld, n, n_allowed, NULL);
 }
 

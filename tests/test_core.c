@@ -452,16 +452,21 @@ TEST(core_softmax_row)
 }
 
 /* The block form gives every row exactly what the row form gives it, and leaves the stride's
- * gap between rows, and the rows past `count`, alone. */
+ * gap between rows, and the rows past `count`, alone. 9 rows: two groups of four rows softmaxed
+ * side by side, one row on its own; every third block has a row of -inf (overflowed) scores in
+ * its second group, which the group hands back to the row form. */
 TEST(core_softmax_rows_match_row)
 {
     ct_rng r = {9};
-    enum { ROWS = 5, MAXN = 200 };
+    enum { ROWS = 10, MAXN = 200 };
     static float block[ROWS * (MAXN + 3)], copy[ROWS * (MAXN + 3)];
     for (int64_t n = 1; n <= MAXN; n += n < 40 ? 1 : 23) {
         int64_t ld = n + ct_rng_int(&r, 0, 3), allowed = n % 3 ? ct_rng_int(&r, 0, n) : n;
         for (int64_t j = 0; j < ROWS * ld; j++)
             block[j] = j % ld < n ? ct_rng_float(&r) * 30.0f : 1234.5f;
+        if (n % 3 == 1)
+            for (int64_t j = 0; j < n; j++)
+                block[6 * ld + j] = -INFINITY;
         memcpy(copy, block, sizeof block);
         at_softmax_rows(block, ROWS - 1, ld, n, allowed);
         for (int64_t k = 0; k < ROWS - 1; k++)
