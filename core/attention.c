@@ -44,6 +44,7 @@ typedef struct attn_plan {
     int64_t da;         /* additive: hidden width; 0 for the other scores */
     int64_t ldr;        /* additive: row stride of the transposed key projections */
     int64_t heap;       /* top-k and sampling: heap entries per row; 0 for the softmax */
+    bool keys_t;        /* dot scores of small blocks: Q K^T multiplies a transposed copy of K */
     int64_t block_rows; /* query rows per item */
     int64_t nblocks;    /* blocks per (batch, head) */
 } attn_plan;
@@ -56,7 +57,8 @@ typedef struct attn_layout {
     size_t scores;   /* per worker, no weights wanted: one block of scores */
     size_t queries;  /* per worker, additive: one block's query projections [rows, da] */
     size_t heap;     /* per worker, top-k and sampling: one row's heap */
-    size_t worker;   /* scores + queries + heap */
+    size_t keys_t;   /* per worker, with plan.keys_t: the head's keys transposed [dk, Lk] */
+    size_t worker;   /* scores + queries + heap + keys_t */
 } attn_layout;
 
 /* Everything a range of items needs; shared read-only by all workers but for `at_risk`. */
@@ -116,6 +118,10 @@ static attn_plan make_plan(const at_attention_desc *d)
     }
     p.block_rows = min64(rows, p.lq);
     p.nblocks = ceil_div(p.lq, p.block_rows);
+    /* A block's Q K^T small enough for the small-matrix kernels runs as Q (K^T) on a copy of K
+     * transposed per item: at B1 H8 L128 d64, 0.6 us of transposing saves 2 us of packing per
+     * 64-row block (the plain row-major product has no packing-free kernel at these shapes). */
+    p.keys_t = !p.da && p.block_rows * p.lk * p.dq <= AT_SGEMM_SMALL_MNK;
     return p;
 }
 
@@ -138,7 +144,8 @@ static attn_layout make_layout(const at_attention_desc *d, const attn_plan *p)
      * per_head when averaged). */
     if (!d->need_weights) l.scores = align_up((size_t)(p->block_rows * p->lk) * sizeof(float));
     if (p->heap) l.heap = align_up((size_t)p->heap * sizeof(int32_t));
-    l.worker = l.scores + l.queries + l.heap;
+    if (p->keys_t) l.keys_t = align_up((size_t)(p->dk * p->lk) * sizeof(float));
+    l.worker = l.scores + l.queries + l.heap + l.keys_t;
     return l;
 }
 
@@ -473,6 +480,7 @@ static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
     unsigned char *slice = c->slices ? c->slices + (size_t)worker * l->worker : NULL;
     float *pq = l->queries ? (float *)(slice + l->scores) : NULL;
     int32_t *heap = l->heap ? (int32_t *)(slice + l->scores + l->queries) : NULL;
+    float *kt = l->keys_t ? (float *)(slice + l->scores + l->queries + l->heap) : NULL;
 
     for (int64_t item = begin; item < end && !at_cancel_status(d->cancel); item++) {
         int64_t bh = item / p->nblocks, b = bh / p->heads, h = bh % p->heads;
@@ -505,11 +513,16 @@ static void attention_items(void *arg, int64_t begin, int64_t end, int worker)
             continue;
         }
 
-        if (p->da)
+        if (p->da) {
             additive_scores(c, pq, b, h, i0, rows, s, ld);
-        else
+        } else if (kt) {
+            at_transpose((int)ncols, (int)p->dk, kb, (int)k->nb[2], kt, (int)ncols);
+            at_sgemm(false, false, (int)rows, (int)ncols, (int)p->dq, c->scale, qb, (int)q->nb[2],
+                     kt, (int)ncols, 0.0f, s, (int)ld);
+        } else {
             at_sgemm(false, true, (int)rows, (int)ncols, (int)p->dq, c->scale, qb, (int)q->nb[2],
                      kb, (int)k->nb[2], 0.0f, s, (int)ld);
+        }
         /* The block is still in cache from the sgemm: softmax it in one call when its rows are
          * alike (no mask tensor, no causal cut: every row has ncols allowed keys). */
         if (d->selection == AT_SELECT_SOFT && !d->mask && !d->causal)

@@ -26,6 +26,11 @@ void at_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, cons
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+void at_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb)
+{
+    cblas_somatcopy(CblasRowMajor, CblasTrans, rows, cols, 1.0f, a, lda, b, ldb);
+}
+
 void at_sgemv(bool trans, int m, int n, float alpha, const float *a, int lda, const float *x,
               float beta, float *y)
 {

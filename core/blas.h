@@ -15,6 +15,16 @@ void at_blas_init(void);
 void at_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
 
+/* B = A^T for a row-major A [rows x cols] with row stride lda: B [cols x rows], row stride ldb
+ * (>= rows). A and B must not overlap. */
+void at_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb);
+
+/* Largest m * n * k for which a product of row-major A [m x k] and B [k x n] (no transposes) is
+ * faster than A times a row-major B^T: OpenBLAS's small-matrix kernels (SkylakeX-class cores,
+ * 0.3.17 and later) multiply such products without packing, but not the A B^T form at the
+ * shapes attention makes. */
+#define AT_SGEMM_SMALL_MNK 1000000
+
 /* y = alpha * op(A) * x + beta * y, row-major A [m x n] with row stride lda, single precision;
  * x and y contiguous (y has m elements, or n with `trans`). One row against many is memory-bound,
  * where sgemm would run its kernels for a block of rows on one and pack the other side first. */

@@ -273,12 +273,20 @@ TEST(core_workspace_sizes)
         .value = ct_make_view(&r, 2, 4, 300, 8, CT_DENSE),
         .need_weights = true,
     };
-    /* Weights returned per head: the scores are computed in place, no workspace at all. */
+    /* Weights returned per head: the scores are computed in place; blocks this small (50 rows
+     * of 300 keys, d 8) multiply a transposed copy of the head's keys, one per worker. */
+    ASSERT_EQ(at_attention_workspace_size(&d, 4), 4 * ((300 * 8 * sizeof(float) + 63) / 64 * 64));
+    /* Blocks beyond AT_SGEMM_SMALL_MNK (300 rows of 3000 keys): no workspace at all. */
+    d.query.ne[2] = 300;
+    d.key.ne[2] = d.value.ne[2] = 3000;
     ASSERT_EQ(at_attention_workspace_size(&d, 4), 0);
-    /* Averaged: every head's weights, whatever the thread count. */
+    d.query.ne[2] = 100;
+    d.key.ne[2] = d.value.ne[2] = 300;
+    /* Averaged: every head's weights, whatever the thread count, and the keys per worker. */
     d.average_heads = true;
     ASSERT(at_attention_workspace_size(&d, 1) >= 2 * 4 * 100 * 300 * sizeof(float));
-    ASSERT_EQ(at_attention_workspace_size(&d, 1), at_attention_workspace_size(&d, 8));
+    ASSERT_EQ(at_attention_workspace_size(&d, 8) - at_attention_workspace_size(&d, 1),
+              7 * 300 * 8 * sizeof(float));
     /* No weights, soft: the tiled path's tiles per worker, whatever Lq and Lk are. */
     d.need_weights = false;
     d.average_heads = false;

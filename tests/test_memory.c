@@ -126,18 +126,26 @@ TEST(memory_attention_arena_matches_the_readme)
 
 TEST(memory_workspace_within_the_readme_bounds)
 {
-    /* Weights returned, soft, not averaged: the scores go straight into the weights. */
+    /* Weights returned, soft, not averaged: the scores go straight into the weights; small
+     * blocks (rows·Lk·d <= 10^6) add the head's keys transposed, ⌈4·d·Lk⌉ per worker. */
     shape med = {1, 8, 128, 128, 64, 64, 3, false, false, true, false, false, false};
     api_attention_request *req = decode(&med);
-    ASSERT_EQ(at_attention_workspace_size(&req->desc, 1), 0);
+    ASSERT_EQ(at_attention_workspace_size(&req->desc, 1), up(4 * 64 * 128));
+    ASSERT_EQ(at_attention_workspace_size(&req->desc, 2), 2 * up(4 * 64 * 128));
+    api_attention_request_free(req);
+    shape big = {1, 8, 512, 512, 64, 64, 3, false, false, true, false, false, false};
+    req = decode(&big);
     ASSERT_EQ(at_attention_workspace_size(&req->desc, 2), 0);
     api_attention_request_free(req);
 
-    /* Averaged heads: every head's weights first, B·H·Lq·Lk floats, shared by the workers. */
+    /* Averaged heads: every head's weights first, B·H·Lq·Lk floats, shared by the workers (and
+     * the small blocks' transposed keys per worker). */
     shape avg = {2, 4, 32, 48, 16, 24, 4, true, true, true, true, false, false};
     req = decode(&avg);
-    ASSERT_EQ(at_attention_workspace_size(&req->desc, 1), up(4 * 2 * 4 * 32 * 48));
-    ASSERT_EQ(at_attention_workspace_size(&req->desc, 2), up(4 * 2 * 4 * 32 * 48));
+    ASSERT_EQ(at_attention_workspace_size(&req->desc, 1),
+              up(4 * 2 * 4 * 32 * 48) + up(4 * 16 * 48));
+    ASSERT_EQ(at_attention_workspace_size(&req->desc, 2),
+              up(4 * 2 * 4 * 32 * 48) + 2 * up(4 * 16 * 48));
     api_attention_request_free(req);
 
     /* Without weights (the tiled path): at most FLASH_WORKER_MAX per worker, however long. */
