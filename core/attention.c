@@ -32,6 +32,11 @@
 #define AT_TARGET_ITEMS 16
 /* ...and blocks are never made thinner than this to reach it. */
 #define AT_MIN_BLOCK_ROWS 16
+/* Soft attention without weights over at most this many keys runs as blocks too, scores in
+ * per-worker scratch: the tiled path's tile would hold every key anyway, so its running maximum
+ * and sum only add work, and the blocks have the faster small-block products and the grouped
+ * softmax (B1 H8 L128 d64: 130 against 107 GFLOP/s on one core, best of short rounds). */
+#define AT_BLOCKED_MAX_KEYS 512
 /* Alignment of every buffer carved out of the workspace. */
 #define AT_WS_ALIGN 64
 /* Largest element count of any tensor or output: keeps byte sizes and offsets far from
@@ -387,9 +392,17 @@ fail:
 
 /* ---- workspace ---- */
 
+/* Whether the tiled path (core/flash.c) computes `d`. Not when the keys fit one block (above),
+ * unless the tiled path would check its scores for overflow itself (few query rows), which
+ * at_attention_fix_overflow relies on for every request of that shape. */
+static bool use_flash(const at_attention_desc *d)
+{
+    return at_flash_applies(d) && (d->key.ne[2] > AT_BLOCKED_MAX_KEYS || at_flash_checks_scores(d));
+}
+
 size_t at_attention_workspace_size(const at_attention_desc *d, int threads)
 {
-    if (at_flash_applies(d)) return at_flash_workspace_size(d, threads);
+    if (use_flash(d)) return at_flash_workspace_size(d, threads);
     attn_plan p = make_plan(d);
     attn_layout l = make_layout(d, &p);
     if (threads < 1) threads = 1;
@@ -578,9 +591,10 @@ int at_attention_forward(const at_attention_desc *d, const at_attention_out *out
                          at_pool *pool, int worker)
 {
     /* Soft attention without weights never needs the Lq x Lk matrix: the tiled online softmax
-     * keeps one tile per worker, which is both smaller and faster for long sequences. */
+     * keeps one tile per worker, which is both smaller and faster for long sequences (for keys
+     * that fit one block, see use_flash). */
     if (!pool) worker = 0;
-    if (at_flash_applies(d)) {
+    if (use_flash(d)) {
         int rc = at_flash_forward(d, out->context, workspace, pool, worker);
         if (rc != AT_OK) return rc;
         attn_ctx c = {.d = d, .out = out};

@@ -8,6 +8,7 @@
 
 #include "../core/attention.h"
 #include "../core/flash.h"
+#include "../core/overflow_int.h"
 #include "../core/status.h"
 #include "core_support.h"
 #include "harness.h"
@@ -21,19 +22,39 @@ static at_attention_desc random_desc(ct_rng *r, int64_t max_b, int64_t max_h, in
     return d;
 }
 
-/* Runs the tiled path as a job on `pool` (the way the server does), or inline for NULL:
- * at_attention_forward takes it whenever it applies, which is asserted, as is that its workspace
- * is at_flash_workspace_size's (allocated to the byte, so ASan sees any overrun). The context is
- * poisoned with NaN first, so every element must be written. */
+typedef struct flash_call {
+    const at_attention_desc *d;
+    float *context;
+    void *ws;
+} flash_call;
+
+/* The tiled path and then the overflow fix, as at_attention_forward runs them. */
+static int flash_call_run(void *ctx, at_pool *pool, int worker)
+{
+    flash_call *c = ctx;
+    int rc = at_flash_forward(c->d, c->context, c->ws, pool, worker);
+    at_attention_out out = {.context = c->context};
+    return rc == AT_OK ? at_attention_fix_overflow(c->d, &out) : rc;
+}
+
+/* Runs the tiled path as a job on `pool` (the way the server does), or inline for NULL, with
+ * the workspace at_flash_workspace_size asks for (allocated to the byte, so ASan sees any
+ * overrun). Called directly: at_attention_forward leaves keys that fit one block to the blocked
+ * path. The context is poisoned with NaN first, so every element must be written. */
 static ct_outputs run_flash(at_pool *pool, const at_attention_desc *d)
 {
     char err[256];
     if (at_attention_check(d, NULL, err, sizeof err) != AT_OK)
         harness_fail(__FILE__, __LINE__, "check failed: %s", err);
     ASSERT(at_flash_applies(d));
-    ASSERT_EQ(at_attention_workspace_size(d, at_pool_threads(pool)),
-              at_flash_workspace_size(d, at_pool_threads(pool)));
-    return ct_forward(pool, d);
+    ct_outputs o = ct_alloc_outputs(d);
+    size_t ws_size = at_flash_workspace_size(d, at_pool_threads(pool));
+    void *ws = ws_size ? aligned_alloc(64, (ws_size + 63) / 64 * 64) : NULL;
+    if (ws_size) ASSERT(ws != NULL);
+    flash_call c = {d, o.context, ws};
+    ASSERT_EQ(ct_run_on_pool(pool, flash_call_run, &c), AT_OK);
+    free(ws);
+    return o;
 }
 
 /* Runs the tiled path on `pool` and compares its context with the reference: 1e-5 absolute
@@ -288,6 +309,38 @@ TEST(flash_vs_weights_path)
         check_vs_weights_path(NULL, &d);
         ct_free_desc(&d);
     }
+}
+
+/* Without weights, keys that fit one block (at most 512) and more than 64 query rows take the
+ * blocked path in at_attention_forward, scores in per-worker scratch: it agrees with the
+ * reference (masks, lengths and causal included) and with the tiled path to 1e-5, on any pool. */
+TEST(flash_short_keys_blocked_path_agrees)
+{
+    ct_rng r = {0xB10Cull};
+    at_pool *pool = at_pool_new(3, 4);
+    ASSERT(pool != NULL);
+    int checked = 0;
+    for (int n = 0; n < 400 && checked < 16; n++) {
+        ct_extras x;
+        at_attention_desc d = random_desc(&r, 2, 3, 512, 40, &x);
+        if (d.query.ne[2] > 64 && d.key.ne[2] <= 512) {
+            ct_outputs flash = run_flash(NULL, &d);
+            for (int p = 0; p < 2; p++) {
+                ct_outputs got = ct_forward(p ? pool : NULL, &d);
+                ct_check_soft_outputs(&d, &got, &d, " (blocked path)");
+                for (size_t i = 0; i < got.context_n; i++)
+                    if (!(fabs(got.context[i] - flash.context[i]) <= 1e-5))
+                        harness_fail(__FILE__, __LINE__, "context[%zu] = %.9g, tiled path %.9g", i,
+                                     (double)got.context[i], (double)flash.context[i]);
+                ct_free_outputs(&got);
+            }
+            ct_free_outputs(&flash);
+            checked++;
+        }
+        ct_free_desc(&d);
+    }
+    ASSERT_EQ(checked, 16);
+    at_pool_free(pool);
 }
 
 TEST(flash_large_vs_weights_path)

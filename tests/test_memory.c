@@ -133,6 +133,12 @@ TEST(memory_workspace_within_the_readme_bounds)
     ASSERT_EQ(at_attention_workspace_size(&req->desc, 1), up(4 * 64 * 128));
     ASSERT_EQ(at_attention_workspace_size(&req->desc, 2), 2 * up(4 * 64 * 128));
     api_attention_request_free(req);
+    /* No weights over at most 512 keys and more than 64 query rows: a block of scores too. */
+    shape med_nw = {1, 8, 128, 128, 64, 64, 3, false, false, false, false, false, false};
+    req = decode(&med_nw);
+    ASSERT_EQ(at_attention_workspace_size(&req->desc, 2),
+              2 * (up(4 * 64 * 128) + up(4 * 64 * 128)));
+    api_attention_request_free(req);
     shape big = {1, 8, 512, 512, 64, 64, 3, false, false, true, false, false, false};
     req = decode(&big);
     ASSERT_EQ(at_attention_workspace_size(&req->desc, 2), 0);
