@@ -77,6 +77,10 @@ typedef struct attn_ctx {
     float *keys;           /* see attn_layout, or NULL */
     unsigned char *slices; /* the per-worker slices, or NULL when they are empty */
     atomic_bool at_risk;   /* some block may need at_attention_fix_overflow */
+    /* The largest |q| and |k| of the request, as float bits (non-negative floats order as
+     * their bits do), and whether they bound every score safely. */
+    atomic_uint max_q, max_k;
+    bool bound_safe;
 } attn_ctx;
 
 static size_t align_up(size_t n)
@@ -468,8 +472,34 @@ static void select_row(const attn_ctx *c, int32_t *heap, int64_t b, int64_t h, i
  * call at_attention_fix_overflow. */
 static void note_risk(attn_ctx *c, int64_t b, int64_t h, int64_t i0, int64_t rows)
 {
-    if (at_attention_rows_at_risk(c->d, c->out, b, h, i0, rows))
+    if (at_attention_rows_at_risk(c->d, c->out, b, h, i0, rows, c->bound_safe))
         atomic_store_explicit(&c->at_risk, true, memory_order_relaxed);
+}
+
+static void atomic_max_float(atomic_uint *dst, float x)
+{
+    unsigned bits;
+    memcpy(&bits, &x, sizeof bits);
+    unsigned old = atomic_load_explicit(dst, memory_order_relaxed);
+    while (bits > old && !atomic_compare_exchange_weak_explicit(
+                             dst, &old, bits, memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
+
+/* Items [begin, end) of the pass before the blocks: item = b * H + h, the largest |q| and |k|
+ * of that head. One pass over Q and K for the request, so that the blocks need not scan their
+ * head's keys each (4 % of B1 H8 L2048 d64, 8 blocks per head) when the bound holds. */
+static void max_heads(void *arg, int64_t begin, int64_t end, int worker)
+{
+    attn_ctx *c = arg;
+    const int64_t heads = c->d->query.ne[1];
+    (void)worker;
+    for (int64_t bh = begin; bh < end; bh++) {
+        float mq, mk;
+        at_attention_head_maxabs(c->d, bh / heads, bh % heads, &mq, &mk);
+        atomic_max_float(&c->max_q, mq);
+        atomic_max_float(&c->max_k, mk);
+    }
 }
 
 /* Items [begin, end) of the check after the tiled path: item = b * H + h, all its rows. */
@@ -610,6 +640,13 @@ int at_attention_forward(const at_attention_desc *d, const at_attention_out *out
     if (c.layout.worker) c.slices = ws + c.layout.per_head + c.layout.keys;
 
     if (p->da) at_pool_parallel_for(pool, worker, p->batch * p->heads, 1, additive_keys, &c);
+
+    at_pool_parallel_for(pool, worker, p->batch * p->heads, 1, max_heads, &c);
+    unsigned max_q = atomic_load(&c.max_q), max_k = atomic_load(&c.max_k);
+    float mq, mk;
+    memcpy(&mq, &max_q, sizeof mq);
+    memcpy(&mk, &max_k, sizeof mk);
+    c.bound_safe = at_attention_bound_safe(d, mq, mk);
 
     int64_t items = p->batch * p->heads * p->nblocks;
     at_pool_parallel_for(pool, worker, items, 1, attention_items, &c);

@@ -25,25 +25,34 @@
 /* The bound check runs on every request, so its scans are vector loops (cloned per ISA like
  * the kernels): a scalar max-abs over Q and K cost a quarter of B1 H8 L128 d64's forward pass. */
 
-/* Largest |x[j]| for j < n. Inputs are finite, so no NaN can be lost by the comparisons. */
-AT_INLINE float row_maxabs(const float *x, int64_t n)
+/* Largest |x[r * ld + j]| for r < rows, j < n. Inputs are finite, so no NaN can be lost by the
+ * comparisons. One vector accumulator for the whole block: reducing it per row of 64 floats
+ * cost more than the row's own loads. */
+AT_INLINE float block_maxabs(const float *x, int64_t rows, int64_t ld, int64_t n)
 {
     const vint abs_mask = (vint){0} + INT32_MAX;
     vfloat acc = vsplat(0.0f);
-    int64_t j = 0;
-    for (; j + VL <= n; j += VL) {
-        vfloat a = (vfloat)((vint)vload(x + j) & abs_mask);
-        vint greater = a > acc;
-        acc = VSELECT(greater, a, acc);
-    }
     float m = 0.0f;
+    for (int64_t r = 0; r < rows; r++, x += ld) {
+        int64_t j = 0;
+        for (; j + VL <= n; j += VL) {
+            vfloat a = (vfloat)((vint)vload(x + j) & abs_mask);
+            vint greater = a > acc;
+            acc = VSELECT(greater, a, acc);
+        }
+        for (; j < n; j++) {
+            float a = fabsf(x[j]);
+            m = a > m ? a : m;
+        }
+    }
     for (int k = 0; k < VL; k++)
         m = acc[k] > m ? acc[k] : m;
-    for (; j < n; j++) {
-        float a = fabsf(x[j]);
-        m = a > m ? a : m;
-    }
     return m;
+}
+
+AT_INLINE float row_maxabs(const float *x, int64_t n)
+{
+    return block_maxabs(x, 1, 0, n);
 }
 
 /* True when x[0..n) holds no infinity or NaN: an OR of the exponent fields plus one, whose
@@ -68,12 +77,7 @@ AT_INLINE bool row_finite(const float *x, int64_t n)
 AT_INLINE float head_maxabs(const at_tensor *t, int64_t b, int64_t h)
 {
     const float *base = (const float *)t->data + b * t->nb[0] + h * t->nb[1];
-    float m = 0.0f;
-    for (int64_t r = 0; r < t->ne[2]; r++) {
-        float a = row_maxabs(base + r * t->nb[2], t->ne[3]);
-        m = a > m ? a : m;
-    }
-    return m;
+    return block_maxabs(base, t->ne[2], t->nb[2], t->ne[3]);
 }
 
 /* What bounds the scores besides the inputs: the scale and the additive score's parameters. */
@@ -257,23 +261,33 @@ static int redo_row(const at_attention_desc *d, const at_attention_out *out, scr
 }
 
 AT_SIMD_CLONES
+void at_attention_head_maxabs(const at_attention_desc *d, int64_t b, int64_t h, float *mq,
+                              float *mk)
+{
+    *mq = head_maxabs(&d->query, b, h);
+    *mk = head_maxabs(&d->key, b, h);
+}
+
+bool at_attention_bound_safe(const at_attention_desc *d, float mq, float mk)
+{
+    const bounds bd = make_bounds(d);
+    return score_bound(d, &bd, mq, mk) <= SAFE_BOUND;
+}
+
+AT_SIMD_CLONES
 bool at_attention_rows_at_risk(const at_attention_desc *d, const at_attention_out *out, int64_t b,
-                               int64_t h, int64_t i0, int64_t rows)
+                               int64_t h, int64_t i0, int64_t rows, bool bound_safe)
 {
     const at_tensor *q = &d->query, *k = &d->key;
     const int64_t dv = d->value.ne[3];
     /* The block's context rows are contiguous: one pass. */
     if (!row_finite(out->context + ((b * q->ne[1] + h) * q->ne[2] + i0) * dv, rows * dv))
         return true;
-    if (at_flash_checks_scores(d)) return false;
+    if (bound_safe || at_flash_checks_scores(d)) return false;
     /* One bound for the whole block: its largest |q| against the head's largest |k| bounds
      * every row's own bound, which at_attention_fix_overflow uses. */
     const float *qb = (const float *)q->data + b * q->nb[0] + h * q->nb[1] + i0 * q->nb[2];
-    float mq = 0.0f;
-    for (int64_t r = 0; r < rows; r++) {
-        float a = row_maxabs(qb + r * q->nb[2], q->ne[3]);
-        mq = a > mq ? a : mq;
-    }
+    float mq = block_maxabs(qb, rows, q->nb[2], q->ne[3]);
     const bounds bd = make_bounds(d);
     return score_bound(d, &bd, mq, head_maxabs(k, b, h)) > SAFE_BOUND;
 }

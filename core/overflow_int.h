@@ -21,12 +21,22 @@
 int at_attention_fix_overflow(const at_attention_desc *d, const at_attention_out *out);
 
 /* True when at_attention_fix_overflow could redo any of rows [i0, i0 + rows) of head (b, h)
- * once `out` holds them: their context is not finite, or (unless at_flash_checks_scores) the
- * bound from the block's largest |q| and the head's largest |k| is not safe. False means those
- * rows are certainly left alone, so a forward pass whose every block says false need not call
- * at_attention_fix_overflow at all. A pure function of the block: run it inside the work item
- * that wrote the block, while the block is in cache, on any worker. */
+ * once `out` holds them: their context is not finite, or (unless `bound_safe` or
+ * at_flash_checks_scores) the bound from the block's largest |q| and the head's largest |k| is
+ * not safe. Pass bound_safe = true only when at_attention_bound_safe held for the largest |q|
+ * and |k| of the whole request. False means those rows are certainly left alone, so a forward
+ * pass whose every block says false need not call at_attention_fix_overflow at all. A pure
+ * function of the block: run it inside the work item that wrote the block, while the block is
+ * in cache, on any worker. */
 bool at_attention_rows_at_risk(const at_attention_desc *d, const at_attention_out *out, int64_t b,
-                               int64_t h, int64_t i0, int64_t rows);
+                               int64_t h, int64_t i0, int64_t rows, bool bound_safe);
+
+/* The largest |element| of head (b, h) of the query (*mq) and of the key (*mk). Pure. */
+void at_attention_head_maxabs(const at_attention_desc *d, int64_t b, int64_t h, float *mq,
+                              float *mk);
+
+/* True when no score of queries of largest |element| mq against keys of largest |element| mk
+ * can leave float32's range (the bound at_attention_fix_overflow uses). Pure. */
+bool at_attention_bound_safe(const at_attention_desc *d, float mq, float mk);
 
 #endif
