@@ -164,6 +164,9 @@ void at_softmax_row(float *row, int64_t n, int64_t n_allowed, const uint8_t *all
  * dependent steps (maximum, reduction, exponentials, sum, reduction, division, scaling) that
  * left the core mostly idle at L128; four rows side by side give it independent work. */
 #define GROUP 4
+/* ...for rows of up to this many keys: four rows of 512 were no faster than one at a time, and
+ * four of 1024 or more (32 KiB, most of L1) 10-15 % slower (64-row blocks, best of 3000). */
+#define GROUP_MAX_KEYS 256
 
 /* softmax_row on rows[0..GROUP) (no flags, every row's m allowed entries of n), with the
  * arithmetic of softmax_row in the same order for each row, so each gets the same bits. */
@@ -231,7 +234,7 @@ AT_SIMD_CLONES
 void at_softmax_rows(float *rows, int64_t count, int64_t ld, int64_t n, int64_t n_allowed)
 {
     int64_t r = 0;
-    for (; r + GROUP <= count; r += GROUP) {
+    for (; n_allowed <= GROUP_MAX_KEYS && r + GROUP <= count; r += GROUP) {
         float *group[GROUP];
         for (int g = 0; g < GROUP; g++)
             group[g] = rows + (r + g) * ld;
