@@ -6,26 +6,11 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__GNUC__) /* 64-byte vectors in always-inlined helpers only */
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-/* Fused multiply-adds speed the polynomials up; the exact path has no a * b + c to fuse. */
-#if defined(__clang__)
-#pragma clang fp contract(fast)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=fast")
-#endif
+/* simd_int.h for the vector pragmas (fused multiply-adds speed the polynomials up; the exact
+ * path has no a * b + c to fuse) and the per-ISA clones. */
+#include "simd_int.h"
 
 #define TWO_PI 6.283185307179586476925286766559
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
-
-#define INLINE static inline __attribute__((always_inline))
 
 #define LANES 8
 typedef double vdouble __attribute__((vector_size(LANES * sizeof(double))));
@@ -50,7 +35,7 @@ float at_box_muller_ref(uint64_t bits)
     return (float)(sqrt(-2.0 * log(u1)) * cos(TWO_PI * u2));
 }
 
-INLINE vdouble splat(double s)
+AT_INLINE vdouble splat(double s)
 {
     return (vdouble){0} + s;
 }
@@ -58,7 +43,7 @@ INLINE vdouble splat(double s)
 /* ln(u) for u in (0, 1), u normal: u = 2^k m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s)
  * with s = (m - 1) / (m + 1), |s| <= 0.1716, by its series to s^19 (truncation < 1e-17); m - 1
  * is exact, the division and the sum add a few ulp. */
-INLINE vdouble vlog(const vdouble *u)
+AT_INLINE vdouble vlog(const vdouble *u)
 {
     vlong ix = (vlong)*u;
     vlong k = ((ix >> 52) & 0x7ff) - 1023;
@@ -85,7 +70,7 @@ INLINE vdouble vlog(const vdouble *u)
 /* cos(x) for x in [0, 2 pi]: x = q pi/2 + r, |r| <= pi/4 (+ rounding), with pi/2 in two parts
  * (fdlibm's pio2_1, 33 bits, so q * pio2_1 and x - q * pio2_1 are exact), then the Taylor series
  * of sin r or cos r (truncation < 1e-17). Absolute error about 2e-16. */
-INLINE vdouble vcos(const vdouble *x)
+AT_INLINE vdouble vcos(const vdouble *x)
 {
     const double pio2_1 = 1.57079632673412561417e+00, pio2_1t = 6.07710050650619224932e-11;
     const double round = 6755399441055744.0; /* 1.5 * 2^52 */
@@ -120,7 +105,7 @@ INLINE vdouble vcos(const vdouble *x)
 /* sqrt(t) for normal t > 0 to a few ulp: 1/sqrt(t) from the exponent-halving guess (within
  * 3.5 %) by four Newton steps (3.5e-2, 1.8e-3, 5e-6, 4e-11, then rounding), times t. Generic
  * vector code has no square root, and a scalar one per lane is slower than all of this. */
-INLINE vdouble vsqrt(const vdouble *t)
+AT_INLINE vdouble vsqrt(const vdouble *t)
 {
     vdouble y = (vdouble)(0x5fe6eb50c7b537a9LL - ((vlong)*t >> 1));
     vdouble h = *t * 0.5;
@@ -130,7 +115,7 @@ INLINE vdouble vsqrt(const vdouble *t)
 }
 
 /* LANES draws; lanes whose rounding is in doubt get libm's. */
-INLINE void block(const uint64_t *bits, float *out)
+AT_INLINE void block(const uint64_t *bits, float *out)
 {
     vulong b;
     memcpy(&b, bits, sizeof b);
@@ -148,7 +133,7 @@ INLINE void block(const uint64_t *bits, float *out)
         if (lo[i] != hi[i] || small[i]) out[i] = at_box_muller_ref(bits[i]);
 }
 
-CLONES void at_box_muller(const uint64_t *bits, int64_t n, float *out)
+AT_SIMD_CLONES void at_box_muller(const uint64_t *bits, int64_t n, float *out)
 {
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)

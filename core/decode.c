@@ -18,13 +18,6 @@
  * 16-64 keys ahead against 36 ms without (28 ms at 128, 43 ms at 1024, from DRAM). */
 #define DECODE_PREFETCH_KEYS 32
 
-/* Lanes of a and b (indices 0-15 are a's, 16-31 b's), the same on GCC and clang. */
-#if defined(__clang__)
-#define VSHUFFLE2(a, b, ...) __builtin_shufflevector((a), (b), __VA_ARGS__)
-#else
-#define VSHUFFLE2(a, b, ...) __builtin_shuffle((a), (b), (vint){__VA_ARGS__})
-#endif
-
 /* fold1..fold4 halve the lanes per key: a's and b's halves, quarters, pairs, then single lanes
  * side by side, each summed with its partner. Four levels turn 16 vectors (one per key) into
  * one whose lane j is the sum of key j's vector: 15 two-source shuffles and adds for 16 keys. */
@@ -68,31 +61,6 @@ AT_INLINE vfloat fold_keys(const vfloat *part)
     for (int i = 0; i < 2; i++)
         c[i] = fold3(b[2 * i], b[2 * i + 1]);
     return fold4(c[0], c[1]);
-}
-
-AT_INLINE vfloat vmax(vfloat a, vfloat b)
-{
-    vint greater = a > b;
-    return VSELECT(greater, a, b);
-}
-
-/* The largest lane and the sum of the lanes, in log2(16) shuffle steps. */
-AT_INLINE float lanes_max(vfloat v)
-{
-    v = vmax(v, VSHUFFLE2(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-    v = vmax(v, VSHUFFLE2(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
-    v = vmax(v, VSHUFFLE2(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
-    v = vmax(v, VSHUFFLE2(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14));
-    return v[0];
-}
-
-AT_INLINE float lanes_sum(vfloat v)
-{
-    v += VSHUFFLE2(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
-    v += VSHUFFLE2(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
-    v += VSHUFFLE2(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
-    v += VSHUFFLE2(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
-    return v[0];
 }
 
 AT_INLINE bool any_lane(vint m)
@@ -151,7 +119,7 @@ AT_INLINE void softmax_step(at_decode_row *row, vfloat s, int64_t j0, int64_t n,
         return;
     }
     vfloat x = VSELECT(allowed_lanes(row, j0, valid, in), s, vsplat(-INFINITY));
-    float block_max = lanes_max(x);
+    float block_max = hmax(x);
     if (block_max == -INFINITY) return;
     if (block_max > row->max) {
         /* Rare once the first keys are seen: exp of the old maximum (-inf at first: 0). */
@@ -165,7 +133,7 @@ AT_INLINE void softmax_step(at_decode_row *row, vfloat s, int64_t j0, int64_t n,
     }
     x -= row->max;
     vfloat w = vexp_nonpositive(&x);
-    row->sum += lanes_sum(w);
+    row->sum += hsum(w);
     vstore(p, &w);
 }
 

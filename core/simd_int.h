@@ -52,6 +52,46 @@ AT_INLINE vfloat vsplat(float s)
     return (vfloat){0} + s;
 }
 
+AT_INLINE vfloat vmax(vfloat a, vfloat b)
+{
+    vint greater = a > b;
+    return VSELECT(greater, a, b);
+}
+
+/* Lanes of v in another order, and lanes of a and b (indices 0-15 are a's, 16-31 b's), the same
+ * on GCC and clang (each has its own builtin). */
+#if defined(__clang__)
+#define VSHUFFLE(v, ...)     __builtin_shufflevector((v), (v), __VA_ARGS__)
+#define VSHUFFLE2(a, b, ...) __builtin_shufflevector((a), (b), __VA_ARGS__)
+#else
+#define VSHUFFLE(v, ...)     __builtin_shuffle((v), (vint){__VA_ARGS__})
+#define VSHUFFLE2(a, b, ...) __builtin_shuffle((a), (b), (vint){__VA_ARGS__})
+#endif
+#define AT_LANES_HALF    8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7
+#define AT_LANES_QUARTER 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11
+#define AT_LANES_PAIR    2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13
+#define AT_LANES_ONE     1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14
+
+/* Lane-wise reductions to one float, in log2(16) shuffle steps (a loop over the lanes was a
+ * chain of 15 dependent operations per row, which showed at 128 keys). */
+AT_INLINE float hmax(vfloat v)
+{
+    v = vmax(v, VSHUFFLE(v, AT_LANES_HALF));
+    v = vmax(v, VSHUFFLE(v, AT_LANES_QUARTER));
+    v = vmax(v, VSHUFFLE(v, AT_LANES_PAIR));
+    v = vmax(v, VSHUFFLE(v, AT_LANES_ONE));
+    return v[0];
+}
+
+AT_INLINE float hsum(vfloat v)
+{
+    v += VSHUFFLE(v, AT_LANES_HALF);
+    v += VSHUFFLE(v, AT_LANES_QUARTER);
+    v += VSHUFFLE(v, AT_LANES_PAIR);
+    v += VSHUFFLE(v, AT_LANES_ONE);
+    return v[0];
+}
+
 AT_INLINE vfloat vload(const float *p)
 {
     vfloat v;

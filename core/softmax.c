@@ -21,43 +21,6 @@ AT_INLINE vint allow_lanes(const uint8_t *allow)
     return __builtin_convertvector((vsbyte)(b != 0), vint);
 }
 
-AT_INLINE vfloat vmax(vfloat a, vfloat b)
-{
-    vint greater = a > b;
-    return VSELECT(greater, a, b);
-}
-
-/* Lanes of v in another order, the same on GCC and clang (each has its own builtin). */
-#if defined(__clang__)
-#define VSHUFFLE(v, ...) __builtin_shufflevector((v), (v), __VA_ARGS__)
-#else
-#define VSHUFFLE(v, ...) __builtin_shuffle((v), (vint){__VA_ARGS__})
-#endif
-#define HALF    8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7
-#define QUARTER 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11
-#define PAIR    2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13
-#define ONE     1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14
-
-/* Lane-wise reductions to one float, in log2(16) shuffle steps (a loop over the lanes was a
- * chain of 15 dependent operations per row, which showed at 128 keys). */
-AT_INLINE float hmax(vfloat v)
-{
-    v = vmax(v, VSHUFFLE(v, HALF));
-    v = vmax(v, VSHUFFLE(v, QUARTER));
-    v = vmax(v, VSHUFFLE(v, PAIR));
-    v = vmax(v, VSHUFFLE(v, ONE));
-    return v[0];
-}
-
-AT_INLINE float hsum(vfloat v)
-{
-    v += VSHUFFLE(v, HALF);
-    v += VSHUFFLE(v, QUARTER);
-    v += VSHUFFLE(v, PAIR);
-    v += VSHUFFLE(v, ONE);
-    return v[0];
-}
-
 /* Masks row[0..n) with the contiguous flags `allow` (or none) and returns the maximum. Four
  * accumulators, because one made the pass a chain of dependent compare-and-blends that took a
  * quarter of the softmax's time for rows of 512 keys. */
