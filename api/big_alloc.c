@@ -3,7 +3,6 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -27,14 +26,13 @@ void *api_big_alloc(size_t bytes, size_t align)
     return p;
 }
 
-void *api_big_realloc(void *p, size_t used, size_t bytes)
+void *api_big_realloc(void *p, size_t bytes)
 {
-    if (bytes < API_BIG_ALLOC_MIN) return realloc(p, bytes);
-    void *q = api_big_alloc(bytes, 64);
-    if (!q) return NULL;
-    if (p) {
-        memcpy(q, p, used < bytes ? used : bytes);
-        free(p);
+    void *q = realloc(p, bytes);
+    if (q && bytes >= API_BIG_ALLOC_MIN) {
+        uintptr_t b = ((uintptr_t)q + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+        uintptr_t e = ((uintptr_t)q + bytes) & ~(uintptr_t)(HUGE_PAGE - 1);
+        if (e > b) (void)madvise((void *)b, e - b, MADV_HUGEPAGE);
     }
     return q;
 }

@@ -5,25 +5,23 @@
  * pages (2 MiB, one fault each). So buffers from API_BIG_ALLOC_MIN up are aligned to huge pages
  * and advised to use them (madvise MADV_HUGEPAGE: the kernel's default THP mode, "madvise",
  * gives huge pages only where asked). Smaller ones are plain aligned_alloc. Everything is
- * freed with free().
- * A huge page is resident whole, so a buffer's last one wastes up to 2 MiB: from 4 MiB up, the
- * buffers of one [16384, 64] request (a 10 MB body) held 10 MB more at peak than with 4 KiB
- * pages (+40 against +30 MB), for no gain in time; from 16 MiB up the waste is at most an
- * eighth of the buffer and that request's peak is back to +31 MB. */
+ * freed with free(). */
 #ifndef API_BIG_ALLOC_H
 #define API_BIG_ALLOC_H
 
 #include <stddef.h>
 
-#define API_BIG_ALLOC_MIN ((size_t)16 << 20)
+#define API_BIG_ALLOC_MIN ((size_t)4 << 20)
 
 /* `bytes` (> 0) aligned to `align` (a power of two, at least sizeof(void *)), or NULL when out
  * of memory. */
 void *api_big_alloc(size_t bytes, size_t align);
 
-/* Grows p (NULL, or from api_big_alloc or malloc, holding `used` bytes worth keeping) to
- * `bytes`, like realloc; large sizes move to huge pages. NULL when out of memory (p is then
- * untouched). */
-void *api_big_realloc(void *p, size_t used, size_t bytes);
+/* Grows p (NULL, or from api_big_alloc or malloc) to `bytes`, like realloc, which it is: a
+ * large block grows by mremap, with no copy and no second buffer resident meanwhile (a copy into
+ * a fresh huge-page buffer held both at once: a response grown by doubling peaked 2x its size).
+ * The huge pages wholly inside a large result are advised as api_big_alloc's are. NULL when out
+ * of memory (p is then untouched). */
+void *api_big_realloc(void *p, size_t bytes);
 
 #endif

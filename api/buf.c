@@ -22,7 +22,7 @@ bool api_buf_reserve(api_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = api_big_realloc(b->data, b->data ? b->len + 1 : 0, cap);
+    char *p = api_big_realloc(b->data, cap);
     if (!p) goto fail;
     b->data = p;
     b->cap = cap;

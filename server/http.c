@@ -831,7 +831,7 @@ static enum MHD_Result store_body(srv_request *r, const char *data, size_t len)
                 return answer_memory_full(r, more, true);
             r->reserved += more;
         }
-        char *p = api_big_realloc(r->body, r->body_len, cap);
+        char *p = api_big_realloc(r->body, cap);
         if (!p) return MHD_NO;
         r->body = p;
         r->body_cap = cap;
