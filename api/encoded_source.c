@@ -192,16 +192,9 @@ int api_encoded_source_acquire(api_source_store *store, const char *id, const ap
                                const api_source **out, api_error *err)
 {
     *out = NULL;
-    int rc = api_source_id_check(id, err);
-    if (rc) {
-        snprintf(err->field, sizeof err->field, "source_id");
-        return rc;
-    }
-    if (!store)
-        return api_error_set(err, API_ERR_NOT_FOUND, "source_id",
-                             "source_id: this server keeps no sources");
-    const api_source *src = api_source_store_acquire(store, id, err);
-    if (!src) return api_error_http_status(err->kind);
+    const api_source *src;
+    int rc = api_source_store_acquire_request(store, id, &src, err);
+    if (rc) return rc;
     if ((rc = api_encoded_source_check(src, id, model, err))) {
         api_source_store_release(store, src);
         return rc;

@@ -301,6 +301,22 @@ const api_source *api_source_store_acquire(api_source_store *store, const char *
     return &e->src;
 }
 
+int api_source_store_acquire_request(api_source_store *store, const char *id,
+                                     const api_source **out, api_error *err)
+{
+    *out = NULL;
+    int rc = api_source_id_check(id, err);
+    if (rc) {
+        snprintf(err->field, sizeof err->field, "source_id");
+        return rc;
+    }
+    if (!store)
+        return api_error_set(err, API_ERR_NOT_FOUND, "source_id",
+                             "source_id: this server keeps no sources");
+    *out = api_source_store_acquire(store, id, err);
+    return *out ? 0 : api_error_http_status(err->kind);
+}
+
 void api_source_store_release(api_source_store *store, const api_source *src)
 {
     if (!src) return;

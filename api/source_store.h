@@ -102,6 +102,12 @@ int api_source_store_put(api_source_store *store, const char *id, api_source *sr
  * not_found naming the id (unknown, deleted, evicted or expired). Thread-safe. */
 const api_source *api_source_store_acquire(api_source_store *store, const char *id, api_error *err);
 
+/* A request's "source_id": checks `id` (400 naming the field "source_id"), answers 404 when
+ * there is no store (NULL: the server keeps no sources), then api_source_store_acquire. Returns
+ * 0 and *out, or an HTTP status with *err filled and *out NULL. Thread-safe. */
+int api_source_store_acquire_request(api_source_store *store, const char *id,
+                                     const api_source **out, api_error *err);
+
 /* Drops a reference that api_source_store_acquire gave. NULL is a no-op. Thread-safe. */
 void api_source_store_release(api_source_store *store, const api_source *src);
 

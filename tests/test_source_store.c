@@ -278,3 +278,27 @@ TEST(source_readers_race_writers)
     ASSERT(st.bytes <= (int64_t)(3 * one));
     api_source_store_free(s);
 }
+
+/* A request's "source_id": a bad id is a 400 in that field, no store a 404 saying so, an unknown
+ * id a 404, a stored one a reference. */
+TEST(source_store_acquire_request)
+{
+    api_error err;
+    const api_source *src = (const api_source *)&err;
+    ASSERT_EQ(api_source_store_acquire_request(NULL, "bad id", &src, &err), 400);
+    ASSERT(src == NULL);
+    ASSERT_STREQ(err.field, "source_id");
+    ASSERT_EQ(api_source_store_acquire_request(NULL, "enc", &src, &err), 404);
+    ASSERT(src == NULL);
+    ASSERT_CONTAINS(err.message, "keeps no sources");
+    api_source_store *s = api_source_store_new(1 << 20, 60, fake_clock);
+    ASSERT(s != NULL);
+    ASSERT_EQ(api_source_store_acquire_request(s, "enc", &src, &err), 404);
+    ASSERT(src == NULL);
+    ASSERT_CONTAINS(err.message, "enc");
+    put(s, "enc", make_source(3, 1.0f), false);
+    ASSERT_EQ(api_source_store_acquire_request(s, "enc", &src, &err), 0);
+    ASSERT(src != NULL && strcmp(src->id, "enc") == 0);
+    api_source_store_release(s, src);
+    api_source_store_free(s);
+}

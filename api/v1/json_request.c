@@ -352,16 +352,9 @@ static int use_source(const fields *fs, api_source_store *sources, api_attention
                              "source_id: send either \"source_id\" or \"key\"/\"value\", not "
                              "both");
     const char *id = node->valuestring;
-    int rc = api_source_id_check(id, err);
-    if (rc) {
-        snprintf(err->field, sizeof err->field, "source_id");
-        return rc;
-    }
-    if (!sources)
-        return api_error_set(err, API_ERR_NOT_FOUND, "source_id",
-                             "source_id: this server keeps no sources");
-    const api_source *src = api_source_store_acquire(sources, id, err);
-    if (!src) return api_error_http_status(err->kind);
+    const api_source *src;
+    int rc = api_source_store_acquire_request(sources, id, &src, err);
+    if (rc) return rc;
 
     const api_shape *q = &s->query, *k = &src->key;
     int r = q->rank;
