@@ -465,7 +465,9 @@ int api_v1_encode_model_attention(const api_model_request *req, api_buf *out, ap
         api_buf_printf(out, ",\"unknown_tokens\":%zu", req->seq.unknown);
         if (cross) api_buf_printf(out, ",\"source_unknown_tokens\":%zu", req->source.unknown);
     }
-    api_buf_printf(out, ",\"compute_ms\":%.3f}}\n", req->compute_seconds * 1e3);
+    api_buf_puts(out, ",\"compute_ms\":");
+    api_json_write_fixed3(out, req->compute_seconds * 1e3);
+    api_buf_puts(out, "}}\n");
     if (out->oom)
         return api_error_set(err, API_ERR_INTERNAL, "", "out of memory encoding the response");
     return 0;

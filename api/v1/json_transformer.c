@@ -406,8 +406,10 @@ int api_json_encode_tf(const api_model_request *req, api_buf *out, api_error *er
         api_buf_puts(out, ",\"hidden_states_shape\":");
         api_json_write_ints(out, hshape, 3);
     }
-    api_buf_printf(out, ",\"causal\":%s,\"unknown_tokens\":%zu,\"compute_ms\":%.3f}}\n",
-                   t->causal ? "true" : "false", tf->spec.unknown, tf->compute_seconds * 1e3);
+    api_buf_printf(out, ",\"causal\":%s,\"unknown_tokens\":%zu,\"compute_ms\":",
+                   t->causal ? "true" : "false", tf->spec.unknown);
+    api_json_write_fixed3(out, tf->compute_seconds * 1e3);
+    api_buf_puts(out, "}}\n");
     if (out->oom)
         return api_error_set(err, API_ERR_INTERNAL, "", "out of memory encoding the response");
     return 0;
