@@ -9,10 +9,12 @@ byte for byte but compute_ms. Best of --rounds rounds for each figure.
 
 Standard library only. Starts build/attnd --threads 2 on a free port and stops it.
 Usage: /usr/bin/python3 tests/bench/bench_model_source.py [--build build] [--rounds 5]
+                                                          [--blas-core NAME]
 """
 import argparse
 import http.client
 import json
+import os
 import re
 import subprocess
 import sys
@@ -32,10 +34,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--blas-core", default="auto")
     args = ap.parse_args()
     log = tempfile.TemporaryFile(mode="w+")
+    # As the other sections run attnd: its own choice of OpenBLAS kernels, not the environment's.
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
     daemon = subprocess.Popen([f"{args.build}/attnd", "--host", "127.0.0.1", "--port", "0",
-                               "--threads", "2"], stderr=log)
+                               "--threads", "2", "--blas-core", args.blas_core], stderr=log,
+                              env=env)
     try:
         port = None
         for _ in range(1000):  # up to 10 s

@@ -1115,7 +1115,8 @@ def main():
     try:
         quiet()
         t7c = run([PY, os.path.join(HERE, "bench_model_source.py"), "--build", build,
-                   "--rounds", "1" if a.quick else "3"], timeout=1800).strip()
+                   "--rounds", "1" if a.quick else "3", "--blas-core", blas_core],
+                  timeout=1800).strip()
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
         notes.append(f"bench_model_source.py failed: {str(e)[-300:]}")
 
